@@ -1,0 +1,61 @@
+"""The built-in issuer's signing key: made on first use in the data dir, then reused by serve and `token`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+KEY_FILE = "signing-key.pem"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    private_key: rsa.RSAPrivateKey
+    key_id: str
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private_key.public_key()
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(self.public_key, as_dict=True)
+        jwk.update({"kid": self.key_id, "use": "sig", "alg": "RS256"})
+        return jwk
+
+
+def _key_id(public_key: rsa.RSAPublicKey) -> str:
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()[:16]).rstrip(b"=").decode()
+
+
+def load_or_create_signing_key(directory: Path) -> SigningKey:
+    """Creates the key exactly once even when several processes start together (O_EXCL on a temp link)."""
+    path = directory / KEY_FILE
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        temporary = directory / f".{KEY_FILE}.{os.getpid()}"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        try:
+            os.link(temporary, path)  # fails if another process won the race; its key is then used
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA private key")
+    return SigningKey(private_key=loaded, key_id=_key_id(loaded.public_key()))

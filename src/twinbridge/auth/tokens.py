@@ -1,0 +1,167 @@
+"""Access-token validation: RS256, issuer, expiry, audience when set, signature by the issuer's JWKS.
+
+Keys of external issuers come from OIDC discovery and are cached; a token naming an unknown key id
+triggers one refresh (at most once per REFRESH_INTERVAL per issuer, so bad tokens cannot hammer it).
+The built-in issuer's key is known locally and never fetched over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import jwt
+import structlog
+
+from twinbridge.auth.keys import SigningKey
+from twinbridge.auth.scopes import ACCEPTED_SCOPES, parse_scopes
+from twinbridge.platform.errors import ErrorDetail, InvalidAccessToken
+
+logger = structlog.get_logger(__name__)
+
+REFRESH_INTERVAL_SECONDS = 10.0
+LEEWAY_SECONDS = 30
+VALIDATED_CACHE_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a user (by name) or a service client (by client id)."""
+
+    subject: str
+    kind: Literal["user", "service"]
+    scopes: frozenset[str]
+    issuer: str
+    expires_at: int
+
+
+def _rejected(reason: str) -> InvalidAccessToken:
+    return InvalidAccessToken(details=[ErrorDetail("InvalidToken", reason, "Authorization")])
+
+
+class ExternalIssuerKeys:
+    """The JWKS of one external issuer, found through its discovery document."""
+
+    def __init__(self, issuer_url: str, http: httpx.AsyncClient) -> None:
+        self.issuer_url = issuer_url
+        self.http = http
+        self.keys: dict[str, Any] = {}
+        self.fetched_at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def _fetch(self) -> None:
+        discovery = await self.http.get(f"{self.issuer_url}/.well-known/openid-configuration")
+        discovery.raise_for_status()
+        jwks_uri = discovery.json()["jwks_uri"]
+        response = await self.http.get(jwks_uri)
+        response.raise_for_status()
+        keys: dict[str, Any] = {}
+        for entry in response.json().get("keys", []):
+            if entry.get("kty") == "RSA" and entry.get("kid"):
+                keys[entry["kid"]] = jwt.PyJWK(entry, algorithm="RS256").key
+        self.keys = keys
+        self.fetched_at = time.monotonic()
+
+    async def key(self, key_id: str) -> Any:
+        if key_id in self.keys:
+            return self.keys[key_id]
+        async with self.lock:
+            if key_id not in self.keys and time.monotonic() - self.fetched_at >= REFRESH_INTERVAL_SECONDS:
+                try:
+                    await self._fetch()
+                except (httpx.HTTPError, KeyError, ValueError) as failure:
+                    logger.warning("jwks_fetch_failed", issuer=self.issuer_url, error=str(failure))
+                    raise _rejected(f"The keys of issuer {self.issuer_url} could not be fetched.") from None
+        if key_id not in self.keys:
+            raise _rejected(f"The token's signing key '{key_id}' is not published by its issuer.")
+        return self.keys[key_id]
+
+
+class TokenValidator:
+    def __init__(
+        self,
+        accepted_issuers: list[str],
+        builtin_issuer_url: str,
+        builtin_key: SigningKey | None,
+        audience: str | None,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.accepted_issuers = accepted_issuers
+        self.builtin_issuer_url = builtin_issuer_url
+        self.builtin_key = builtin_key
+        self.audience = audience
+        self.http = http or httpx.AsyncClient(timeout=10.0)
+        self.external = {
+            issuer: ExternalIssuerKeys(issuer, self.http)
+            for issuer in accepted_issuers
+            if issuer != builtin_issuer_url
+        }
+        self.validated: OrderedDict[str, Caller] = OrderedDict()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def validate(self, token: str) -> Caller:
+        cached = self.validated.get(token)
+        if cached is not None and cached.expires_at > time.time():
+            return cached
+        caller = await self._validate(token)
+        self.validated[token] = caller
+        if len(self.validated) > VALIDATED_CACHE_SIZE:
+            self.validated.popitem(last=False)
+        return caller
+
+    async def _signing_key(self, issuer: str, key_id: str | None) -> Any:
+        if issuer == self.builtin_issuer_url and self.builtin_key is not None:
+            if key_id not in (None, self.builtin_key.key_id):
+                raise _rejected("The token is not signed by a key of the built-in issuer.")
+            return self.builtin_key.public_key
+        if key_id is None:
+            raise _rejected("The token has no key id (kid) in its header.")
+        return await self.external[issuer].key(key_id)
+
+    async def _validate(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise _rejected("The token is not a well-formed JWT.") from None
+        if header.get("alg") != "RS256":
+            raise _rejected("The token must be signed with RS256.")
+        issuer = str(unverified.get("iss", "")).rstrip("/")
+        if issuer not in self.accepted_issuers:
+            raise _rejected(f"The token's issuer '{issuer}' is not accepted by this server.")
+        key = await self._signing_key(issuer, header.get("kid"))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                options={"verify_aud": self.audience is not None, "require": ["exp", "iss"]},
+                leeway=LEEWAY_SECONDS,
+            )
+        except jwt.ExpiredSignatureError:
+            raise _rejected("The token has expired.") from None
+        except jwt.InvalidAudienceError:
+            raise _rejected(f"The token's audience is not '{self.audience}'.") from None
+        except jwt.InvalidSignatureError:
+            raise _rejected("The token's signature is not valid.") from None
+        except jwt.PyJWTError as failure:
+            raise _rejected(f"The token is not valid: {failure}.") from None
+        scopes = parse_scopes(claims.get("scope"))
+        if not scopes & ACCEPTED_SCOPES:
+            raise _rejected("The token does not have any of the required scopes: " + ", ".join(
+                sorted(ACCEPTED_SCOPES)) + ".")
+        client_id = claims.get("client_id")
+        subject = claims.get("sub") or client_id
+        if not subject:
+            raise _rejected("The token names no subject (sub) or client (client_id).")
+        kind: Literal["user", "service"] = "service" if subject == client_id else "user"
+        return Caller(
+            subject=str(subject), kind=kind, scopes=scopes, issuer=issuer, expires_at=int(claims["exp"])
+        )

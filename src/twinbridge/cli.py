@@ -1,0 +1,226 @@
+"""The `twinbridge` command (ARCHITECTURE.md section 1). Ids and tokens go alone to stdout; messages to stderr.
+
+Commands that write state open the same database as a running server (SQLite WAL with a busy timeout), so
+they work while `serve` runs on the same data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from twinbridge.auth.permissions import Role
+from twinbridge.auth.scopes import ACCEPTED_SCOPES
+from twinbridge.config import Settings
+from twinbridge.platform.errors import ApiError
+
+if TYPE_CHECKING:
+    from twinbridge.runtime import Runtime
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Self-hosted iTwin Export and Synchronization APIs.")
+itwins_app = typer.Typer(no_args_is_help=True, help="Manage iTwins and their members.")
+imodels_app = typer.Typer(no_args_is_help=True, help="Manage iModels.")
+clients_app = typer.Typer(no_args_is_help=True, help="Manage service clients of the built-in issuer.")
+db_app = typer.Typer(no_args_is_help=True, help="Manage the database.")
+app.add_typer(itwins_app, name="itwins")
+app.add_typer(imodels_app, name="imodels")
+app.add_typer(clients_app, name="clients")
+app.add_typer(db_app, name="db")
+
+Result = TypeVar("Result")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code=1)
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _with_database(settings: Settings, work: Callable[[Runtime], Awaitable[Result]]) -> Result:
+    """Brings the schema up to date, then runs `work(runtime)` in one committed transaction boundary."""
+    from twinbridge.db.migrate import upgrade
+    from twinbridge.runtime import Runtime
+
+    upgrade(settings)
+
+    async def run() -> Result:
+        runtime = Runtime.create(settings)
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.aclose()
+
+    try:
+        return asyncio.run(run())
+    except ApiError as error:
+        raise _fail("; ".join(detail.message for detail in error.details) or error.message) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the API server (embedded mode)."""
+    import uvicorn
+
+    from twinbridge.app import create_app
+    from twinbridge.db.migrate import upgrade
+    from twinbridge.platform.observability import configure_logging
+
+    settings = _settings(host=host, port=port)
+    configure_logging(log_level.upper())
+    upgrade(settings)
+    settings.server_record_path.write_text(json.dumps({"public_url": settings.base_url}))
+    typer.echo(f"twinbridge serving at {settings.base_url} (data in {settings.data_dir})", err=True)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,  # the request middleware writes structured request logs
+        server_header=False,
+    )
+
+
+@app.command()
+def token(
+    user: Annotated[str | None, typer.Option(help="Mint a user token for this user name.")] = None,
+    client: Annotated[str | None, typer.Option(help="Mint a service (client-credentials) token.")] = None,
+    scope: Annotated[str, typer.Option(help="Space-separated scopes.")] = "itwin-platform",
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
+) -> None:
+    """Print an access token of the built-in issuer, signed offline with the data dir's key."""
+    from twinbridge.auth.issuer import BuiltInIssuer
+    from twinbridge.auth.keys import load_or_create_signing_key
+
+    if (user is None) == (client is None):
+        raise _fail("give exactly one of --user NAME or --client ID")
+    scopes = scope.split()
+    unknown = set(scopes) - ACCEPTED_SCOPES
+    if unknown:
+        raise _fail(f"unknown scope(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(ACCEPTED_SCOPES))}")
+    settings = _settings().with_served_url()
+    issuer = BuiltInIssuer(
+        settings.builtin_issuer_url, load_or_create_signing_key(settings.issuer_key_dir), settings.auth_audience
+    )
+    minted = issuer.mint(
+        subject=user or client or "",
+        kind="user" if user else "service",
+        scopes=scopes,
+        ttl=ttl or settings.token_ttl,
+    )
+    typer.echo(minted.access_token)
+
+
+@itwins_app.command("create")
+def itwins_create(
+    name: Annotated[str, typer.Argument(help="Display name of the iTwin.")],
+    owner: Annotated[str | None, typer.Option(help="User name or client id that becomes its Owner.")] = None,
+) -> None:
+    """Create an iTwin; prints its id."""
+    from twinbridge.db.engine import unit_of_work
+    from twinbridge.itwins.service import ITwinService
+
+    async def work(runtime: Runtime) -> str:
+        async with unit_of_work(runtime.sessions) as session:
+            itwin = await ITwinService(session).create(name, owner)
+            return itwin.id
+
+    itwin_id = _with_database(_settings(), work)
+    if owner is None:
+        typer.echo("note: the iTwin has no members yet; add one with `twinbridge itwins add-member`", err=True)
+    typer.echo(itwin_id)
+
+
+@itwins_app.command("add-member")
+def itwins_add_member(
+    itwin_id: Annotated[str, typer.Argument(help="The iTwin's id.")],
+    subject: Annotated[str, typer.Argument(help="A user name or a client id.")],
+    role: Annotated[Role, typer.Option(help="Owner, Contributor or Reader.", case_sensitive=False)],
+) -> None:
+    """Give a user or service client a role on an iTwin (or change its role)."""
+    from twinbridge.db.engine import unit_of_work
+    from twinbridge.itwins.service import ITwinService
+
+    async def work(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessions) as session:
+            service = ITwinService(session)
+            await service.require(itwin_id)
+            await service.set_member(itwin_id, subject, role)
+
+    _with_database(_settings(), work)
+    typer.echo(f"{subject} is now {role.value} of iTwin {itwin_id}", err=True)
+
+
+@imodels_app.command("import")
+def imodels_import(
+    itwin_id: Annotated[str, typer.Argument(help="The iTwin to add the iModel to.")],
+    file: Annotated[Path, typer.Argument(help="A .bim snapshot file.", exists=True, dir_okay=False, readable=True)],
+    name: Annotated[str | None, typer.Option(help="iModel name (default: the file name without extension).")] = None,
+    description: Annotated[str | None, typer.Option(help="iModel description.")] = None,
+) -> None:
+    """Register a .bim snapshot as a new iModel; prints its id."""
+    from twinbridge.db.engine import unit_of_work
+    from twinbridge.imodels.service import IModelService
+
+    async def work(runtime: Runtime) -> str:
+        async with unit_of_work(runtime.sessions) as session:
+            service = IModelService(session, runtime.blobs)
+            imported = await service.import_file(itwin_id, file, name or file.stem, description, caller=None)
+            return imported.imodel.id
+
+    typer.echo(_with_database(_settings(), work))
+
+
+@clients_app.command("create")
+def clients_create(
+    client_id: Annotated[str, typer.Argument(help="The client id to register.")],
+    scope: Annotated[str, typer.Option(help="Space-separated scopes the client may request.")] = "itwin-platform",
+) -> None:
+    """Register a service client for POST /connect/token; prints its secret (shown only once)."""
+    from twinbridge.auth.service import ServiceClientService
+    from twinbridge.db.engine import unit_of_work
+
+    async def work(runtime: Runtime) -> str:
+        async with unit_of_work(runtime.sessions) as session:
+            return await ServiceClientService(session).register(client_id, scope.split())
+
+    try:
+        typer.echo(_with_database(_settings(), work))
+    except ValueError as problem:
+        raise _fail(str(problem)) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (serve and worker also do it at start)."""
+    from twinbridge.db.migrate import upgrade
+
+    revision = upgrade(_settings())
+    typer.echo(f"database at revision {revision}", err=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

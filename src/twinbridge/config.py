@@ -1,0 +1,132 @@
+"""Settings of the whole program, read from TWINBRIDGE_* environment variables (or a .env file).
+
+The names and defaults of ARCHITECTURE.md section 1 are a fixed interface: other tools set them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TWINBRIDGE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # Where things are kept.
+    data_dir: Path = Path(".twinbridge")
+    database_url: str | None = None
+    storage_url: str | None = None
+
+    # How the server is reached: the base of every href in _links and Location.
+    public_url: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+
+    # Runs.
+    queue: Literal["inprocess", "celery"] = "inprocess"
+    broker_url: str | None = None
+    workers: int = Field(default=2, ge=1)
+    run_timeout: int = Field(default=3600, ge=1)
+    fetch_allow_private: bool = False
+
+    # Callers.
+    rate_limit: str = "5000/minute"
+    # Not in ARCHITECTURE.md's list: where rate-limit counters live ("memory://" or "redis://...").
+    rate_limit_storage_url: str = "memory://"
+    auth_issuers: str | None = None
+    auth_audience: str | None = None
+    token_ttl: int = Field(default=3600, ge=60)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL, derived from the listening address when not configured."""
+        if self.public_url:
+            return self.public_url
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def builtin_issuer_url(self) -> str:
+        return self.base_url
+
+    @property
+    def server_record_path(self) -> Path:
+        """Written by `serve`: the public URL it serves at, so that offline tokens name the right issuer."""
+        return self.data_dir / "server.json"
+
+    def with_served_url(self) -> Settings:
+        """These settings, with the public URL of the server last started on this data dir if none is set."""
+        if self.public_url or not self.server_record_path.is_file():
+            return self
+        try:
+            served = json.loads(self.server_record_path.read_text())["public_url"]
+        except (OSError, ValueError, KeyError):
+            return self
+        return self.model_copy(update={"public_url": served})
+
+    @property
+    def accepted_issuers(self) -> list[str]:
+        if not self.auth_issuers:
+            return [self.builtin_issuer_url]
+        return [issuer.strip().rstrip("/") for issuer in self.auth_issuers.split(",") if issuer.strip()]
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "twinbridge.db"
+
+    @cached_property
+    def sync_database_url(self) -> str:
+        """The URL for synchronous drivers (migrations)."""
+        url = self.database_url or f"sqlite:///{self.sqlite_path}"
+        return url.replace("sqlite+aiosqlite://", "sqlite://")
+
+    @cached_property
+    def async_database_url(self) -> str:
+        url = self.sync_database_url
+        if url.startswith("sqlite://"):
+            return url.replace("sqlite://", "sqlite+aiosqlite://", 1)
+        if url.startswith("postgresql://"):
+            return url.replace("postgresql://", "postgresql+psycopg://", 1)
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sync_database_url.startswith("sqlite")
+
+    @property
+    def blob_storage_url(self) -> str:
+        return self.storage_url or f"file://{self.data_dir / 'blobs'}"
+
+    @property
+    def rate_limit_enabled(self) -> bool:
+        return self.rate_limit.strip().lower() not in {"", "none", "off"}
+
+    @property
+    def issuer_key_dir(self) -> Path:
+        return self.data_dir / "issuer"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,70 @@
+"""FastAPI dependencies shared by every feature: the runtime, the request's transaction, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twinbridge.auth.scopes import Access, ScopeRequirement
+from twinbridge.auth.tokens import Caller
+from twinbridge.db.engine import unit_of_work
+from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, InvalidAccessToken, TooManyRequests
+from twinbridge.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDependency = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDependency) -> AsyncIterator[AsyncSession]:
+    """The request boundary: commits when the endpoint returns, before the response is sent."""
+    async with unit_of_work(runtime.sessions) as session:
+        yield session
+
+
+SessionDependency = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise HeaderNotFound()
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidAccessToken(
+            details=[ErrorDetail("InvalidHeaderValue", "Expected 'Bearer <access token>'.", "Authorization")]
+        )
+    return token.strip()
+
+
+def authenticated(
+    requirement: ScopeRequirement, too_many_requests: type[TooManyRequests] = TooManyRequests
+) -> Callable[[Request, Runtime], Coroutine[Any, Any, Caller]]:
+    """A dependency that validates the token, checks the operation's scope and counts the call."""
+
+    async def dependency(request: Request, runtime: RuntimeDependency) -> Caller:
+        caller = await runtime.tokens.validate(_bearer_token(request))
+        if not requirement.is_met_by(caller.scopes):
+            needed = "itwin-platform" + (f" or {requirement.api}:{requirement.access}" if requirement.api else "")
+            raise InvalidAccessToken(
+                details=[ErrorDetail("InsufficientScope", f"This operation requires the scope {needed}.")]
+            )
+        request.scope["state"]["caller_subject"] = caller.subject
+        if runtime.rate_limiter is not None:
+            await runtime.rate_limiter.hit(caller.subject, too_many_requests)
+        return caller
+
+    return dependency
+
+
+READ = ScopeRequirement(api=None, access=Access.READ)
+MODIFY = ScopeRequirement(api=None, access=Access.MODIFY)
+Reader = Annotated[Caller, Depends(authenticated(READ))]
+Writer = Annotated[Caller, Depends(authenticated(MODIFY))]

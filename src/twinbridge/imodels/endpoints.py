@@ -1,0 +1,141 @@
+"""The minimal iModels API: create from a baseline (the "fromBaseline" flow), get, list, delete."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from twinbridge.auth.permissions import Action
+from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency, Writer
+from twinbridge.imodels.schemas import IModelCreate, baseline_file_body, changeset_body, imodel_body
+from twinbridge.imodels.service import IModelService, baseline_problem, upload_key
+from twinbridge.platform.handlers import invalid_request_code
+from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+from twinbridge.platform.prefer import ReturnPreference, return_preference
+from twinbridge.storage.uploads import UploadTooLarge, receive_to_temporary_file
+
+router = APIRouter(prefix="/imodels", tags=["iModels"])
+PageDependency = Annotated[Page, Depends(page_parameters)]
+INVALID = "InvalidiModelsRequest"
+
+
+@router.post("", status_code=201)
+@invalid_request_code(INVALID)
+async def create_imodel(
+    body: IModelCreate, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+) -> dict[str, Any]:
+    """Step 1 of "fromBaseline": answers with `_links.upload` (PUT the file there) and `_links.complete`."""
+    service = IModelService(session, runtime.blobs)
+    imodel = await service.create_awaiting_baseline(
+        body.itwin_id, body.name, body.description, body.baseline_file.size, caller.subject
+    )
+    return {"iModel": imodel_body(imodel, runtime.settings.base_url, None, upload_links=True)}
+
+
+@router.put("/{imodel_id}/baselinefile/upload", status_code=201)
+@invalid_request_code(INVALID)
+async def upload_baseline(
+    imodel_id: str,
+    request: Request,
+    token: Annotated[str, Query(description="The secret of the upload URL.")],
+    session: SessionDependency,
+    runtime: RuntimeDependency,
+) -> Response:
+    """Step 2: the file's bytes. Like a SAS URL, the URL itself authorizes; no Authorization header."""
+    imodel = await IModelService(session, runtime.blobs).upload_target(imodel_id, token)
+    limit = imodel.baseline_expected_size or 0
+    try:
+        path, _ = await receive_to_temporary_file(request.stream(), runtime.settings.data_dir / "tmp", limit)
+    except UploadTooLarge:
+        raise baseline_problem(
+            f"The upload is larger than the baselineFile.size ({limit} bytes) given when the iModel was created."
+        ) from None
+    try:
+        await asyncio.to_thread(runtime.blobs.put_file, upload_key(imodel.id), path)
+    finally:
+        path.unlink(missing_ok=True)
+    return Response(status_code=201)
+
+
+@router.post("/{imodel_id}/baselinefile/complete")
+@invalid_request_code(INVALID)
+async def complete_baseline(
+    imodel_id: str, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+) -> dict[str, Any]:
+    """Step 3: the file is checked; a file that is not an iModel is refused with 422 and deleted."""
+    imodel, baseline = await IModelService(session, runtime.blobs).complete_baseline(imodel_id, caller.subject)
+    return {"baselineFile": baseline_file_body(imodel, baseline)}
+
+
+@router.get("/{imodel_id}/baselinefile")
+@invalid_request_code(INVALID)
+async def get_baseline(
+    imodel_id: str, caller: Reader, session: SessionDependency, runtime: RuntimeDependency
+) -> dict[str, Any]:
+    service = IModelService(session, runtime.blobs)
+    imodel = await service.authorized(imodel_id, caller.subject, Action.READ)
+    return {"baselineFile": baseline_file_body(imodel, await service.baseline(imodel.id))}
+
+
+@router.get("")
+@invalid_request_code(INVALID)
+async def list_imodels(
+    request: Request,
+    itwin_id: Annotated[str, Query(alias="iTwinId")],
+    caller: Reader,
+    session: SessionDependency,
+    runtime: RuntimeDependency,
+    page: PageDependency,
+    preference: Annotated[ReturnPreference, Depends(return_preference)],
+) -> dict[str, Any]:
+    service = IModelService(session, runtime.blobs)
+    rows, has_next = split_page(await service.list_in_itwin(itwin_id, caller.subject, page), page)
+    if preference == "representation":
+        items = [
+            imodel_body(imodel, runtime.settings.base_url, await service.latest_version(imodel.id))
+            for imodel in rows
+        ]
+    else:
+        items = [{"id": imodel.id, "displayName": imodel.name} for imodel in rows]
+    return {"iModels": items, "_links": page_links(runtime.settings.base_url, request, page, has_next)}
+
+
+@router.get("/{imodel_id}")
+@invalid_request_code(INVALID)
+async def get_imodel(
+    imodel_id: str, caller: Reader, session: SessionDependency, runtime: RuntimeDependency
+) -> dict[str, Any]:
+    service = IModelService(session, runtime.blobs)
+    imodel = await service.authorized(imodel_id, caller.subject, Action.READ)
+    latest = await service.latest_version(imodel.id)
+    return {"iModel": imodel_body(imodel, runtime.settings.base_url, latest, upload_links=True)}
+
+
+@router.get("/{imodel_id}/changesets")
+@invalid_request_code(INVALID)
+async def list_changesets(
+    imodel_id: str,
+    request: Request,
+    caller: Reader,
+    session: SessionDependency,
+    runtime: RuntimeDependency,
+    page: PageDependency,
+) -> dict[str, Any]:
+    service = IModelService(session, runtime.blobs)
+    await service.authorized(imodel_id, caller.subject, Action.READ)
+    rows, has_next = split_page(await service.changesets(imodel_id, page), page)
+    return {
+        "changesets": [changeset_body(version, runtime.settings.base_url) for version in rows],
+        "_links": page_links(runtime.settings.base_url, request, page, has_next),
+    }
+
+
+@router.delete("/{imodel_id}", status_code=204)
+@invalid_request_code(INVALID)
+async def delete_imodel(
+    imodel_id: str, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+) -> Response:
+    await IModelService(session, runtime.blobs).delete(imodel_id, caller.subject)
+    return Response(status_code=204)

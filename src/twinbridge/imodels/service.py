@@ -1,0 +1,188 @@
+"""The rules of iModels: creating them from a baseline snapshot, reading, listing and deleting them.
+
+Every iModel version is an immutable snapshot file in blob storage; version 0 is the baseline. A file is
+accepted only after `inspect_imodel_file` says it is an iModel, and a refused or failed creation leaves
+neither rows nor blobs behind. `caller` None is the local operator (the CLI), who needs no iTwin role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twinbridge.auth.permissions import Action
+from twinbridge.db.engine import after_commit, on_rollback
+from twinbridge.db.models import IModel, IModelVersion
+from twinbridge.imodels.repository import IModelRepository
+from twinbridge.imodels.validation import IModelFileInfo, NotAnIModel, inspect_imodel_file
+from twinbridge.itwins.service import ITwinService
+from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound
+from twinbridge.platform.ids import new_guid
+from twinbridge.platform.pagination import Page
+from twinbridge.storage.blobs import BlobStorage, StoredBlob
+
+NOT_INITIALIZED = "notInitialized"
+INITIALIZED = "initialized"
+
+
+class IModelNotFound(NotFound):
+    default_code = "iModelNotFound"
+    default_message = "Requested iModel is not available."
+
+
+class IModelExists(Conflict):
+    default_code = "iModelExists"
+    default_message = "iModel with the same name already exists within the iTwin."
+
+
+class IModelAlreadyInitialized(Conflict):
+    default_code = "iModelAlreadyInitialized"
+    default_message = "The iModel already has a baseline file."
+
+
+def baseline_problem(message: str) -> InvalidRequest:
+    return InvalidRequest(details=[ErrorDetail("InvalidBaselineFile", message, "baselineFile")])
+
+
+def version_key(imodel_id: str, changeset_index: int) -> str:
+    return f"imodels/{imodel_id}/versions/{changeset_index:06d}.bim"
+
+
+def upload_key(imodel_id: str) -> str:
+    return f"uploads/imodels/{imodel_id}/baseline.bim"
+
+
+@dataclass(frozen=True)
+class ImportedIModel:
+    imodel: IModel
+    version: IModelVersion
+    info: IModelFileInfo
+
+
+class IModelService:
+    def __init__(self, session: AsyncSession, blobs: BlobStorage) -> None:
+        self.session = session
+        self.blobs = blobs
+        self.repository = IModelRepository(session)
+        self.itwins = ITwinService(session)
+
+    async def _check_itwin(self, itwin_id: str, caller: str | None, action: Action) -> None:
+        if caller is None:
+            await self.itwins.require(itwin_id)
+        else:
+            await self.itwins.authorized(itwin_id, caller, action)
+
+    async def _check_name(self, itwin_id: str, name: str) -> None:
+        if await self.repository.name_taken(itwin_id, name):
+            raise IModelExists()
+
+    async def import_file(
+        self, itwin_id: str, path: Path, name: str, description: str | None, caller: str | None
+    ) -> ImportedIModel:
+        """Registers a local .bim snapshot as a new, initialized iModel."""
+        await self._check_itwin(itwin_id, caller, Action.MODIFY)
+        await self._check_name(itwin_id, name)
+        try:
+            info = await asyncio.to_thread(inspect_imodel_file, path)
+        except NotAnIModel as problem:
+            raise baseline_problem(str(problem)) from None
+        imodel = await self.repository.add(
+            IModel(id=new_guid(), itwin_id=itwin_id, name=name, description=description,
+                   state=INITIALIZED, created_by=caller)
+        )
+        version = await self._store_baseline(imodel, lambda key: self.blobs.put_file(key, path), caller)
+        return ImportedIModel(imodel, version, info)
+
+    async def _store_baseline(
+        self, imodel: IModel, store: Callable[[str], StoredBlob], caller: str | None
+    ) -> IModelVersion:
+        key = version_key(imodel.id, 0)
+        blob = await asyncio.to_thread(store, key)
+        on_rollback(self.session, lambda: self.blobs.delete(key))
+        return await self.repository.add_version(
+            IModelVersion(imodel_id=imodel.id, changeset_index=0, changeset_id=None, blob_key=key,
+                          size=blob.size, sha256=blob.sha256, created_by=caller)
+        )
+
+    async def create_awaiting_baseline(
+        self, itwin_id: str, name: str, description: str | None, size: int, caller: str
+    ) -> IModel:
+        """The first step of the "fromBaseline" flow: an iModel waiting for its file at a secret URL."""
+        await self._check_itwin(itwin_id, caller, Action.MODIFY)
+        await self._check_name(itwin_id, name)
+        return await self.repository.add(
+            IModel(id=new_guid(), itwin_id=itwin_id, name=name, description=description,
+                   state=NOT_INITIALIZED, created_by=caller,
+                   baseline_upload_token=secrets.token_urlsafe(32), baseline_expected_size=size)
+        )
+
+    async def upload_target(self, imodel_id: str, token: str) -> IModel:
+        """The iModel an upload URL belongs to; the token in the URL is the authorization, as with a SAS URL."""
+        imodel = await self.repository.get_by_upload_token(imodel_id, token)
+        if imodel is None:
+            raise IModelNotFound()
+        if imodel.state != NOT_INITIALIZED:
+            raise IModelAlreadyInitialized()
+        return imodel
+
+    async def complete_baseline(self, imodel_id: str, caller: str) -> tuple[IModel, IModelVersion]:
+        """Checks the uploaded file; accepts it as version 0, or deletes it and says what is wrong."""
+        imodel = await self.authorized(imodel_id, caller, Action.MODIFY)
+        if imodel.state != NOT_INITIALIZED:
+            raise IModelAlreadyInitialized()
+        upload = upload_key(imodel.id)
+        if not self.blobs.exists(upload):
+            raise baseline_problem("No baseline file has been uploaded to the iModel's upload URL.")
+        try:
+            uploaded_path = await asyncio.to_thread(self.blobs.local_path, upload)
+            await asyncio.to_thread(inspect_imodel_file, uploaded_path)
+        except NotAnIModel as problem:
+            await asyncio.to_thread(self.blobs.delete, upload)
+            raise baseline_problem(str(problem)) from None
+        version = await self._store_baseline(
+            imodel, lambda key: self.blobs.put_file(key, uploaded_path), caller
+        )
+        after_commit(self.session, lambda: self.blobs.delete(upload))
+        imodel.state = INITIALIZED
+        imodel.baseline_upload_token = None
+        await self.session.flush()
+        return imodel, version
+
+    async def authorized(self, imodel_id: str, caller: str, action: Action) -> IModel:
+        imodel = await self.repository.get(imodel_id)
+        if imodel is None:
+            raise IModelNotFound()
+        await self.itwins.authorized(imodel.itwin_id, caller, action)
+        return imodel
+
+    async def list_in_itwin(self, itwin_id: str, caller: str, page: Page) -> list[IModel]:
+        await self.itwins.authorized(itwin_id, caller, Action.READ)
+        return await self.repository.list_in_itwin(itwin_id, page.skip, page.fetch_limit)
+
+    async def latest_version(self, imodel_id: str) -> IModelVersion | None:
+        return await self.repository.latest_version(imodel_id)
+
+    async def baseline(self, imodel_id: str) -> IModelVersion | None:
+        versions = await self.repository.list_versions(imodel_id, 0, 1)
+        return versions[0] if versions else None
+
+    async def changesets(self, imodel_id: str, page: Page) -> list[IModelVersion]:
+        """Versions after the baseline, as the iModels API lists changesets (index 1 and on)."""
+        return await self.repository.list_versions(imodel_id, page.skip + 1, page.fetch_limit)
+
+    async def delete(self, imodel_id: str, caller: str) -> None:
+        imodel = await self.authorized(imodel_id, caller, Action.MODIFY)
+        keys = [version.blob_key for version in await self.repository.list_versions(imodel.id)]
+        keys.append(upload_key(imodel.id))
+        await self.repository.delete(imodel)
+
+        def delete_blobs() -> None:
+            for key in keys:
+                self.blobs.delete(key)
+
+        after_commit(self.session, delete_blobs)

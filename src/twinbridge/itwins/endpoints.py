@@ -1,0 +1,83 @@
+"""The minimal iTwins API: create, get, list, and members with roles."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from twinbridge.auth.permissions import Action
+from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency, Writer
+from twinbridge.itwins.schemas import ITwinCreate, MemberCreate, itwin_body, member_body
+from twinbridge.itwins.service import ITwinService
+from twinbridge.platform.handlers import invalid_request_code
+from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+
+router = APIRouter(prefix="/itwins", tags=["iTwins"])
+PageDependency = Annotated[Page, Depends(page_parameters)]
+INVALID = "InvalidiTwinsRequest"
+
+
+@router.post("", status_code=201)
+@invalid_request_code(INVALID)
+async def create_itwin(body: ITwinCreate, caller: Writer, session: SessionDependency) -> dict[str, Any]:
+    itwin = await ITwinService(session).create(body.display_name, caller.subject, body.number, body.sub_class)
+    return {"iTwin": itwin_body(itwin)}
+
+
+@router.get("")
+@invalid_request_code(INVALID)
+async def list_itwins(
+    request: Request, caller: Reader, session: SessionDependency, page: PageDependency, runtime: RuntimeDependency
+) -> dict[str, Any]:
+    rows, has_next = split_page(await ITwinService(session).list_for(caller.subject, page), page)
+    return {
+        "iTwins": [itwin_body(itwin) for itwin in rows],
+        "_links": page_links(runtime.settings.base_url, request, page, has_next),
+    }
+
+
+@router.get("/{itwin_id}")
+@invalid_request_code(INVALID)
+async def get_itwin(itwin_id: str, caller: Reader, session: SessionDependency) -> dict[str, Any]:
+    itwin = await ITwinService(session).authorized(itwin_id, caller.subject, Action.READ)
+    return {"iTwin": itwin_body(itwin)}
+
+
+@router.get("/{itwin_id}/members")
+@invalid_request_code(INVALID)
+async def list_members(
+    itwin_id: str,
+    request: Request,
+    caller: Reader,
+    session: SessionDependency,
+    page: PageDependency,
+    runtime: RuntimeDependency,
+) -> dict[str, Any]:
+    service = ITwinService(session)
+    await service.authorized(itwin_id, caller.subject, Action.READ)
+    rows, has_next = split_page(await service.list_members(itwin_id, page), page)
+    return {
+        "members": [member_body(member) for member in rows],
+        "_links": page_links(runtime.settings.base_url, request, page, has_next),
+    }
+
+
+@router.post("/{itwin_id}/members", status_code=201)
+@invalid_request_code(INVALID)
+async def add_member(
+    itwin_id: str, body: MemberCreate, caller: Writer, session: SessionDependency
+) -> dict[str, Any]:
+    service = ITwinService(session)
+    await service.authorized(itwin_id, caller.subject, Action.MANAGE_MEMBERS)
+    member = await service.set_member(itwin_id, body.subject, body.role)
+    return {"member": member_body(member)}
+
+
+@router.delete("/{itwin_id}/members/{subject}", status_code=204)
+@invalid_request_code(INVALID)
+async def remove_member(itwin_id: str, subject: str, caller: Writer, session: SessionDependency) -> Response:
+    service = ITwinService(session)
+    await service.authorized(itwin_id, caller.subject, Action.MANAGE_MEMBERS)
+    await service.remove_member(itwin_id, subject)
+    return Response(status_code=204)

@@ -1,0 +1,30 @@
+"""Health and Prometheus metrics; neither needs a token."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from twinbridge import __version__
+from twinbridge.dependencies import RuntimeDependency
+
+router = APIRouter(tags=["Operations"])
+
+
+@router.get("/health")
+async def health(runtime: RuntimeDependency) -> JSONResponse:
+    try:
+        async with runtime.database.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception as failure:  # reported, not raised: health must answer even when the database is down
+        database = f"error: {type(failure).__name__}"
+    body = {"status": "ok" if database == "ok" else "degraded", "version": __version__, "database": database}
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+
+@router.get("/metrics")
+async def metrics(runtime: RuntimeDependency) -> Response:
+    content, media_type = runtime.metrics.render()
+    return Response(content, media_type=media_type)

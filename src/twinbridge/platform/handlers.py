@@ -1,0 +1,136 @@
+"""The one place where exceptions become HTTP responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from twinbridge.platform.errors import (
+    MALFORMED_JSON,
+    ApiError,
+    ErrorDetail,
+    InternalServerError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    OAuthError,
+    PayloadTooLarge,
+    invalid_value,
+    missing_property,
+)
+
+logger = structlog.get_logger(__name__)
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+INVALID_REQUEST_CODE_ATTRIBUTE = "__twinbridge_invalid_request_code__"
+
+
+def invalid_request_code(code: str) -> Callable[[Endpoint], Endpoint]:
+    """Names the 422 code of an operation (e.g. InvalidExportConnectionRequest); validation errors use it."""
+
+    def decorate(endpoint: Endpoint) -> Endpoint:
+        setattr(endpoint, INVALID_REQUEST_CODE_ATTRIBUTE, code)
+        return endpoint
+
+    return decorate
+
+
+def _operation_invalid_request_code(request: Request) -> str:
+    route = request.scope.get("route")
+    endpoint = getattr(route, "endpoint", None)
+    return str(getattr(endpoint, INVALID_REQUEST_CODE_ATTRIBUTE, InvalidRequest.default_code))
+
+
+def _target(location: Sequence[int | str]) -> str:
+    """('body', 'sourceFiles', 0, 'connectorType') -> 'sourceFiles[0].connectorType'."""
+    target = ""
+    for part in location[1:]:
+        if isinstance(part, int):
+            target += f"[{part}]"
+        else:
+            target += f".{part}" if target else str(part)
+    return target
+
+
+def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
+    details: list[ErrorDetail] = []
+    for error in errors:
+        location = tuple(error.get("loc", ()))
+        kind = error.get("type", "")
+        if kind == "json_invalid":
+            detail = MALFORMED_JSON
+        elif location == ("body",) and kind == "missing":
+            detail = ErrorDetail("MissingRequestBody", "Request body was not provided.")
+        elif location == ("body",):
+            detail = ErrorDetail("InvalidRequestBody", "Request body must be a JSON object.")
+        elif kind == "missing":
+            detail = missing_property(_target(location))
+        else:
+            target = _target(location)
+            reason = str(error.get("msg", "")).rstrip(".")
+            detail = invalid_value(target, f"Provided {target} value is not valid: {reason}.")
+        if detail not in details:
+            details.append(detail)
+    return details
+
+
+def _render(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers or None)
+
+
+async def handle_api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    if isinstance(error, InvalidRequest) and error.code == InvalidRequest.default_code:
+        error.code = _operation_invalid_request_code(request)
+    return _render(error)
+
+
+async def handle_validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    invalid = InvalidRequest(
+        code=_operation_invalid_request_code(request), details=validation_details(error.errors())
+    )
+    return _render(invalid)
+
+
+async def handle_http_exception(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    rendered: ApiError
+    if error.status_code == 404:
+        rendered = NotFound()
+    elif error.status_code == 405:
+        rendered = MethodNotAllowed()
+    elif error.status_code == 413:
+        rendered = PayloadTooLarge()
+    else:
+        rendered = ApiError(str(error.detail), code="HttpError")
+        rendered.status_code = error.status_code  # type: ignore[misc]
+    rendered.headers = dict(error.headers or {})
+    return _render(rendered)
+
+
+async def handle_oauth_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, OAuthError)
+    return JSONResponse(
+        error.body(), status_code=error.status_code, headers={"Cache-Control": "no-store"}
+    )
+
+
+async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    # Logged with its traceback for the operator; the caller gets the envelope and never a traceback.
+    logger.exception("unhandled_error", path=request.url.path, error=repr(error))
+    return _render(InternalServerError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, handle_api_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
+    app.add_exception_handler(OAuthError, handle_oauth_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,31 @@
+"""Per-caller rate limiting with the `limits` library: in memory by default, Redis when configured."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from twinbridge.platform.errors import TooManyRequests
+
+
+class RateLimiter:
+    def __init__(self, limit: str, storage_url: str) -> None:
+        self.item = parse(limit)
+        storage_url = storage_url.replace("redis://", "async+redis://", 1) if storage_url.startswith(
+            "redis://"
+        ) else storage_url
+        if storage_url == "memory://":
+            storage_url = "async+memory://"
+        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+
+    async def hit(self, caller: str, error: type[TooManyRequests] = TooManyRequests) -> None:
+        """Counts one request of `caller`; raises the operation's 429 with `retry-after` past the limit."""
+        if await self.limiter.hit(self.item, "caller", caller):
+            return
+        stats = await self.limiter.get_window_stats(self.item, "caller", caller)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise error(headers={"retry-after": str(retry_after)})

@@ -1,0 +1,57 @@
+"""The long-lived parts of one process (database, storage, issuer, validators), built once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from twinbridge.auth.issuer import BuiltInIssuer
+from twinbridge.auth.keys import load_or_create_signing_key
+from twinbridge.auth.tokens import TokenValidator
+from twinbridge.config import Settings
+from twinbridge.db.engine import create_database_engine, create_session_factory
+from twinbridge.platform.observability import Metrics
+from twinbridge.platform.rate_limit import RateLimiter
+from twinbridge.storage.blobs import BlobStorage, create_blob_storage
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    blobs: BlobStorage
+    issuer: BuiltInIssuer
+    tokens: TokenValidator
+    rate_limiter: RateLimiter | None
+    metrics: Metrics
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        signing_key = load_or_create_signing_key(settings.issuer_key_dir)
+        issuer = BuiltInIssuer(settings.builtin_issuer_url, signing_key, settings.auth_audience)
+        database = create_database_engine(settings)
+        return cls(
+            settings=settings,
+            database=database,
+            sessions=create_session_factory(database),
+            blobs=create_blob_storage(settings.blob_storage_url),
+            issuer=issuer,
+            tokens=TokenValidator(
+                accepted_issuers=settings.accepted_issuers,
+                builtin_issuer_url=settings.builtin_issuer_url,
+                builtin_key=signing_key,
+                audience=settings.auth_audience,
+            ),
+            rate_limiter=(
+                RateLimiter(settings.rate_limit, settings.rate_limit_storage_url)
+                if settings.rate_limit_enabled
+                else None
+            ),
+            metrics=Metrics(),
+        )
+
+    async def aclose(self) -> None:
+        await self.tokens.aclose()
+        await self.database.dispose()
