@@ -1,4 +1,6 @@
-"""The `twinbridge` command (ARCHITECTURE.md section 1). Ids and tokens go alone to stdout; messages to stderr.
+"""The `twinbridge` command (ARCHITECTURE.md section 1).
+
+Ids and tokens go alone to stdout; messages go to stderr.
 
 Commands that write state open the same database as a running server (SQLite WAL with a busy timeout), so
 they work while `serve` runs on the same data directory.
@@ -27,7 +29,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
-    help="Self-hosted iTwin Export and Synchronization APIs.")
+    help="Self-hosted iTwin Export and Synchronization APIs.",
+)
 itwins_app = typer.Typer(no_args_is_help=True, help="Manage iTwins and their members.")
 imodels_app = typer.Typer(no_args_is_help=True, help="Manage iModels.")
 clients_app = typer.Typer(no_args_is_help=True, help="Manage service clients of the built-in issuer.")
@@ -85,6 +88,7 @@ def serve(
     settings = _settings(host=host, port=port)
     configure_logging(log_level.upper())
     upgrade(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.server_record_path.write_text(json.dumps({"public_url": settings.base_url}))
     typer.echo(f"twinbridge serving at {settings.base_url} (data in {settings.data_dir})", err=True)
     uvicorn.run(
@@ -113,10 +117,14 @@ def token(
     scopes = scope.split()
     unknown = set(scopes) - ACCEPTED_SCOPES
     if unknown:
-        raise _fail(f"unknown scope(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(ACCEPTED_SCOPES))}")
+        raise _fail(
+            f"unknown scope(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(ACCEPTED_SCOPES))}"
+        )
     settings = _settings().with_served_url()
     issuer = BuiltInIssuer(
-        settings.builtin_issuer_url, load_or_create_signing_key(settings.issuer_key_dir), settings.auth_audience
+        settings.builtin_issuer_url,
+        load_or_create_signing_key(settings.issuer_key_dir),
+        settings.auth_audience,
     )
     minted = issuer.mint(
         subject=user or client or "",
@@ -143,7 +151,9 @@ def itwins_create(
 
     itwin_id = _with_database(_settings(), work)
     if owner is None:
-        typer.echo("note: the iTwin has no members yet; add one with `twinbridge itwins add-member`", err=True)
+        typer.echo(
+            "note: the iTwin has no members yet; add one with `twinbridge itwins add-member`", err=True
+        )
     typer.echo(itwin_id)
 
 
@@ -170,8 +180,12 @@ def itwins_add_member(
 @imodels_app.command("import")
 def imodels_import(
     itwin_id: Annotated[str, typer.Argument(help="The iTwin to add the iModel to.")],
-    file: Annotated[Path, typer.Argument(help="A .bim snapshot file.", exists=True, dir_okay=False, readable=True)],
-    name: Annotated[str | None, typer.Option(help="iModel name (default: the file name without extension).")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="A .bim snapshot file.", exists=True, dir_okay=False, readable=True)
+    ],
+    name: Annotated[
+        str | None, typer.Option(help="iModel name (default: the file name without extension).")
+    ] = None,
     description: Annotated[str | None, typer.Option(help="iModel description.")] = None,
 ) -> None:
     """Register a .bim snapshot as a new iModel; prints its id."""
@@ -190,7 +204,9 @@ def imodels_import(
 @clients_app.command("create")
 def clients_create(
     client_id: Annotated[str, typer.Argument(help="The client id to register.")],
-    scope: Annotated[str, typer.Option(help="Space-separated scopes the client may request.")] = "itwin-platform",
+    scope: Annotated[
+        str, typer.Option(help="Space-separated scopes the client may request.")
+    ] = "itwin-platform",
 ) -> None:
     """Register a service client for POST /connect/token; prints its secret (shown only once)."""
     from twinbridge.auth.service import ServiceClientService

@@ -52,7 +52,9 @@ def authenticated(
     async def dependency(request: Request, runtime: RuntimeDependency) -> Caller:
         caller = await runtime.tokens.validate(_bearer_token(request))
         if not requirement.is_met_by(caller.scopes):
-            needed = "itwin-platform" + (f" or {requirement.api}:{requirement.access}" if requirement.api else "")
+            needed = "itwin-platform" + (
+                f" or {requirement.api}:{requirement.access}" if requirement.api else ""
+            )
             raise InvalidAccessToken(
                 details=[ErrorDetail("InsufficientScope", f"This operation requires the scope {needed}.")]
             )

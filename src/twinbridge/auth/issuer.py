@@ -75,6 +75,11 @@ class BuiltInIssuer:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "scopes_supported": ["itwin-platform", "export:read", "export:modify",
-                                 "synchronization:read", "synchronization:modify"],
+            "scopes_supported": [
+                "itwin-platform",
+                "export:read",
+                "export:modify",
+                "synchronization:read",
+                "synchronization:modify",
+            ],
         }

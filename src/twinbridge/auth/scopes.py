@@ -28,8 +28,8 @@ class ScopeRequirement:
     def is_met_by(self, scopes: frozenset[str]) -> bool:
         if PLATFORM_SCOPE in scopes:
             return True
-        if self.api is None:
-            return bool(scopes & GRANULAR_SCOPES)
+        if self.api is None:  # supporting APIs: any API's read scope reads, any API's modify scope writes
+            return any(scope.endswith(f":{self.access}") for scope in scopes & GRANULAR_SCOPES)
         return f"{self.api}:{self.access}" in scopes
 
 

@@ -155,8 +155,11 @@ class TokenValidator:
             raise _rejected(f"The token is not valid: {failure}.") from None
         scopes = parse_scopes(claims.get("scope"))
         if not scopes & ACCEPTED_SCOPES:
-            raise _rejected("The token does not have any of the required scopes: " + ", ".join(
-                sorted(ACCEPTED_SCOPES)) + ".")
+            raise _rejected(
+                "The token does not have any of the required scopes: "
+                + ", ".join(sorted(ACCEPTED_SCOPES))
+                + "."
+            )
         client_id = claims.get("client_id")
         subject = claims.get("sub") or client_id
         if not subject:

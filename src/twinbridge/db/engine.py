@@ -62,9 +62,7 @@ def create_database_engine(settings: Settings) -> AsyncEngine:
         )
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_async_engine(
-        settings.async_database_url, pool_pre_ping=True, pool_size=10, max_overflow=20
-    )
+    return create_async_engine(settings.async_database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -50,7 +50,8 @@ async def upload_baseline(
         path, _ = await receive_to_temporary_file(request.stream(), runtime.settings.data_dir / "tmp", limit)
     except UploadTooLarge:
         raise baseline_problem(
-            f"The upload is larger than the baselineFile.size ({limit} bytes) given when the iModel was created."
+            f"The upload is larger than the baselineFile.size ({limit} bytes) "
+            "given when the iModel was created."
         ) from None
     try:
         await asyncio.to_thread(runtime.blobs.put_file, upload_key(imodel.id), path)
@@ -65,7 +66,9 @@ async def complete_baseline(
     imodel_id: str, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
 ) -> dict[str, Any]:
     """Step 3: the file is checked; a file that is not an iModel is refused with 422 and deleted."""
-    imodel, baseline = await IModelService(session, runtime.blobs).complete_baseline(imodel_id, caller.subject)
+    imodel, baseline = await IModelService(session, runtime.blobs).complete_baseline(
+        imodel_id, caller.subject
+    )
     return {"baselineFile": baseline_file_body(imodel, baseline)}
 
 

@@ -52,7 +52,9 @@ class IModelRepository:
         )
         return await self.session.scalar(statement)
 
-    async def list_versions(self, imodel_id: str, offset: int = 0, limit: int | None = None) -> list[IModelVersion]:
+    async def list_versions(
+        self, imodel_id: str, offset: int = 0, limit: int | None = None
+    ) -> list[IModelVersion]:
         statement = (
             select(IModelVersion)
             .where(IModelVersion.imodel_id == imodel_id)

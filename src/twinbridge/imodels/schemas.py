@@ -45,7 +45,9 @@ def imodel_body(
         "description": imodel.description,
         "state": imodel.state,
         "createdDateTime": format_timestamp(imodel.created_at),
-        "lastChangesetPushDateTime": format_timestamp(latest.created_at) if latest and latest.changeset_index else None,
+        "lastChangesetPushDateTime": format_timestamp(latest.created_at)
+        if latest and latest.changeset_index
+        else None,
         "iTwinId": imodel.itwin_id,
         "isSecured": False,
         "dataCenterLocation": "Local",
@@ -77,5 +79,7 @@ def changeset_body(version: IModelVersion, base_url: str) -> dict[str, object]:
         "state": "fileUploaded",
         "containingChanges": 0,
         "fileSize": version.size,
-        "_links": {"self": {"href": f"{base_url}/imodels/{version.imodel_id}/changesets/{version.changeset_id}"}},
+        "_links": {
+            "self": {"href": f"{base_url}/imodels/{version.imodel_id}/changesets/{version.changeset_id}"}
+        },
     }

@@ -92,8 +92,14 @@ class IModelService:
         except NotAnIModel as problem:
             raise baseline_problem(str(problem)) from None
         imodel = await self.repository.add(
-            IModel(id=new_guid(), itwin_id=itwin_id, name=name, description=description,
-                   state=INITIALIZED, created_by=caller)
+            IModel(
+                id=new_guid(),
+                itwin_id=itwin_id,
+                name=name,
+                description=description,
+                state=INITIALIZED,
+                created_by=caller,
+            )
         )
         version = await self._store_baseline(imodel, lambda key: self.blobs.put_file(key, path), caller)
         return ImportedIModel(imodel, version, info)
@@ -105,8 +111,15 @@ class IModelService:
         blob = await asyncio.to_thread(store, key)
         on_rollback(self.session, lambda: self.blobs.delete(key))
         return await self.repository.add_version(
-            IModelVersion(imodel_id=imodel.id, changeset_index=0, changeset_id=None, blob_key=key,
-                          size=blob.size, sha256=blob.sha256, created_by=caller)
+            IModelVersion(
+                imodel_id=imodel.id,
+                changeset_index=0,
+                changeset_id=None,
+                blob_key=key,
+                size=blob.size,
+                sha256=blob.sha256,
+                created_by=caller,
+            )
         )
 
     async def create_awaiting_baseline(
@@ -116,13 +129,20 @@ class IModelService:
         await self._check_itwin(itwin_id, caller, Action.MODIFY)
         await self._check_name(itwin_id, name)
         return await self.repository.add(
-            IModel(id=new_guid(), itwin_id=itwin_id, name=name, description=description,
-                   state=NOT_INITIALIZED, created_by=caller,
-                   baseline_upload_token=secrets.token_urlsafe(32), baseline_expected_size=size)
+            IModel(
+                id=new_guid(),
+                itwin_id=itwin_id,
+                name=name,
+                description=description,
+                state=NOT_INITIALIZED,
+                created_by=caller,
+                baseline_upload_token=secrets.token_urlsafe(32),
+                baseline_expected_size=size,
+            )
         )
 
     async def upload_target(self, imodel_id: str, token: str) -> IModel:
-        """The iModel an upload URL belongs to; the token in the URL is the authorization, as with a SAS URL."""
+        """The iModel an upload URL belongs to; the URL's token authorizes, as a SAS URL would."""
         imodel = await self.repository.get_by_upload_token(imodel_id, token)
         if imodel is None:
             raise IModelNotFound()

@@ -59,7 +59,9 @@ def inspect_imodel_file(path: Path) -> IModelFileInfo:
 def _inspect(connection: sqlite3.Connection) -> IModelFileInfo:
     integrity = connection.execute("PRAGMA quick_check(1)").fetchone()
     if integrity is None or integrity[0] != "ok":
-        raise NotAnIModel(f"The iModel file is corrupt: SQLite reports '{integrity[0] if integrity else ''}'.")
+        raise NotAnIModel(
+            f"The iModel file is corrupt: SQLite reports '{integrity[0] if integrity else ''}'."
+        )
     application_id = connection.execute("PRAGMA application_id").fetchone()[0]
     if application_id != BEDB_APPLICATION_ID:
         raise NotAnIModel(
@@ -84,8 +86,11 @@ def _inspect(connection: sqlite3.Connection) -> IModelFileInfo:
     guid_row = connection.execute(
         "SELECT Data FROM be_Prop WHERE Namespace='be_Db' AND Name='DbGuid'"
     ).fetchone()
-    guid = str(uuid.UUID(bytes=guid_row[0])) if guid_row and isinstance(guid_row[0], bytes) and len(
-        guid_row[0]) == 16 else None
+    guid = (
+        str(uuid.UUID(bytes=guid_row[0]))
+        if guid_row and isinstance(guid_row[0], bytes) and len(guid_row[0]) == 16
+        else None
+    )
     return IModelFileInfo(
         root_subject=root[0] if root else None,
         element_count=int(count),

@@ -28,7 +28,11 @@ async def create_itwin(body: ITwinCreate, caller: Writer, session: SessionDepend
 @router.get("")
 @invalid_request_code(INVALID)
 async def list_itwins(
-    request: Request, caller: Reader, session: SessionDependency, page: PageDependency, runtime: RuntimeDependency
+    request: Request,
+    caller: Reader,
+    session: SessionDependency,
+    page: PageDependency,
+    runtime: RuntimeDependency,
 ) -> dict[str, Any]:
     rows, has_next = split_page(await ITwinService(session).list_for(caller.subject, page), page)
     return {

@@ -1,4 +1,4 @@
-"""The rules of iTwins and membership. Callers are subjects (user names or client ids); services never commit."""
+"""The rules of iTwins and membership. Callers are subjects: user names or client ids."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ class ITwinService:
     ) -> ITwin:
         """Creates an iTwin; `owner` (usually the caller) becomes its first Owner."""
         itwin = await self.repository.add(
-            ITwin(id=new_guid(), display_name=display_name, number=number, sub_class=sub_class, created_by=owner)
+            ITwin(
+                id=new_guid(), display_name=display_name, number=number, sub_class=sub_class, created_by=owner
+            )
         )
         if owner:
             await self.repository.save_member(ITwinMember(itwin_id=itwin.id, subject=owner, role=Role.OWNER))

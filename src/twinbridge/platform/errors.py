@@ -29,6 +29,10 @@ def missing_property(name: str) -> ErrorDetail:
     return ErrorDetail("MissingRequiredProperty", f"{name} was not provided.", name)
 
 
+def missing_parameter(name: str) -> ErrorDetail:
+    return ErrorDetail("MissingRequiredParameter", f"{name} was not provided.", name)
+
+
 def invalid_value(name: str, message: str | None = None) -> ErrorDetail:
     return ErrorDetail("InvalidValue", message or f"Provided {name} value is not valid.", name)
 

@@ -22,6 +22,7 @@ from twinbridge.platform.errors import (
     OAuthError,
     PayloadTooLarge,
     invalid_value,
+    missing_parameter,
     missing_property,
 )
 
@@ -69,8 +70,10 @@ def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
             detail = ErrorDetail("MissingRequestBody", "Request body was not provided.")
         elif location == ("body",):
             detail = ErrorDetail("InvalidRequestBody", "Request body must be a JSON object.")
-        elif kind == "missing":
+        elif kind == "missing" and location[0] == "body":
             detail = missing_property(_target(location))
+        elif kind == "missing":
+            detail = missing_parameter(_target(location))
         else:
             target = _target(location)
             reason = str(error.get("msg", "")).rstrip(".")
@@ -117,9 +120,7 @@ async def handle_http_exception(request: Request, error: Exception) -> JSONRespo
 
 async def handle_oauth_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, OAuthError)
-    return JSONResponse(
-        error.body(), status_code=error.status_code, headers={"Cache-Control": "no-store"}
-    )
+    return JSONResponse(error.body(), status_code=error.status_code, headers={"Cache-Control": "no-store"})
 
 
 async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:

@@ -49,9 +49,7 @@ def page_parameters(
     return Page(top=top_value, skip=skip_value)
 
 
-def page_links(
-    base_url: str, request: Request, page: Page, has_next: bool
-) -> dict[str, dict[str, str]]:
+def page_links(base_url: str, request: Request, page: Page, has_next: bool) -> dict[str, dict[str, str]]:
     """self, prev (omitted on the first page) and next (omitted on the last page)."""
     kept = [(key, value) for key, value in request.query_params.multi_items() if key not in {"$top", "$skip"}]
 

@@ -10,7 +10,9 @@ ReturnPreference = Literal["minimal", "representation"]
 
 
 def return_preference(
-    prefer: Annotated[str | None, Header(description="return=minimal (default) or return=representation")] = None,
+    prefer: Annotated[
+        str | None, Header(description="return=minimal (default) or return=representation")
+    ] = None,
 ) -> ReturnPreference:
     for part in (prefer or "").split(","):
         name, _, value = part.strip().partition("=")

@@ -6,8 +6,8 @@ import math
 import time
 
 from limits import parse
-from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from twinbridge.platform.errors import TooManyRequests
 
@@ -15,9 +15,11 @@ from twinbridge.platform.errors import TooManyRequests
 class RateLimiter:
     def __init__(self, limit: str, storage_url: str) -> None:
         self.item = parse(limit)
-        storage_url = storage_url.replace("redis://", "async+redis://", 1) if storage_url.startswith(
-            "redis://"
-        ) else storage_url
+        storage_url = (
+            storage_url.replace("redis://", "async+redis://", 1)
+            if storage_url.startswith("redis://")
+            else storage_url
+        )
         if storage_url == "memory://":
             storage_url = "async+memory://"
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -16,17 +17,23 @@ async def receive_to_temporary_file(
     chunks: AsyncIterator[bytes], directory: Path, max_size: int
 ) -> tuple[Path, int]:
     """Writes the stream to a new file in `directory`; the caller owns (and deletes) the file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=directory, prefix="upload-")
+    path = await asyncio.to_thread(_new_temporary_file, directory)
     size = 0
     try:
-        with os.fdopen(descriptor, "wb") as handle:
+        with path.open("wb") as handle:  # opening is instant; writes go to a thread
             async for chunk in chunks:
                 size += len(chunk)
                 if size > max_size:
                     raise UploadTooLarge(f"more than {max_size} bytes")
-                handle.write(chunk)
+                await asyncio.to_thread(handle.write, chunk)
     except BaseException:
-        Path(name).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
         raise
-    return Path(name), size
+    return path, size
+
+
+def _new_temporary_file(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=directory, prefix="upload-")
+    os.close(descriptor)
+    return Path(name)

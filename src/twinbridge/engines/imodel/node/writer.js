@@ -14,7 +14,7 @@ const backend = require("@itwin/core-backend");
 const common = require("@itwin/core-common");
 const { Id64 } = require("@itwin/core-bentley");
 
-const { SnapshotDb, PhysicalModel, SpatialCategory, SubCategory } = backend;
+const { SnapshotDb, PhysicalModel, SpatialCategory } = backend;
 const { IModel, Code, ColorDef, SubCategoryAppearance } = common;
 
 /** Create an empty snapshot (or a copy of an open iModel when `from` is given) and return it writable. */
@@ -85,4 +85,4 @@ function isValidId(x) {
   return typeof x === "string" && Id64.isValidId64(x);
 }
 
-module.exports = { createSnapshot, importSchemas, insertPhysicalModel, insertSpatialCategory, insertGeometricElement, colorOf, isValidId, SubCategory };
+module.exports = { createSnapshot, importSchemas, insertPhysicalModel, insertSpatialCategory, insertGeometricElement, colorOf, isValidId };

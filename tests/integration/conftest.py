@@ -1,0 +1,100 @@
+"""Fixtures that run twinbridge as a user would: the installed CLI, and `twinbridge serve` as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def twinbridge_command() -> list[str]:
+    script = Path(sys.executable).parent / "twinbridge"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("twinbridge")
+    return [found] if found else [sys.executable, "-m", "twinbridge.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def environment(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+    """The environment of a new user's shell: a data dir of its own and, for PostgreSQL, its URL."""
+    values = {key: value for key, value in os.environ.items() if not key.startswith("TWINBRIDGE_")}
+    values["TWINBRIDGE_DATA_DIR"] = str(tmp_path / "data")
+    if database_url:
+        values["TWINBRIDGE_DATABASE_URL"] = database_url
+    return values
+
+
+@pytest.fixture
+def cli(environment: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    def run(
+        *arguments: str, check: bool = True, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*twinbridge_command(), *arguments],
+            env={**environment, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"twinbridge {' '.join(arguments)} failed:\n{result.stderr}")
+        return result
+
+    return run
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+    log: Path
+
+
+@pytest.fixture
+def server(environment: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [*twinbridge_command(), "serve", "--port", str(port)],
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"twinbridge serve exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"twinbridge serve did not become healthy:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield Server(url=url, process=process, log=log)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()

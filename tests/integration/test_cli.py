@@ -1,0 +1,99 @@
+"""The CLI as documented in ARCHITECTURE.md section 1: ids and tokens alone on stdout, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+
+import jwt
+import pytest
+
+from tests.conftest import SAMPLE_IMODELS
+from twinbridge.platform.ids import is_guid
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["serve"],
+        ["token"],
+        ["itwins", "create"],
+        ["itwins", "add-member"],
+        ["imodels", "import"],
+        ["db", "upgrade"],
+        ["clients", "create"],
+    ],
+)
+def test_every_command_has_help(cli: Cli, command: list[str]) -> None:
+    result = cli(*command, "--help")
+    assert "Usage" in result.stdout
+
+
+def test_itwins_create_prints_only_the_new_id(cli: Cli) -> None:
+    output = cli("itwins", "create", "Plant", "--owner", "alice").stdout
+    assert is_guid(output.strip())
+    assert output.count("\n") == 1
+
+
+def test_imodels_import_registers_a_sample_and_prints_its_id(cli: Cli) -> None:
+    itwin_id = cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
+    output = cli(
+        "imodels", "import", itwin_id, str(SAMPLE_IMODELS / "Building Blocks.bim"), "--name", "Blocks"
+    )
+    assert is_guid(output.stdout.strip())
+
+
+def test_importing_a_file_that_is_not_an_imodel_fails_with_the_reason(cli: Cli) -> None:
+    itwin_id = cli("itwins", "create", "Plant").stdout.strip()
+    result = cli("imodels", "import", itwin_id, str(SAMPLE_IMODELS.parent / "ifc" / "test.ifc"), check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == "error: The file is not an iModel: it is not an SQLite database."
+
+
+def test_importing_into_an_unknown_itwin_fails_clearly(cli: Cli) -> None:
+    result = cli("imodels", "import", "nope", str(SAMPLE_IMODELS / "Building Blocks.bim"), check=False)
+    assert result.returncode == 1
+    assert "Requested iTwin is not available." in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_add_member_rejects_unknown_roles(cli: Cli) -> None:
+    itwin_id = cli("itwins", "create", "Plant").stdout.strip()
+    result = cli("itwins", "add-member", itwin_id, "bob", "--role", "Admin", check=False)
+    assert result.returncode != 0
+    assert "Admin" in result.stderr
+
+
+def test_token_prints_a_user_token_alone_with_the_requested_claims(cli: Cli) -> None:
+    output = cli("token", "--user", "alice", "--scope", "export:read export:modify", "--ttl", "120").stdout
+    token = output.strip()
+    assert output == token + "\n"
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert (claims["sub"], claims["scope"], claims["exp"] - claims["iat"]) == (
+        "alice",
+        "export:read export:modify",
+        120,
+    )
+
+
+def test_client_token_is_a_service_token(cli: Cli) -> None:
+    claims = jwt.decode(
+        cli("token", "--client", "ci-bot").stdout.strip(), options={"verify_signature": False}
+    )
+    assert claims["sub"] == claims["client_id"] == "ci-bot"
+
+
+def test_token_needs_exactly_one_of_user_or_client(cli: Cli) -> None:
+    assert cli("token", check=False).returncode == 1
+    assert cli("token", "--user", "a", "--client", "b", check=False).returncode == 1
+
+
+def test_db_upgrade_is_idempotent(cli: Cli) -> None:
+    first = cli("db", "upgrade")
+    second = cli("db", "upgrade")
+    assert "0001" in first.stderr
+    assert first.stderr == second.stderr

@@ -1,0 +1,113 @@
+"""End to end: `twinbridge serve` as a subprocess, driven over HTTP with tokens from `twinbridge token`."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from tests.conftest import SAMPLE_IMODELS
+from tests.integration.conftest import Server
+
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _headers(cli: Cli, user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {cli('token', '--user', user).stdout.strip()}"}
+
+
+def test_request_without_a_token_gets_the_contracts_401_body(server: Server) -> None:
+    response = httpx.get(f"{server.url}/itwins")
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {
+            "code": "HeaderNotFound",
+            "message": "Header Authorization was not found in the request. Access denied.",
+        }
+    }
+
+
+def test_new_user_flow_from_the_readme(server: Server, cli: Cli) -> None:
+    itwin_id = cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
+    imodel_id = cli("imodels", "import", itwin_id, str(SAMPLE_IMODELS / "Building Blocks.bim")).stdout.strip()
+    headers = _headers(cli, "alice")  # minted offline; names the running server's URL as issuer
+
+    imodel = httpx.get(f"{server.url}/imodels/{imodel_id}", headers=headers).json()["iModel"]
+    assert (imodel["name"], imodel["state"], imodel["iTwinId"]) == (
+        "Building Blocks",
+        "initialized",
+        itwin_id,
+    )
+    itwin = httpx.get(f"{server.url}/itwins/{itwin_id}", headers=headers).json()["iTwin"]
+    assert itwin["displayName"] == "Plant"
+    listed = httpx.get(f"{server.url}/imodels", params={"iTwinId": itwin_id}, headers=headers).json()
+    assert listed["iModels"] == [{"id": imodel_id, "displayName": "Building Blocks"}]
+    assert listed["_links"]["self"]["href"].startswith(server.url)
+    # Someone who is not a member sees that it exists but may not read it.
+    assert httpx.get(f"{server.url}/imodels/{imodel_id}", headers=_headers(cli, "mallory")).status_code == 403
+
+
+def test_baseline_upload_over_http_refuses_a_non_imodel(server: Server, cli: Cli) -> None:
+    itwin_id = cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
+    headers = _headers(cli, "alice")
+    content = (SAMPLE_IMODELS.parent / "ifc" / "test.ifc").read_bytes()
+    created = httpx.post(
+        f"{server.url}/imodels",
+        json={
+            "iTwinId": itwin_id,
+            "name": "Wrong",
+            "creationMode": "fromBaseline",
+            "baselineFile": {"size": len(content)},
+        },
+        headers=headers,
+    ).json()["iModel"]
+    assert httpx.put(created["_links"]["upload"]["href"], content=content).status_code == 201
+    refused = httpx.post(created["_links"]["complete"]["href"], headers=headers)
+    assert refused.status_code == 422
+    assert (
+        refused.json()["error"]["details"][0]["message"]
+        == "The file is not an iModel: it is not an SQLite database."
+    )
+
+
+def test_service_client_gets_a_token_from_the_token_endpoint(server: Server, cli: Cli) -> None:
+    secret = cli("clients", "create", "ci-bot").stdout.strip()
+    itwin_id = cli("itwins", "create", "Plant", "--owner", "ci-bot").stdout.strip()
+    token = httpx.post(
+        f"{server.url}/connect/token",
+        data={"grant_type": "client_credentials", "client_id": "ci-bot", "client_secret": secret},
+    ).json()["access_token"]
+    response = httpx.get(f"{server.url}/itwins/{itwin_id}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_cli_and_server_write_at_the_same_time(server: Server, cli: Cli) -> None:
+    headers = _headers(cli, "alice")
+
+    def through_cli(index: int) -> str:
+        return cli("itwins", "create", f"cli-{index}", "--owner", "alice").stdout.strip()
+
+    def through_http(index: int) -> int:
+        return httpx.post(
+            f"{server.url}/itwins", json={"displayName": f"http-{index}"}, headers=headers
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        cli_results = list(pool.map(through_cli, range(4)))
+        http_results = list(pool.map(through_http, range(12)))
+    assert all(cli_results)
+    assert http_results == [201] * 12
+    listed = httpx.get(f"{server.url}/itwins", headers=headers).json()["iTwins"]
+    assert len(listed) == 16
+
+
+def test_server_writes_structured_request_logs_with_request_ids(server: Server) -> None:
+    httpx.get(f"{server.url}/itwins", headers={"x-request-id": "look-for-me"})
+    server.process.terminate()
+    server.process.wait(timeout=15)
+    lines = [line for line in server.log.read_text().splitlines() if "look-for-me" in line]
+    assert lines, server.log.read_text()
+    assert '"status": 401' in lines[0]
+    assert '"path": "/itwins"' in lines[0]

@@ -1,0 +1,211 @@
+"""Token validation against the built-in key, and against an external issuer served over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from twinbridge.auth import tokens as tokens_module
+from twinbridge.auth.issuer import BuiltInIssuer
+from twinbridge.auth.keys import SigningKey, load_or_create_signing_key
+from twinbridge.auth.tokens import TokenValidator
+from twinbridge.platform.errors import InvalidAccessToken
+
+BUILTIN = "http://twinbridge.test"
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> SigningKey:
+    return load_or_create_signing_key(tmp_path / "builtin")
+
+
+@pytest.fixture
+def issuer(key: SigningKey) -> BuiltInIssuer:
+    return BuiltInIssuer(BUILTIN, key)
+
+
+@pytest.fixture
+async def validator(key: SigningKey) -> Any:
+    validator = TokenValidator([BUILTIN], BUILTIN, key, audience=None)
+    yield validator
+    await validator.aclose()
+
+
+async def _reason(validator: TokenValidator, token: str) -> str:
+    with pytest.raises(InvalidAccessToken) as raised:
+        await validator.validate(token)
+    assert raised.value.status_code == 401
+    return raised.value.details[0].message
+
+
+async def test_user_token_of_the_builtin_issuer_is_accepted(
+    validator: TokenValidator, issuer: BuiltInIssuer
+) -> None:
+    token = issuer.mint(subject="alice", kind="user", scopes=["itwin-platform"], ttl=60).access_token
+    caller = await validator.validate(token)
+    assert (caller.subject, caller.kind, caller.scopes) == ("alice", "user", frozenset({"itwin-platform"}))
+
+
+async def test_service_token_is_recognised_as_a_service(
+    validator: TokenValidator, issuer: BuiltInIssuer
+) -> None:
+    token = issuer.mint(subject="ci-bot", kind="service", scopes=["export:read"], ttl=60).access_token
+    caller = await validator.validate(token)
+    assert (caller.subject, caller.kind) == ("ci-bot", "service")
+
+
+async def test_expired_token_is_refused(validator: TokenValidator, issuer: BuiltInIssuer) -> None:
+    token = issuer.mint(subject="alice", kind="user", scopes=["itwin-platform"], ttl=-120).access_token
+    assert await _reason(validator, token) == "The token has expired."
+
+
+async def test_token_signed_by_another_key_is_refused(
+    validator: TokenValidator, tmp_path: Path, key: SigningKey
+) -> None:
+    other = load_or_create_signing_key(tmp_path / "other")
+    forged = SigningKey(other.private_key, key.key_id)  # claims the real key id
+    token = BuiltInIssuer(BUILTIN, forged).mint(subject="eve", kind="user", scopes=["itwin-platform"], ttl=60)
+    assert await _reason(validator, token.access_token) == "The token's signature is not valid."
+
+
+async def test_token_from_an_unknown_issuer_is_refused(validator: TokenValidator, key: SigningKey) -> None:
+    token = BuiltInIssuer("https://elsewhere.example", key).mint(
+        subject="alice", kind="user", scopes=["itwin-platform"], ttl=60
+    )
+    assert "is not accepted" in await _reason(validator, token.access_token)
+
+
+async def test_token_without_an_accepted_scope_is_refused(
+    validator: TokenValidator, issuer: BuiltInIssuer
+) -> None:
+    token = issuer.mint(subject="alice", kind="user", scopes=["openid"], ttl=60).access_token
+    assert "required scopes" in await _reason(validator, token)
+
+
+async def test_garbage_is_refused_as_malformed(validator: TokenValidator) -> None:
+    assert await _reason(validator, "not-a-jwt") == "The token is not a well-formed JWT."
+
+
+async def test_hs256_token_is_refused(validator: TokenValidator) -> None:
+    token = jwt.encode(
+        {"iss": BUILTIN, "sub": "x", "exp": time.time() + 60, "scope": "itwin-platform"}, "k" * 32
+    )
+    assert await _reason(validator, token) == "The token must be signed with RS256."
+
+
+async def test_audience_is_required_when_configured(key: SigningKey) -> None:
+    validator = TokenValidator([BUILTIN], BUILTIN, key, audience="twinbridge")
+    try:
+        wrong = BuiltInIssuer(BUILTIN, key, audience="someone-else").mint(
+            subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+        )
+        assert "audience" in await _reason(validator, wrong.access_token)
+        right = BuiltInIssuer(BUILTIN, key, audience="twinbridge").mint(
+            subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+        )
+        assert (await validator.validate(right.access_token)).subject == "a"
+    finally:
+        await validator.aclose()
+
+
+class FakeIdentityProvider:
+    """A real HTTP server publishing OIDC discovery and a JWKS whose keys can rotate."""
+
+    def __init__(self, keys: list[SigningKey]) -> None:
+        self.keys = keys
+        self.jwks_requests = 0
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration":
+                    body = {"issuer": provider.url, "jwks_uri": f"{provider.url}/keys"}
+                elif self.path == "/keys":
+                    provider.jwks_requests += 1
+                    body = {"keys": [key.public_jwk() for key in provider.keys]}
+                else:
+                    self.send_error(404)
+                    return
+                payload = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def identity_provider(tmp_path: Path) -> Iterator[FakeIdentityProvider]:
+    provider = FakeIdentityProvider([load_or_create_signing_key(tmp_path / "idp-1")])
+    yield provider
+    provider.close()
+
+
+async def test_external_issuer_keys_come_from_discovery_and_are_cached(
+    identity_provider: FakeIdentityProvider, key: SigningKey
+) -> None:
+    validator = TokenValidator([BUILTIN, identity_provider.url], BUILTIN, key, audience=None)
+    try:
+        idp_issuer = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
+        for user in ("alice", "bob"):
+            token = idp_issuer.mint(subject=user, kind="user", scopes=["itwin-platform"], ttl=60).access_token
+            assert (await validator.validate(token)).issuer == identity_provider.url
+        assert identity_provider.jwks_requests == 1
+    finally:
+        await validator.aclose()
+
+
+async def test_unknown_key_id_refreshes_the_jwks_once(
+    identity_provider: FakeIdentityProvider, key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens_module, "REFRESH_INTERVAL_SECONDS", 0.0)
+    validator = TokenValidator([identity_provider.url], BUILTIN, key, audience=None)
+    try:
+        first = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
+        await validator.validate(
+            first.mint(subject="a", kind="user", scopes=["itwin-platform"], ttl=60).access_token
+        )
+        rotated = load_or_create_signing_key(tmp_path / "idp-2")
+        identity_provider.keys = [rotated]
+        second = BuiltInIssuer(identity_provider.url, rotated)
+        caller = await validator.validate(
+            second.mint(subject="b", kind="user", scopes=["itwin-platform"], ttl=60).access_token
+        )
+        assert caller.subject == "b"
+        assert identity_provider.jwks_requests == 2
+    finally:
+        await validator.aclose()
+
+
+async def test_key_unknown_even_after_refresh_is_refused(
+    identity_provider: FakeIdentityProvider, key: SigningKey, tmp_path: Path
+) -> None:
+    validator = TokenValidator([identity_provider.url], BUILTIN, key, audience=None)
+    try:
+        stranger = load_or_create_signing_key(tmp_path / "stranger")
+        token = BuiltInIssuer(identity_provider.url, stranger).mint(
+            subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+        )
+        assert "is not published by its issuer" in await _reason(validator, token.access_token)
+    finally:
+        await validator.aclose()
