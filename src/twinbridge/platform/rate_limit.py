@@ -15,14 +15,16 @@ from twinbridge.platform.errors import TooManyRequests
 class RateLimiter:
     def __init__(self, limit: str, storage_url: str) -> None:
         self.item = parse(limit)
-        storage_url = (
-            storage_url.replace("redis://", "async+redis://", 1)
-            if storage_url.startswith("redis://")
-            else storage_url
-        )
-        if storage_url == "memory://":
-            storage_url = "async+memory://"
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
+        if storage_url.startswith(("redis://", "rediss://")):
+            # Counters shared by every API node; redis-py is already a dependency, coredis is not.
+            storage = storage_from_string(
+                f"async+{storage_url}", implementation="redispy", key_prefix="twinbridge-rate-limit"
+            )
+        elif storage_url == "memory://":
+            storage = storage_from_string("async+memory://")
+        else:
+            raise ValueError(f"TWINBRIDGE_RATE_LIMIT_STORAGE_URL {storage_url!r}: use memory:// or redis://")
+        self.limiter = MovingWindowRateLimiter(storage)
 
     async def hit(self, caller: str, error: type[TooManyRequests] = TooManyRequests) -> None:
         """Counts one request of `caller`; raises the operation's 429 with `retry-after` past the limit."""
