@@ -22,12 +22,22 @@ from twinbridge.db.base import Base
 from twinbridge.db.migrate import upgrade
 from twinbridge.runtime import Runtime
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The project's shared folder lies beside the repository (CI clones it there too).
+SHARED = Path(os.environ.get("TWINBRIDGE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+SAMPLES = SHARED / "data"
 SAMPLE_IMODELS = SAMPLES / "imodels"
 POSTGRES_ADMIN_URL = os.environ.get(
     "TWINBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not SAMPLE_IMODELS.is_dir():
+        raise pytest.UsageError(
+            f"the sample data is not at {SAMPLES}: "
+            "clone twinbridge beside shared/ or set TWINBRIDGE_SHARED_DIR"
+        )
 
 
 def _postgres_unavailable_reason() -> str | None:
