@@ -92,7 +92,7 @@ def serve(
     settings.server_record_path.write_text(json.dumps({"public_url": settings.base_url}))
     typer.echo(f"twinbridge serving at {settings.base_url} (data in {settings.data_dir})", err=True)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_workers=True),
         host=host,
         port=port,
         log_level=log_level,
@@ -220,6 +220,24 @@ def clients_create(
         typer.echo(_with_database(_settings(), work))
     except ValueError as problem:
         raise _fail(str(problem)) from None
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(metavar="INPUT.bim", help="The iModel snapshot to export.")],
+    destination: Annotated[Path, typer.Argument(metavar="OUTPUT.ifc", help="The IFC file to write.")],
+    ifc_version: Annotated[
+        str, typer.Option(help='"IFC4.3", "IFC2x3", "IFC2x3 CV 2.0" or "IFC4 RV 1.2".')
+    ] = "IFC4.3",
+    model: Annotated[list[str] | None, typer.Option(help="Export only this model id (repeatable).")] = None,
+    mapping: Annotated[Path | None, typer.Option(help="A JSON class-mapping file (see docs).")] = None,
+) -> None:
+    """Convert an iModel snapshot to IFC offline (no server needed)."""
+    from twinbridge.engines.ifc.convert import convert as run_convert
+
+    code = run_convert(source, destination, ifc_version=ifc_version, model_ids=model, mapping=mapping)
+    if code:
+        raise typer.Exit(code=code)
 
 
 @db_app.command("upgrade")

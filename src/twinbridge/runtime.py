@@ -13,6 +13,7 @@ from twinbridge.config import Settings
 from twinbridge.db.engine import create_database_engine, create_session_factory
 from twinbridge.platform.observability import Metrics
 from twinbridge.platform.rate_limit import RateLimiter
+from twinbridge.runs.queue import InProcessRunQueue, RunQueue
 from twinbridge.storage.blobs import BlobStorage, create_blob_storage
 
 
@@ -26,6 +27,7 @@ class Runtime:
     tokens: TokenValidator
     rate_limiter: RateLimiter | None
     metrics: Metrics
+    run_queue: RunQueue
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -50,6 +52,7 @@ class Runtime:
                 else None
             ),
             metrics=Metrics(),
+            run_queue=InProcessRunQueue(),
         )
 
     async def aclose(self) -> None:

@@ -6,9 +6,10 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 
+from twinbridge.auth.grants import GrantService, ticket_subject
 from twinbridge.auth.service import ServiceClientService
 from twinbridge.dependencies import RuntimeDependency, SessionDependency
 from twinbridge.platform.errors import OAuthError
@@ -36,6 +37,21 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         raise OAuthError("invalid_client", "Malformed Basic credentials.", status_code=401) from None
     return client_id, secret
+
+
+@router.get("/connect/authorize")
+async def authorize(
+    runtime: RuntimeDependency,
+    session: SessionDependency,
+    ticket: Annotated[str, Query(description="The ticket of an authorization URL.")],
+    redirect_url: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Records the user's grant (auto-consent in the embedded mode) and sends the browser back."""
+    subject = ticket_subject(runtime.issuer, ticket)
+    await GrantService(session).grant(subject)
+    if redirect_url:
+        return RedirectResponse(redirect_url, status_code=302)
+    return JSONResponse({"authorized": True, "user": subject})
 
 
 @router.post("/connect/token")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twinbridge.db.models import ServiceClient
+from twinbridge.db.models import ServiceClient, UserGrant
 
 
 class ServiceClientRepository:
@@ -18,3 +18,22 @@ class ServiceClientRepository:
         client = await self.session.merge(client)
         await self.session.flush()
         return client
+
+
+class UserGrantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, subject: str) -> UserGrant | None:
+        return await self.session.get(UserGrant, subject)
+
+    async def save(self, grant: UserGrant) -> UserGrant:
+        grant = await self.session.merge(grant)
+        await self.session.flush()
+        return grant
+
+    async def delete(self, subject: str) -> None:
+        grant = await self.get(subject)
+        if grant is not None:
+            await self.session.delete(grant)
+            await self.session.flush()

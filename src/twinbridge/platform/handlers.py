@@ -30,25 +30,33 @@ logger = structlog.get_logger(__name__)
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 INVALID_REQUEST_CODE_ATTRIBUTE = "__twinbridge_invalid_request_code__"
+TARGET_NAMES_ATTRIBUTE = "__twinbridge_target_names__"
 
 
-def invalid_request_code(code: str) -> Callable[[Endpoint], Endpoint]:
-    """Names the 422 code of an operation (e.g. InvalidExportConnectionRequest); validation errors use it."""
+def invalid_request_code(code: str, targets: dict[str, str] | None = None) -> Callable[[Endpoint], Endpoint]:
+    """Names the 422 code of an operation (e.g. InvalidExportConnectionRequest) for its validation errors.
+
+    `targets` renames fields in details where an operation's documented errors spell them differently
+    (seed 002 names the body's `iModelId` as `imodelId`).
+    """
 
     def decorate(endpoint: Endpoint) -> Endpoint:
         setattr(endpoint, INVALID_REQUEST_CODE_ATTRIBUTE, code)
+        setattr(endpoint, TARGET_NAMES_ATTRIBUTE, targets or {})
         return endpoint
 
     return decorate
 
 
+def _endpoint(request: Request) -> Any:
+    return getattr(request.scope.get("route"), "endpoint", None)
+
+
 def _operation_invalid_request_code(request: Request) -> str:
-    route = request.scope.get("route")
-    endpoint = getattr(route, "endpoint", None)
-    return str(getattr(endpoint, INVALID_REQUEST_CODE_ATTRIBUTE, InvalidRequest.default_code))
+    return str(getattr(_endpoint(request), INVALID_REQUEST_CODE_ATTRIBUTE, InvalidRequest.default_code))
 
 
-def _target(location: Sequence[int | str]) -> str:
+def _path(location: Sequence[int | str]) -> str:
     """('body', 'sourceFiles', 0, 'connectorType') -> 'sourceFiles[0].connectorType'."""
     target = ""
     for part in location[1:]:
@@ -59,7 +67,15 @@ def _target(location: Sequence[int | str]) -> str:
     return target
 
 
-def validation_details(errors: Sequence[Any]) -> list[ErrorDetail]:
+def validation_details(
+    errors: Sequence[Any], target_names: dict[str, str] | None = None
+) -> list[ErrorDetail]:
+    renames = target_names or {}
+
+    def _target(location: Sequence[int | str]) -> str:
+        name = _path(location)
+        return renames.get(name, name)
+
     details: list[ErrorDetail] = []
     for error in errors:
         location = tuple(error.get("loc", ()))
@@ -96,8 +112,10 @@ async def handle_api_error(request: Request, error: Exception) -> JSONResponse:
 
 async def handle_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    target_names = getattr(_endpoint(request), TARGET_NAMES_ATTRIBUTE, {})
     invalid = InvalidRequest(
-        code=_operation_invalid_request_code(request), details=validation_details(error.errors())
+        code=_operation_invalid_request_code(request),
+        details=validation_details(error.errors(), target_names),
     )
     return _render(invalid)
 

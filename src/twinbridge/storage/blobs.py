@@ -134,3 +134,10 @@ def create_blob_storage(storage_url: str) -> BlobStorage:
     raise ValueError(
         f"TWINBRIDGE_STORAGE_URL {storage_url!r}: only file:// storage is available in this version"
     )
+
+
+def read_chunks(stream: BinaryIO, chunk_size: int = COPY_CHUNK) -> Iterator[bytes]:
+    """The chunks of an already opened blob, closing it at the end (for responses that stream a blob)."""
+    with stream:
+        while chunk := stream.read(chunk_size):
+            yield chunk

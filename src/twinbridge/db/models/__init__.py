@@ -1,7 +1,24 @@
 """Every table, imported here so that Base.metadata knows them all (Alembic compares against it)."""
 
+from twinbridge.db.models.export_connection import ExportConnection
 from twinbridge.db.models.imodel import IModel, IModelVersion
 from twinbridge.db.models.itwin import ITwin, ITwinMember
+from twinbridge.db.models.run import Job, Run, Task
 from twinbridge.db.models.service_client import ServiceClient
+from twinbridge.db.models.storage import StorageFile, StorageFolder
+from twinbridge.db.models.user_grant import UserGrant
 
-__all__ = ["IModel", "IModelVersion", "ITwin", "ITwinMember", "ServiceClient"]
+__all__ = [
+    "ExportConnection",
+    "IModel",
+    "IModelVersion",
+    "ITwin",
+    "ITwinMember",
+    "Job",
+    "Run",
+    "ServiceClient",
+    "StorageFile",
+    "StorageFolder",
+    "Task",
+    "UserGrant",
+]

@@ -214,6 +214,9 @@ async function dbInfo(db, withModels) {
 // ---------------------------------------------------------------------------------------------
 // ops
 const cancelled = new Set();
+const crashOnElements = new Set(
+  (process.env.TWINBRIDGE_ENGINE_TEST_CRASH_ELEMENTS || "").split(",").filter(Boolean).map((x) => Id64.fromString(x.trim())),
+);
 
 const ops = {
   async ping(cmd) {
@@ -403,6 +406,9 @@ const ops = {
       // "progress": true announces each chunk before the native call, so a supervisor whose worker
       // died (the native faceter can SIGSEGV on a corrupt GeometryStream) knows which ids to bisect.
       if (cmd.progress) await sendJson({ id, progress: { exporting: part } });
+      // Test hook: die like the native faceter does on a damaged GeometryStream, but deterministically
+      // (a real damaged stream crashes only sometimes, depending on the process's memory state).
+      if (crashOnElements.size && part.some((x) => crashOnElements.has(x))) process.kill(process.pid, "SIGSEGV");
       const te = Date.now();
       let status;
       try {

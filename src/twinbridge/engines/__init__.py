@@ -1,0 +1,1 @@
+"""Engines behind the APIs: the iModel engine (Node worker pool) and the format converters built on it."""

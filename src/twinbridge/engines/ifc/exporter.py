@@ -1,0 +1,676 @@
+"""iModel -> IFC: reads the iModel through the engine and builds the IFC file with IfcOpenShell.
+
+The order of work keeps memory flat and both processes busy: the element list (small rows) is read first and
+every IfcProduct is created with its placement; then meshes stream from the engine element by element and
+become IFC geometry at once (the engine facets the next batches meanwhile; no mesh is kept after its
+element); then the properties are read class by class; the file is written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import ifcopenshell
+
+from twinbridge.engines.ifc.entities import required_defaults
+from twinbridge.engines.ifc.errors import IfcExportError, SourceIModelError, UnknownModelError
+from twinbridge.engines.ifc.factory import EntityFactory
+from twinbridge.engines.ifc.geometry import GeometryWriter, box_mesh
+from twinbridge.engines.ifc.identity import derived_global_id, element_global_id
+from twinbridge.engines.ifc.mapping import ClassMapping, load_mapping_file
+from twinbridge.engines.ifc.placement import axis_directions
+from twinbridge.engines.ifc.properties import (
+    MEASURE_BY_UNIT,
+    PropertyDefinition,
+    PropertyWriter,
+    decode_ec_name,
+)
+from twinbridge.engines.ifc.versions import IfcVersion, resolve_ifc_version
+from twinbridge.engines.imodel import EnginePool, IModelFileError, IModelSession
+from twinbridge.engines.imodel.session import GraphicsExportReport
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+"""Called with (phase, done, total); phases are "elements", "graphics", "properties" and "writing"."""
+
+IDENTITY_PSET = "iModelElement"
+APPLICATION = "twinbridge"
+APPLICATION_VERSION = "0.1.0"
+# Elements per query of property values (the engine binds the ids as a virtual set).
+_ID_SET_CHUNK = 5000
+
+
+@dataclass
+class ExportSummary:
+    """What an export did, for the CLI's summary line and the run's report."""
+
+    output: Path
+    ifc_version: str
+    schema: str
+    elements: int = 0
+    elements_with_geometry: int = 0
+    bounding_box_fallbacks: int = 0
+    triangles: int = 0
+    storeys: int = 0
+    engine_restarts: int = 0
+    seconds: float = 0.0
+    failed_element_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _ElementRow:
+    element_id: int
+    class_id: str
+    model_id: str
+    category_id: str | None
+    code_value: str | None
+    user_label: str | None
+    federation_guid: str | None
+    bbox_low: tuple[float, float, float]
+    bbox_high: tuple[float, float, float]
+    product: Any = None
+    geometry: str = "None"
+
+
+def export_imodel_to_ifc(
+    source: Path | str,
+    destination: Path | str,
+    *,
+    ifc_version: str | None = None,
+    model_ids: Sequence[str] | None = None,
+    mapping: ClassMapping | Path | str | None = None,
+    pool: EnginePool | None = None,
+    progress: ProgressCallback | None = None,
+) -> ExportSummary:
+    """Export the 3D elements of an iModel snapshot to an IFC file (written atomically).
+
+    Raises `IfcExportError` subclasses for bad input (unknown version or model, invalid mapping file, a file
+    that is not an iModel) and `EngineError` subclasses when the engine itself fails.
+    """
+    started = time.monotonic()
+    version = resolve_ifc_version(ifc_version)
+    class_mapping = mapping if isinstance(mapping, ClassMapping) else ClassMapping()
+    if isinstance(mapping, Path | str):
+        class_mapping = load_mapping_file(mapping)
+    class_mapping.check(version.schema)
+    source_path = Path(source)
+    destination_path = Path(destination)
+    if not source_path.is_file():
+        raise SourceIModelError(f"{source_path} does not exist or is not a file")
+
+    own_pool = pool is None
+    engines = pool or EnginePool(1)
+    try:
+        with engines.open(source_path) as imodel:
+            builder = _IfcBuilder(imodel, version, class_mapping, destination_path, progress)
+            summary = builder.run(model_ids)
+    except IModelFileError as problem:
+        raise SourceIModelError(f"{source_path} is not a readable iModel: {problem.message}") from None
+    finally:
+        if own_pool:
+            engines.close()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _parse_id(text: str) -> int | None:
+    text = text.strip()
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        return None
+
+
+def _point(value: Any) -> tuple[float, float, float]:
+    if not isinstance(value, dict):
+        return (0.0, 0.0, 0.0)
+    return (float(value.get("x", 0.0)), float(value.get("y", 0.0)), float(value.get("z", 0.0)))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _IfcBuilder:
+    def __init__(
+        self,
+        imodel: IModelSession,
+        version: IfcVersion,
+        mapping: ClassMapping,
+        destination: Path,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.imodel = imodel
+        self.version = version
+        self.mapping = mapping
+        self.destination = destination
+        self.progress = progress or (lambda phase, done, total: None)
+        self.file = ifcopenshell.file(schema=cast(Any, version.schema))
+        self.schema = version.schema
+        self.create = EntityFactory(self.file)
+        try:
+            self.imodel_guid = uuid.UUID(str(imodel.info.get("iModelId")))
+        except ValueError:
+            self.imodel_guid = uuid.uuid5(uuid.NAMESPACE_URL, str(imodel.path))
+        self.owner_history: Any = None
+        self.directions: dict[tuple[float, float, float], Any] = {}
+        self.summary = ExportSummary(destination, version.name, version.schema)
+
+    # ---- the steps
+
+    def run(self, model_ids: Sequence[str] | None) -> ExportSummary:
+        models = {str(model["id"]): model for model in self.imodel.info.get("models", [])}
+        selected = self._select_models(models, model_ids)
+        rows = self._read_elements(selected)
+        self.summary.elements = len(rows)
+        class_names, class_chains = self._read_classes({row.class_id for row in rows})
+        self._write_header()
+        project_placement, body_context = self._create_project()
+        storey_placements = self._create_spatial_structure(rows, models, project_placement)
+        self._create_products(rows, class_names, class_chains, storey_placements)
+        self._add_geometry(rows, body_context)
+        self._add_properties(rows, class_names, class_chains, models, selected)
+        self._contain_products(rows)
+        self._write()
+        return self.summary
+
+    def _select_models(
+        self, models: dict[str, dict[str, Any]], model_ids: Sequence[str] | None
+    ) -> list[str] | None:
+        if not model_ids:
+            return None
+        selected = []
+        for text in model_ids:
+            number = _parse_id(str(text))
+            key = f"0x{number:x}" if number is not None and number > 0 else None
+            if key is None or key not in models:
+                raise UnknownModelError(f'model "{text}" is not a model of {self.imodel.path.name}')
+            selected.append(key)
+        return selected
+
+    def _read_elements(self, selected: list[str] | None) -> list[_ElementRow]:
+        ecsql = (
+            "SELECT ECInstanceId id, ECClassId classId, Model.Id modelId, Category.Id categoryId,"
+            " CodeValue code, UserLabel label, FederationGuid guid,"
+            " Origin origin, Yaw yaw, Pitch pitch, Roll roll,"
+            " BBoxLow low, BBoxHigh high FROM bis.GeometricElement3d"
+        )
+        params: list[Any] | None = None
+        if selected is not None:
+            ecsql += " WHERE InVirtualSet(?, Model.Id)"
+            params = [{"$ids": selected}]
+        ecsql += " ORDER BY ECInstanceId"
+        rows: list[_ElementRow] = []
+        self.placements: dict[int, tuple[tuple[float, float, float], float, float, float]] = {}
+        for record in self.imodel.query(ecsql, params):
+            element_id = int(record["id"], 16)
+            rows.append(
+                _ElementRow(
+                    element_id=element_id,
+                    class_id=str(record["classId"]),
+                    model_id=str(record["modelId"]),
+                    category_id=record.get("categoryId"),
+                    code_value=record.get("code"),
+                    user_label=record.get("label"),
+                    federation_guid=record.get("guid"),
+                    bbox_low=_point(record.get("low")),
+                    bbox_high=_point(record.get("high")),
+                )
+            )
+            self.placements[element_id] = (
+                _point(record.get("origin")),
+                float(record.get("yaw") or 0.0),
+                float(record.get("pitch") or 0.0),
+                float(record.get("roll") or 0.0),
+            )
+            if len(rows) % 1000 == 0:
+                self.progress("elements", len(rows), 0)
+        return rows
+
+    def _read_classes(self, class_ids: set[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """Full names of the element classes and, per class, its chain of names from itself to the root."""
+        if not class_ids:
+            return {}, {}
+        depth = {
+            str(row["classId"]): int(row["n"])
+            for row in self.imodel.query(
+                "SELECT SourceECInstanceId classId, COUNT(*) n FROM meta.ClassHasAllBaseClasses"
+                " GROUP BY SourceECInstanceId"
+            )
+        }
+        bases: dict[str, list[tuple[int, str]]] = {class_id: [] for class_id in class_ids}
+        names: dict[str, str] = {}
+        for row in self.imodel.query(
+            "SELECT r.SourceECInstanceId classId, r.TargetECInstanceId baseId,"
+            " ec_classname(r.TargetECInstanceId, 's:c') baseName FROM meta.ClassHasAllBaseClasses r"
+            " WHERE InVirtualSet(?, r.SourceECInstanceId)",
+            [{"$ids": sorted(class_ids)}],
+        ):
+            class_id, base_id = str(row["classId"]), str(row["baseId"])
+            # A class is its own first "base" (it has the most ancestors); nearer bases have more ancestors.
+            bases[class_id].append((depth.get(base_id, 0), str(row["baseName"])))
+            if base_id == class_id:
+                names[class_id] = str(row["baseName"])
+        chains = {
+            class_id: [name for _, name in sorted(entries, key=lambda entry: -entry[0])]
+            for class_id, entries in bases.items()
+        }
+        for class_id in class_ids:
+            names.setdefault(class_id, chains[class_id][0] if chains[class_id] else f"Unknown:{class_id}")
+        return names, chains
+
+    # ---- IFC structure
+
+    def _root(
+        self, entity: str, key: str | None = None, global_id: str | None = None, **attributes: Any
+    ) -> Any:
+        """An IfcRoot entity with a deterministic GlobalId (and the owner history IFC2X3 requires)."""
+        if global_id is None:
+            global_id = derived_global_id(self.imodel_guid, key or entity)
+        if self.owner_history is not None:
+            attributes["OwnerHistory"] = self.owner_history
+        return self.create(entity, GlobalId=global_id, **attributes)
+
+    def _write_header(self) -> None:
+        header = self.file.header
+        header.file_description.description = (self.version.file_description,)
+        header.file_name.name = self.destination.name
+        header.file_name.originating_system = f"{APPLICATION} {APPLICATION_VERSION}"
+        header.file_name.preprocessor_version = f"{APPLICATION} {APPLICATION_VERSION} (IfcOpenShell)"
+        header.file_name.organization = (APPLICATION,)
+
+    def _create_owner_history(self) -> None:
+        create = self.create
+        organization = create("IfcOrganization", Name=APPLICATION)
+        person = create("IfcPerson", FamilyName="twinbridge export")
+        user = create("IfcPersonAndOrganization", ThePerson=person, TheOrganization=organization)
+        application = create(
+            "IfcApplication",
+            ApplicationDeveloper=organization,
+            Version=APPLICATION_VERSION,
+            ApplicationFullName="twinbridge iModel to IFC exporter",
+            ApplicationIdentifier=APPLICATION,
+        )
+        self.owner_history = create(
+            "IfcOwnerHistory",
+            OwningUser=user,
+            OwningApplication=application,
+            ChangeAction="NOCHANGE",
+            CreationDate=int(time.time()),
+        )
+
+    def _axis_placement(
+        self, origin: tuple[float, float, float], yaw: float, pitch: float, roll: float
+    ) -> Any:
+        create = self.create
+        directions = axis_directions(yaw, pitch, roll)
+        location = create("IfcCartesianPoint", Coordinates=[round(value, 9) + 0.0 for value in origin])
+        if directions is None:
+            return create("IfcAxis2Placement3D", Location=location)
+        axis, reference = directions
+        return create(
+            "IfcAxis2Placement3D",
+            Location=location,
+            Axis=self._direction(axis),
+            RefDirection=self._direction(reference),
+        )
+
+    def _direction(self, ratios: tuple[float, float, float]) -> Any:
+        direction = self.directions.get(ratios)
+        if direction is None:
+            direction = self.create("IfcDirection", DirectionRatios=list(ratios))
+            self.directions[ratios] = direction
+        return direction
+
+    def _create_project(self) -> tuple[Any, Any]:
+        create = self.create
+        if self.version.owner_history:
+            self._create_owner_history()
+        world = self._axis_placement((0.0, 0.0, 0.0), 0.0, 0.0, 0.0)
+        context = create(
+            "IfcGeometricRepresentationContext",
+            ContextIdentifier="Model",
+            ContextType="Model",
+            CoordinateSpaceDimension=3,
+            Precision=1.0e-5,
+            WorldCoordinateSystem=world,
+        )
+        body = create(
+            "IfcGeometricRepresentationSubContext",
+            ContextIdentifier="Body",
+            ContextType="Model",
+            ParentContext=context,
+            TargetView="MODEL_VIEW",
+        )
+        units = create(
+            "IfcUnitAssignment",
+            Units=[
+                create("IfcSIUnit", UnitType="LENGTHUNIT", Name="METRE"),
+                create("IfcSIUnit", UnitType="AREAUNIT", Name="SQUARE_METRE"),
+                create("IfcSIUnit", UnitType="VOLUMEUNIT", Name="CUBIC_METRE"),
+                create("IfcSIUnit", UnitType="PLANEANGLEUNIT", Name="RADIAN"),
+                create("IfcSIUnit", UnitType="MASSUNIT", Prefix="KILO", Name="GRAM"),
+            ],
+        )
+        name = str(self.imodel.info.get("name") or self.imodel.path.stem)
+        self.project = self._root(
+            "IfcProject",
+            global_id=derived_global_id(self.imodel_guid, "project"),
+            Name=name,
+            Description=self.imodel.info.get("description") or None,
+            RepresentationContexts=[context],
+            UnitsInContext=units,
+        )
+        site_placement = create("IfcLocalPlacement", RelativePlacement=world)
+        self.site = self._root(
+            "IfcSite", "site", Name="Site", ObjectPlacement=site_placement, CompositionType="ELEMENT"
+        )
+        building_placement = create(
+            "IfcLocalPlacement", PlacementRelTo=site_placement, RelativePlacement=world
+        )
+        self.building = self._root(
+            "IfcBuilding",
+            "building",
+            Name=name,
+            ObjectPlacement=building_placement,
+            CompositionType="ELEMENT",
+        )
+        self._root(
+            "IfcRelAggregates", "aggregates:project", RelatingObject=self.project, RelatedObjects=[self.site]
+        )
+        self._root(
+            "IfcRelAggregates", "aggregates:site", RelatingObject=self.site, RelatedObjects=[self.building]
+        )
+        self.world = world
+        return building_placement, body
+
+    def _create_spatial_structure(
+        self, rows: list[_ElementRow], models: dict[str, dict[str, Any]], building_placement: Any
+    ) -> dict[str, Any]:
+        """One storey per model that holds exported elements, in model id order."""
+        self.storeys: dict[str, Any] = {}
+        placements: dict[str, Any] = {}
+        for model_id in sorted({row.model_id for row in rows}, key=lambda text: int(text, 16)):
+            model = models.get(model_id, {})
+            placement = self.create(
+                "IfcLocalPlacement", PlacementRelTo=building_placement, RelativePlacement=self.world
+            )
+            self.storeys[model_id] = self._root(
+                "IfcBuildingStorey",
+                f"model:{model_id}",
+                Name=str(model.get("name") or f"Model {model_id}"),
+                LongName=str(model.get("className") or "") or None,
+                ObjectPlacement=placement,
+                CompositionType="ELEMENT",
+            )
+            placements[model_id] = placement
+        if self.storeys:
+            self._root(
+                "IfcRelAggregates",
+                "aggregates:building",
+                RelatingObject=self.building,
+                RelatedObjects=list(self.storeys.values()),
+            )
+        self.summary.storeys = len(self.storeys)
+        return placements
+
+    def _create_products(
+        self,
+        rows: list[_ElementRow],
+        class_names: dict[str, str],
+        class_chains: dict[str, list[str]],
+        storey_placements: dict[str, Any],
+    ) -> None:
+        entity_by_class: dict[str, tuple[str, dict[str, str]]] = {}
+        for class_id in class_names:
+            entity = self.mapping.entity_for(class_chains.get(class_id, [class_names[class_id]]), self.schema)
+            defaults = required_defaults(self.schema, entity)
+            if defaults is None:
+                # Only a mapping file can name an unusable entity, and `check` has ruled that out.
+                raise IfcExportError(
+                    f"{entity} cannot hold an element of {class_names[class_id]} in {self.schema}"
+                )
+            entity_by_class[class_id] = (entity, defaults)
+        used_ids: set[str] = set()
+        for row in rows:
+            entity, defaults = entity_by_class[row.class_id]
+            origin, yaw, pitch, roll = self.placements.pop(row.element_id)
+            placement = self.create(
+                "IfcLocalPlacement",
+                PlacementRelTo=storey_placements[row.model_id],
+                RelativePlacement=self._axis_placement(origin, yaw, pitch, roll),
+            )
+            global_id = element_global_id(row.federation_guid, row.element_id, self.imodel_guid)
+            if global_id in used_ids:
+                # Copies can share a FederationGuid; GlobalIds must stay unique in a file.
+                global_id = element_global_id(None, row.element_id, self.imodel_guid)
+            used_ids.add(global_id)
+            row.product = self._root(
+                entity,
+                global_id=global_id,
+                Name=row.code_value or row.user_label or None,
+                ObjectType=class_names[row.class_id],
+                ObjectPlacement=placement,
+                Tag=f"0x{row.element_id:x}",
+                **defaults,
+            )
+
+    def _add_geometry(self, rows: list[_ElementRow], body_context: Any) -> None:
+        writer = GeometryWriter(self.create, body_context, self.version.tessellation)
+        by_id = {row.element_id: row for row in rows}
+        report = GraphicsExportReport()
+        done = 0
+        total = len(rows)
+        self.progress("graphics", 0, total)
+        for graphics in self.imodel.export_graphics([row.element_id for row in rows], report=report):
+            row = by_id.get(graphics.element_id)
+            if row is None:
+                continue
+            if graphics.failed:
+                positions, indices = box_mesh(row.bbox_low, row.bbox_high)
+                shape, triangles = writer.representation([((255, 0, 255, 255), positions, indices)])
+                row.geometry = "BoundingBox"
+                self.summary.bounding_box_fallbacks += 1
+                self.summary.failed_element_ids.append(f"0x{row.element_id:x}")
+            else:
+                shape, triangles = writer.records_representation(graphics.records)
+                if shape is not None:
+                    row.geometry = "Mesh"
+            if shape is not None:
+                row.product.Representation = shape
+                self.summary.elements_with_geometry += 1
+                self.summary.triangles += triangles
+            done += 1
+            if done % 50 == 0:
+                self.progress("graphics", done, total)
+        self.summary.engine_restarts = report.engine_restarts
+        self.progress("graphics", total, total)
+
+    # ---- properties
+
+    def _add_properties(
+        self,
+        rows: list[_ElementRow],
+        class_names: dict[str, str],
+        class_chains: dict[str, list[str]],
+        models: dict[str, dict[str, Any]],
+        selected: list[str] | None,
+    ) -> None:
+        writer = PropertyWriter(self.create, self.schema)
+        by_id = {row.element_id: row for row in rows}
+        categories = {
+            str(row["id"]): str(row.get("name") or row.get("label") or row["id"])
+            for row in self.imodel.query(
+                "SELECT ECInstanceId id, CodeValue name, UserLabel label FROM bis.Category"
+            )
+        }
+        total = len(rows)
+        done = 0
+        self.progress("properties", 0, total)
+        for row in rows:
+            properties = [
+                writer.single("ElementId", "IfcIdentifier", f"0x{row.element_id:x}"),
+                writer.single("ClassName", "IfcLabel", class_names[row.class_id]),
+                writer.single("ModelId", "IfcIdentifier", row.model_id),
+                writer.single(
+                    "Model", "IfcLabel", str(models.get(row.model_id, {}).get("name") or row.model_id)
+                ),
+                writer.single("Geometry", "IfcLabel", row.geometry),
+            ]
+            if row.category_id:
+                properties.append(writer.single("CategoryId", "IfcIdentifier", row.category_id))
+                properties.append(
+                    writer.single("Category", "IfcLabel", categories.get(row.category_id, row.category_id))
+                )
+            if row.code_value:
+                properties.append(writer.text("CodeValue", row.code_value))
+            if row.user_label:
+                properties.append(writer.text("UserLabel", row.user_label))
+            self._property_set(row, IDENTITY_PSET, properties)
+        for class_id, class_name in sorted(class_names.items()):
+            definitions = self._property_definitions(class_id)
+            if not definitions:
+                continue
+            schema_name, _, short_name = class_name.partition(":")
+            set_name = f"{decode_ec_name(schema_name)}.{decode_ec_name(short_name)}"
+            columns = ", ".join(
+                f"[{definition.name}] p{index}" for index, definition in enumerate(definitions)
+            )
+            ecsql = f"SELECT ECInstanceId id, {columns} FROM ONLY [{schema_name}].[{short_name}]"
+            params: list[Any] | None = None
+            if selected is not None:
+                ecsql += " WHERE InVirtualSet(?, Model.Id)"
+                params = [{"$ids": selected}]
+            for record in self.imodel.query(ecsql, params):
+                element = by_id.get(int(record["id"], 16))
+                if element is None:
+                    continue
+                properties = []
+                for index, definition in enumerate(definitions):
+                    converted = writer.convert(definition, record.get(f"p{index}"))
+                    if converted is not None:
+                        properties.append(converted)
+                if properties:
+                    self._property_set(element, set_name, properties)
+                done += 1
+                if done % 500 == 0:
+                    self.progress("properties", min(done, total), total)
+        self.progress("properties", total, total)
+
+    def _property_set(self, row: _ElementRow, name: str, properties: list[Any]) -> None:
+        key = f"0x{row.element_id:x}:{name}"
+        property_set = self._root("IfcPropertySet", f"pset:{key}", Name=name, HasProperties=properties)
+        self._root(
+            "IfcRelDefinesByProperties",
+            f"defines:{key}",
+            RelatedObjects=[row.product],
+            RelatingPropertyDefinition=property_set,
+        )
+
+    def _property_definitions(self, class_id: str) -> list[PropertyDefinition]:
+        """The properties of a class and its bases outside BisCore: what the class adds to a plain element."""
+        records = self.imodel.query_all(
+            "SELECT p.Name name, p.Kind kind, p.PrimitiveType primitiveType, p.Enumeration.Id enumerationId,"
+            " p.KindOfQuantity.Id quantityId FROM meta.ECPropertyDef p"
+            " JOIN meta.ECClassDef c ON c.ECInstanceId = p.Class.Id"
+            " JOIN meta.ECSchemaDef s ON s.ECInstanceId = c.Schema.Id"
+            " WHERE p.Class.Id IN (SELECT r.TargetECInstanceId FROM meta.ClassHasAllBaseClasses r"
+            " WHERE r.SourceECInstanceId = ?) AND s.Name <> 'BisCore' ORDER BY p.Class.Id, p.Ordinal",
+            [{"$id": class_id}],
+        )
+        definitions: list[PropertyDefinition] = []
+        seen: set[str] = set()
+        for record in records:
+            name = str(record["name"])
+            if name in seen:
+                continue
+            seen.add(name)
+            enumerators = None
+            if record.get("enumerationId"):
+                enumerators = self._enumerators(str(record["enumerationId"]))
+            measure = None
+            if record.get("quantityId"):
+                measure = self._measure(str(record["quantityId"]))
+            definition = PropertyDefinition(
+                name=name,
+                kind=int(record.get("kind") or 0),
+                primitive_type=record.get("primitiveType"),
+                measure=measure,
+                enumerators=enumerators,
+            )
+            if definition.exported:
+                definitions.append(definition)
+        return definitions
+
+    def _enumerators(self, enumeration_id: str) -> dict[Any, str]:
+        cache: dict[str, dict[Any, str]] = self.__dict__.setdefault("_enumeration_cache", {})
+        if enumeration_id not in cache:
+            rows = self.imodel.query_all(
+                "SELECT EnumValues enumValues FROM meta.ECEnumerationDef WHERE ECInstanceId = ?",
+                [{"$id": enumeration_id}],
+            )
+            labels: dict[Any, str] = {}
+            for row in rows:
+                for value in row.get("enumValues") or []:
+                    key = value.get("intValue", value.get("stringValue"))
+                    labels[key] = str(value.get("displayLabel") or value.get("name") or key)
+            cache[enumeration_id] = labels
+        return cache[enumeration_id]
+
+    def _measure(self, quantity_id: str) -> str | None:
+        cache: dict[str, str | None] = self.__dict__.setdefault("_measure_cache", {})
+        if quantity_id not in cache:
+            rows = self.imodel.query_all(
+                "SELECT PersistenceUnit unit FROM meta.KindOfQuantityDef WHERE ECInstanceId = ?",
+                [{"$id": quantity_id}],
+            )
+            unit = str(rows[0].get("unit") or "") if rows else ""
+            # Older files spell units "M(DefaultRealU)"; newer ones "u:M".
+            unit = re.sub(r"\(.*\)$", "", unit)
+            if unit and ":" not in unit:
+                unit = f"u:{unit}"
+            cache[quantity_id] = MEASURE_BY_UNIT.get(unit)
+        return cache[quantity_id]
+
+    # ---- finishing
+
+    def _contain_products(self, rows: list[_ElementRow]) -> None:
+        by_model: dict[str, list[Any]] = {}
+        for row in rows:
+            by_model.setdefault(row.model_id, []).append(row.product)
+        for model_id, products in by_model.items():
+            self._root(
+                "IfcRelContainedInSpatialStructure",
+                f"contains:{model_id}",
+                RelatedElements=products,
+                RelatingStructure=self.storeys[model_id],
+            )
+
+    def _write(self) -> None:
+        """Write next to the destination and rename, so that a failed export never leaves a partial file."""
+        self.progress("writing", 0, 1)
+        directory = self.destination.resolve().parent
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{self.destination.name}.", suffix=".tmp", dir=directory
+        )
+        os.close(handle)
+        try:
+            self.file.write(temporary, format=".ifc")
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, self.destination)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self.progress("writing", 1, 1)

@@ -1,0 +1,145 @@
+"""A pool of warmed engine processes shared by the runs of one Python process.
+
+Starting an engine costs about a second of CPU (loading the native library and warming it), so processes
+live as long as the pool and serve one caller at a time. A process that crashed or hung is killed and a
+fresh one takes its slot.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from twinbridge.engines.imodel.errors import EngineUnavailableError
+from twinbridge.engines.imodel.process import EngineOptions, EngineProcess
+from twinbridge.engines.imodel.session import IModelSession
+
+if TYPE_CHECKING:
+    from twinbridge.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class EnginePool:
+    """At most `size` engine processes; `acquire` blocks while all are in use."""
+
+    def __init__(self, size: int = 2, options: EngineOptions | None = None) -> None:
+        if size < 1:
+            raise ValueError("an engine pool needs at least one process")
+        self.size = size
+        self.options = options or EngineOptions()
+        self.restarts = 0
+        self._slots = threading.BoundedSemaphore(size)
+        self._lock = threading.Lock()
+        self._idle: list[EngineProcess] = []
+        self._running: set[EngineProcess] = set()
+        self._closed = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, options: EngineOptions | None = None) -> EnginePool:
+        """One engine per concurrent run (TWINBRIDGE_WORKERS), with the engine cache in the data dir."""
+        options = options or EngineOptions(cache_directory=settings.data_dir / "engine-cache")
+        return cls(settings.workers, options)
+
+    def start(self) -> None:
+        """Start and warm every process now instead of on first use (servers do this at start-up)."""
+        engines = [self.acquire() for _ in range(self.size)]
+        for engine in engines:
+            self.release(engine)
+
+    def acquire(self, timeout: float | None = None) -> EngineProcess:
+        if self._closed:
+            raise EngineUnavailableError("the engine pool is closed")
+        if not self._slots.acquire(timeout=timeout):
+            raise EngineUnavailableError(f"no iModel engine became free within {timeout:g} s")
+        with self._lock:
+            engine = self._idle.pop() if self._idle else None
+        try:
+            if engine is None or not engine.alive:
+                if engine is not None:
+                    self._forget(engine)
+                engine = self._start_engine()
+        except BaseException:
+            self._slots.release()
+            raise
+        return engine
+
+    def release(self, engine: EngineProcess) -> None:
+        try:
+            if engine.alive and not self._closed:
+                with self._lock:
+                    self._idle.append(engine)
+            else:
+                engine.kill()
+                self._forget(engine)
+        finally:
+            self._slots.release()
+
+    def replace(self, engine: EngineProcess) -> EngineProcess:
+        """Kill a process that crashed, hung or lost protocol sync, and start a fresh one in its slot."""
+        logger.warning("replacing iModel engine process %s", engine.pid)
+        engine.kill()
+        self._forget(engine)
+        self.restarts += 1
+        return self._start_engine()
+
+    @contextmanager
+    def engine(self, timeout: float | None = None) -> Iterator[EngineProcess]:
+        engine = self.acquire(timeout)
+        try:
+            yield engine
+        finally:
+            self.release(engine)
+
+    @contextmanager
+    def open(self, path: Path | str, timeout: float | None = None) -> Iterator[IModelSession]:
+        """An open iModel on an engine of this pool, closed and returned to the pool at the end."""
+        engine = self.acquire(timeout)
+        session = IModelSession(self, engine, Path(path))
+        try:
+            session.open()
+            yield session
+        finally:
+            session.close()
+            self.release(session.engine)
+
+    def peak_memory_bytes(self) -> int:
+        """Sum of the resident-set high-water marks of the running processes."""
+        with self._lock:
+            engines = list(self._running)
+        return sum(engine.peak_memory_bytes() or 0 for engine in engines)
+
+    def close(self) -> None:
+        self._closed = True
+        with self._lock:
+            engines = list(self._running)
+            self._idle.clear()
+            self._running.clear()
+        for engine in engines:
+            engine.close()
+
+    def __enter__(self) -> EnginePool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start_engine(self) -> EngineProcess:
+        engine = EngineProcess(self.options)
+        try:
+            engine.start(warm=True)
+        except BaseException:
+            engine.kill()
+            raise
+        with self._lock:
+            self._running.add(engine)
+        logger.debug("started iModel engine process %s", engine.pid)
+        return engine
+
+    def _forget(self, engine: EngineProcess) -> None:
+        with self._lock:
+            self._running.discard(engine)

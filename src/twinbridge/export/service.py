@@ -1,0 +1,133 @@
+"""The rules of the Export API: connections to iModels, and runs that export them to IFC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twinbridge.auth.permissions import Action
+from twinbridge.db.models import ExportConnection, Run
+from twinbridge.export.repository import ExportConnectionRepository
+from twinbridge.export.schemas import ExportConnectionCreate, ExportRunCreate
+from twinbridge.imodels.repository import IModelRepository
+from twinbridge.imodels.service import INITIALIZED
+from twinbridge.itwins.service import ITwinService
+from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
+from twinbridge.platform.ids import new_guid
+from twinbridge.platform.pagination import Page
+from twinbridge.runs.repository import RunRepository
+from twinbridge.runs.service import JobPlan, RunCreation, RunService
+from twinbridge.runs.states import RunKind
+
+
+class ConnectionNotFound(NotFound):
+    default_code = "ConnectionNotFound"
+    default_message = "Requested Connection is not available."
+
+
+class IModelOfConnectionsNotFound(NotFound):
+    """Seed 001: listing the connections of an iModel that does not exist."""
+
+    default_code = "ConnectionNotFound"
+    default_message = "Requested iModelId is not available."
+
+
+class ConnectionAlreadyInUse(Conflict):
+    default_code = "ConnectionAlreadyInUse"
+    default_message = "Connection is already being processed."
+
+
+class ExportService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.connections = ExportConnectionRepository(session)
+        self.imodels = IModelRepository(session)
+        self.itwins = ITwinService(session)
+        self.runs = RunService(session)
+        self.run_repository = RunRepository(session)
+
+    async def create_connection(self, body: ExportConnectionCreate, caller: str) -> ExportConnection:
+        imodel = await self.imodels.get(body.imodel_id)
+        if imodel is None:
+            # Seed 002 answers an unknown iModel with a 422 naming `imodelId`.
+            raise InvalidRequest(details=[invalid_value("imodelId", "Provided imodelId value is not valid.")])
+        await self.itwins.authorized(imodel.itwin_id, caller, Action.MODIFY)
+        return await self.connections.add(
+            ExportConnection(
+                id=new_guid(),
+                imodel_id=imodel.id,
+                itwin_id=imodel.itwin_id,
+                display_name=body.display_name if body.display_name is not None else imodel.name,
+                authentication_type=body.authentication_type,
+                created_by=caller,
+            )
+        )
+
+    async def authorized_connection(
+        self, connection_id: str, caller: str, action: Action
+    ) -> ExportConnection:
+        connection = await self.connections.get(connection_id)
+        if connection is None:
+            raise ConnectionNotFound()
+        await self.itwins.authorized(connection.itwin_id, caller, action)
+        return connection
+
+    async def list_connections(self, imodel_id: str, caller: str, page: Page) -> list[ExportConnection]:
+        imodel = await self.imodels.get(imodel_id)
+        if imodel is None:
+            raise IModelOfConnectionsNotFound()
+        await self.itwins.authorized(imodel.itwin_id, caller, Action.READ)
+        return await self.connections.list_for_imodel(imodel_id, page.skip, page.fetch_limit)
+
+    async def last_run_id(self, connection_id: str) -> str | None:
+        latest = await self.run_repository.latest_for_connection(connection_id)
+        return latest.id if latest else None
+
+    async def last_run_ids(self, connections: list[ExportConnection]) -> dict[str, str]:
+        return await self.run_repository.latest_ids_for_connections([item.id for item in connections])
+
+    async def delete_connection(self, connection_id: str, caller: str) -> None:
+        """Deletes the connection with its run history; refused while one of its runs is active."""
+        connection = await self.authorized_connection(connection_id, caller, Action.MODIFY)
+        if await self.run_repository.has_active_for_connection(connection.id):
+            raise ConnectionAlreadyInUse()
+        await self.run_repository.delete_for_connection(connection.id)
+        await self.connections.delete(connection)
+
+    async def create_run(self, connection_id: str, body: ExportRunCreate, caller: str) -> RunCreation:
+        connection = await self.authorized_connection(connection_id, caller, Action.MODIFY)
+        imodel = await self.imodels.get(connection.imodel_id)
+        if imodel is None or imodel.state != INITIALIZED:
+            raise InvalidRequest(
+                details=[ErrorDetail("InvalidValue", "The iModel has no baseline file yet.", "iModelId")]
+            )
+        output = body.output_options
+        if output.location == "USER_BLOB_STORAGE" and not output.output_sas_url:
+            raise InvalidRequest(
+                details=[
+                    ErrorDetail(
+                        "MissingRequiredProperty",
+                        "outputOptions.outputSasUrl was not provided.",
+                        "outputOptions.outputSasUrl",
+                    )
+                ]
+            )
+        options: dict[str, Any] = body.model_dump(by_alias=True, exclude_none=True)
+        return await self.runs.create(
+            kind=RunKind.EXPORT,
+            connection_id=connection.id,
+            imodel_id=connection.imodel_id,
+            requested_by=caller,
+            authentication_type=connection.authentication_type,
+            options=options,
+            jobs=[JobPlan()],
+        )
+
+    async def get_run(self, connection_id: str, run_id: str, caller: str) -> Run:
+        connection = await self.authorized_connection(connection_id, caller, Action.READ)
+        return await self.runs.get_for_connection(connection.id, run_id)
+
+    async def list_runs(self, connection_id: str, caller: str, page: Page) -> list[Run]:
+        connection = await self.authorized_connection(connection_id, caller, Action.READ)
+        return await self.runs.list_for_connection(connection.id, page.skip, page.fetch_limit)

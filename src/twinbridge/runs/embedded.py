@@ -1,0 +1,105 @@
+"""The embedded mode's run workers: processes of their own, so that an export never stalls API requests.
+
+`serve` starts TWINBRIDGE_WORKERS processes; each executes one run at a time and keeps its engine warm
+between runs. A process that dies (a crash, or a run that timed out) is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
+from typing import Any
+
+import structlog
+
+from twinbridge.config import Settings
+
+logger = structlog.get_logger(__name__)
+
+TIMED_OUT_EXIT_CODE = 3
+SUPERVISE_SECONDS = 1.0
+
+
+def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Event) -> None:
+    """Entry point of a worker process."""
+    from twinbridge.platform.observability import configure_logging
+    from twinbridge.runs.executors import executors
+    from twinbridge.runs.worker import RunTimedOut, RunWorker
+    from twinbridge.runtime import Runtime
+
+    configure_logging()
+    settings = Settings(**settings_values)
+
+    def wait(timeout: float) -> bool:
+        woken = wake.wait(timeout)
+        wake.clear()
+        return woken
+
+    async def main() -> None:
+        runtime = Runtime.create(settings)
+        run_executors, timeout_handlers = executors()
+        worker = RunWorker(runtime, run_executors, timeout_handlers)
+        try:
+            await worker.run_forever(wait, stop.is_set)
+        finally:
+            pool = worker.context.resources.get("engine_pool")
+            if pool is not None:
+                pool.close()
+            await runtime.aclose()
+
+    try:
+        asyncio.run(main())
+    except RunTimedOut:
+        # The timed-out run's thread cannot be stopped from outside; ending the process ends it (and its
+        # engine, whose stdin closes). The supervisor starts a fresh worker.
+        os._exit(TIMED_OUT_EXIT_CODE)
+    except KeyboardInterrupt:
+        pass
+
+
+class EmbeddedWorkers:
+    def __init__(self, settings: Settings, count: int | None = None) -> None:
+        self.settings = settings
+        self.count = count or settings.workers
+        self.context = multiprocessing.get_context("spawn")
+        self.wake = self.context.Event()
+        self.stop_event = self.context.Event()
+        self.processes: list[SpawnProcess] = []
+        self.supervisor: threading.Thread | None = None
+        self.stopping = threading.Event()
+
+    def _spawn(self) -> SpawnProcess:
+        process = self.context.Process(
+            target=worker_process_main,
+            args=(self.settings.model_dump(), self.wake, self.stop_event),
+            name="twinbridge-run-worker",
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    def start(self) -> None:
+        self.processes = [self._spawn() for _ in range(self.count)]
+        self.supervisor = threading.Thread(target=self._supervise, name="run-worker-supervisor", daemon=True)
+        self.supervisor.start()
+
+    def _supervise(self) -> None:
+        while not self.stopping.wait(SUPERVISE_SECONDS):
+            for index, process in enumerate(self.processes):
+                if not process.is_alive() and not self.stopping.is_set():
+                    logger.warning("run_worker_replaced", exit_code=process.exitcode, pid=process.pid)
+                    self.processes[index] = self._spawn()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        self.stop_event.set()
+        self.wake.set()
+        for process in self.processes:
+            process.join(timeout)
+            if process.is_alive():
+                process.terminate()
+                process.join(5)

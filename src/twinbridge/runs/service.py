@@ -1,0 +1,134 @@
+"""The rules every run follows, Export or Synchronization.
+
+- One active run per iModel: a second create answers 303 with the active run; a create that races another
+  one loses on the database's unique constraint and answers 409.
+- State: Queued → Executing → Finalizing → Completed; the result is Undetermined until Completed.
+- Services never commit; the caller enqueues the run only after its transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twinbridge.db.models import Job, Run, Task
+from twinbridge.platform.errors import Conflict, NotFound
+from twinbridge.platform.ids import new_guid
+from twinbridge.platform.time import utc_now
+from twinbridge.runs.repository import RunRepository
+from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
+
+
+class RunRequestInProgress(Conflict):
+    default_code = "IModelAlreadyProcessingRequest"
+    default_message = "A run request is already being processed."
+
+
+class RunNotFound(NotFound):
+    default_code = "ConnectionRunNotFound"
+    default_message = "Requested Connection Run is not available."
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """A job to create with its tasks (one per source file, or one for an export)."""
+
+    connector_type: str | None = None
+    phase: str | None = None
+    task_sources: Sequence[str | None] = field(default_factory=lambda: [None])
+
+
+@dataclass(frozen=True)
+class RunCreation:
+    run: Run
+    created: bool  # False: an active run of the iModel already existed and is returned instead
+
+
+class RunService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.repository = RunRepository(session)
+
+    async def create(
+        self,
+        *,
+        kind: RunKind,
+        connection_id: str,
+        imodel_id: str,
+        requested_by: str,
+        authentication_type: str,
+        options: dict[str, Any],
+        jobs: Sequence[JobPlan],
+    ) -> RunCreation:
+        active = await self.repository.active_for_imodel(imodel_id)
+        if active is not None:
+            return RunCreation(active, created=False)
+        run = Run(
+            id=new_guid(),
+            kind=kind.value,
+            connection_id=connection_id,
+            imodel_id=imodel_id,
+            active_imodel_id=imodel_id,
+            state=ExecutionState.QUEUED.value,
+            result=ExecutionResult.UNDETERMINED.value,
+            requested_by=requested_by,
+            authentication_type=authentication_type,
+            options=options,
+            started_at=utc_now(),
+            jobs=[
+                Job(
+                    id=new_guid(),
+                    ordinal=job_index,
+                    connector_type=plan.connector_type,
+                    phase=plan.phase,
+                    state=ExecutionState.NOT_STARTED.value,
+                    result=ExecutionResult.UNDETERMINED.value,
+                    tasks=[
+                        Task(
+                            id=new_guid(),
+                            ordinal=task_index,
+                            state=ExecutionState.NOT_STARTED.value,
+                            result=ExecutionResult.UNDETERMINED.value,
+                            retry_attempts=0,
+                            source_file_id=source,
+                        )
+                        for task_index, source in enumerate(plan.task_sources)
+                    ],
+                )
+                for job_index, plan in enumerate(jobs)
+            ],
+        )
+        try:
+            await self.repository.add(run)
+        except IntegrityError:
+            # Another request created the iModel's active run between our check and our insert.
+            raise RunRequestInProgress() from None
+        return RunCreation(run, created=True)
+
+    async def get_for_connection(self, connection_id: str, run_id: str) -> Run:
+        run = await self.repository.get(run_id)
+        if run is None or run.connection_id != connection_id:
+            raise RunNotFound()
+        return run
+
+    async def list_for_connection(self, connection_id: str, offset: int, limit: int) -> list[Run]:
+        return await self.repository.list_for_connection(connection_id, offset, limit)
+
+
+def complete(
+    run: Run, result: ExecutionResult, error: dict[str, Any] | None = None, now: datetime | None = None
+) -> None:
+    """Ends a run: Completed with its result, no longer active for its iModel, lease released."""
+    run.state = ExecutionState.COMPLETED.value
+    run.result = result.value
+    run.ended_at = now or utc_now()
+    run.active_imodel_id = None
+    run.worker_id = None
+    run.lease_expires_at = None
+    if error is not None:
+        run.error = error

@@ -1,0 +1,133 @@
+"""A worker claims runs from the database and executes them, one at a time, under a lease.
+
+The lease is extended by a heartbeat while the run executes; if the worker dies, the lease expires and
+another worker (or this one after a restart) claims the run again. A run that outlives
+TWINBRIDGE_RUN_TIMEOUT ends TimedOut, and the worker process exits so that nothing of the run lingers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from twinbridge.config import Settings
+from twinbridge.db.engine import unit_of_work
+from twinbridge.platform.time import utc_now
+from twinbridge.runs.repository import RunRepository
+from twinbridge.runs.states import RunKind
+from twinbridge.runtime import Runtime
+
+logger = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 60
+HEARTBEAT_SECONDS = 15
+IDLE_POLL_SECONDS = 1.0
+
+
+@dataclass
+class WorkerContext:
+    """What an executor needs: the process's runtime, its engine pool, and who it is."""
+
+    runtime: Runtime
+    worker_id: str
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+
+Executor = Callable[[WorkerContext, str], Awaitable[None]]
+TimeoutHandler = Callable[[WorkerContext, str], Awaitable[None]]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class RunWorker:
+    def __init__(
+        self,
+        runtime: Runtime,
+        executors: dict[RunKind, Executor],
+        on_timeout: dict[RunKind, TimeoutHandler],
+        worker_id: str | None = None,
+    ) -> None:
+        self.context = WorkerContext(runtime=runtime, worker_id=worker_id or new_worker_id())
+        self.executors = executors
+        self.on_timeout = on_timeout
+
+    async def claim_next(self) -> tuple[str, RunKind] | None:
+        now = utc_now()
+        async with unit_of_work(self.context.runtime.sessions) as session:
+            repository = RunRepository(session)
+            run_id = await repository.next_claimable_id(now)
+            if run_id is None:
+                return None
+            taken = await repository.claim(
+                run_id, self.context.worker_id, now, now + timedelta(seconds=LEASE_SECONDS)
+            )
+            if not taken:
+                return None
+            run = await repository.get(run_id)
+            assert run is not None
+            return run.id, RunKind(run.kind)
+
+    async def _heartbeat(self, run_id: str) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            async with unit_of_work(self.context.runtime.sessions) as session:
+                lease_until = utc_now() + timedelta(seconds=LEASE_SECONDS)
+                if not await RunRepository(session).extend_lease(run_id, self.context.worker_id, lease_until):
+                    return
+
+    async def execute(self, run_id: str, kind: RunKind) -> bool:
+        """Executes one claimed run; False when it timed out (the caller must then stop this process)."""
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        log = logger.bind(run_id=run_id, kind=kind.value, worker_id=self.context.worker_id)
+        log.info("run_started")
+        try:
+            await asyncio.wait_for(
+                self.executors[kind](self.context, run_id), timeout=self.context.settings.run_timeout
+            )
+        except TimeoutError:
+            log.warning("run_timed_out", timeout=self.context.settings.run_timeout)
+            await self.on_timeout[kind](self.context, run_id)
+            return False
+        finally:
+            heartbeat.cancel()
+        log.info("run_finished")
+        return True
+
+    async def run_once(self) -> bool:
+        """Claims and executes one run if there is one; True when a run was executed."""
+        claimed = await self.claim_next()
+        if claimed is None:
+            return False
+        if not await self.execute(*claimed):
+            raise RunTimedOut(claimed[0])
+        return True
+
+    async def run_forever(self, wake: Callable[[float], bool], should_stop: Callable[[], bool]) -> None:
+        while not should_stop():
+            try:
+                executed = await self.run_once()
+            except RunTimedOut:
+                raise
+            except Exception:  # a broken run must not stop the worker; the run's own handler recorded it
+                logger.exception("worker_loop_error", worker_id=self.context.worker_id)
+                executed = False
+            if not executed:
+                await asyncio.to_thread(wake, IDLE_POLL_SECONDS)
+
+
+class RunTimedOut(Exception):
+    """Raised out of the worker loop so that the process ends and its stuck work with it."""

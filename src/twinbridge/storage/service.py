@@ -1,0 +1,271 @@
+"""The rules of storage: the folders and files of each iTwin, uploads, and files stored by other features.
+
+A file goes "created" (its upload URL is handed out) -> "uploaded" (bytes arrived at that URL) -> "complete"
+(the owner confirmed it). Only complete files are listed, downloaded or read by runs. Each iTwin's root
+folder is made when first needed. A blob written in a transaction that rolls back is deleted again, and a
+deleted file's blob goes only once the deletion has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import uuid
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twinbridge.auth.permissions import Action
+from twinbridge.db.engine import after_commit, on_rollback
+from twinbridge.db.models import StorageFile, StorageFolder
+from twinbridge.itwins.service import ITwinService
+from twinbridge.platform.errors import ErrorDetail, InvalidRequest, NotFound
+from twinbridge.platform.ids import new_guid
+from twinbridge.platform.pagination import Page
+from twinbridge.platform.time import utc_now
+from twinbridge.storage.blobs import BlobNotFound, BlobStorage
+from twinbridge.storage.repository import StorageRepository
+
+CREATED = "created"
+UPLOADED = "uploaded"
+COMPLETE = "complete"
+ROOT_FOLDER_NAME = "root"
+# Root folder ids are derived from the iTwin id (uuid5 in this namespace), so there is only ever one.
+ROOT_FOLDER_NAMESPACE = uuid.UUID("6f0d4c1e-3a5b-4d7e-9c2f-8b1a0e5d7c3f")
+SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,16}$")
+
+
+class FileNotFound(NotFound):
+    default_code = "FileNotFound"
+    default_message = "Requested file not available."
+
+
+class FolderNotFound(NotFound):
+    default_code = "FolderNotFound"
+    default_message = "Requested folder not available."
+
+
+def root_folder_id(itwin_id: str) -> str:
+    return str(uuid.uuid5(ROOT_FOLDER_NAMESPACE, itwin_id))
+
+
+def file_key(file_id: str, display_name: str) -> str:
+    """The blob key keeps the name's extension, so that engines reading `local_path` see the file type."""
+    suffix = PurePosixPath(display_name).suffix
+    return f"storage/files/{file_id}{suffix.lower() if SAFE_SUFFIX.match(suffix) else ''}"
+
+
+def not_uploaded() -> InvalidRequest:
+    return InvalidRequest(
+        details=[ErrorDetail("FileNotUploaded", "No content has been uploaded to the file's uploadUrl.")]
+    )
+
+
+class StorageService:
+    def __init__(self, session: AsyncSession, blobs: BlobStorage) -> None:
+        self.session = session
+        self.blobs = blobs
+        self.repository = StorageRepository(session)
+        self.itwins = ITwinService(session)
+
+    async def root_folder(self, itwin_id: str) -> StorageFolder:
+        """The iTwin's root folder, made on first use."""
+        folder_id = root_folder_id(itwin_id)
+        folder = await self.repository.get_folder(folder_id)
+        if folder is not None:
+            return folder
+        return await self.repository.add_root_folder(
+            StorageFolder(id=folder_id, itwin_id=itwin_id, parent_id=None, display_name=ROOT_FOLDER_NAME)
+        )
+
+    async def authorized_root(self, itwin_id: str, caller: str, action: Action) -> StorageFolder:
+        await self.itwins.authorized(itwin_id, caller, action)
+        return await self.root_folder(itwin_id)
+
+    async def authorized_folder(self, folder_id: str, caller: str, action: Action) -> StorageFolder:
+        folder = await self.repository.get_folder(folder_id)
+        if folder is None:
+            raise FolderNotFound()
+        await self.itwins.authorized(folder.itwin_id, caller, action)
+        return folder
+
+    async def authorized(self, file_id: str, caller: str, action: Action) -> StorageFile:
+        """Any file in any state, if `caller` may do `action` on its iTwin."""
+        file = await self.repository.get_file(file_id)
+        if file is None:
+            raise FileNotFound()
+        await self.itwins.authorized(file.itwin_id, caller, action)
+        return file
+
+    async def authorized_complete(self, file_id: str, caller: str, action: Action) -> StorageFile:
+        file = await self.authorized(file_id, caller, action)
+        if file.state != COMPLETE:
+            raise FileNotFound()
+        return file
+
+    async def folder_path(self, folder: StorageFolder) -> str:
+        """Names of the folders below the root, joined by "/" ("" for the root), as upstream writes paths."""
+        names: list[str] = []
+        current: StorageFolder | None = folder
+        while current is not None and current.parent_id is not None:
+            names.append(current.display_name)
+            current = await self.repository.get_folder(current.parent_id)
+        return "/".join(reversed(names))
+
+    async def folder_path_of(self, file: StorageFile) -> str:
+        folder = await self.repository.get_folder(file.folder_id)
+        return await self.folder_path(folder) if folder is not None else ""
+
+    async def list_items(self, folder: StorageFolder, page: Page) -> list[StorageFolder | StorageFile]:
+        """Subfolders first, then complete files; `page.fetch_limit` rows from `page.skip`."""
+        folder_count = await self.repository.count_subfolders(folder.id)
+        items: list[StorageFolder | StorageFile] = []
+        if page.skip < folder_count:
+            items.extend(await self.repository.list_subfolders(folder.id, page.skip, page.fetch_limit))
+        remaining = page.fetch_limit - len(items)
+        if remaining > 0:
+            file_offset = max(page.skip - folder_count, 0)
+            items.extend(await self.repository.list_files(folder.id, COMPLETE, file_offset, remaining))
+        return items
+
+    async def list_files(self, folder: StorageFolder, page: Page) -> list[StorageFile]:
+        return await self.repository.list_files(folder.id, COMPLETE, page.skip, page.fetch_limit)
+
+    async def create_file(
+        self, folder_id: str, display_name: str, description: str | None, caller: str
+    ) -> StorageFile:
+        """The first step of an upload: a file waiting for its bytes at a secret URL."""
+        folder = await self.authorized_folder(folder_id, caller, Action.MODIFY)
+        file_id = new_guid()
+        return await self.repository.add_file(
+            StorageFile(
+                id=file_id,
+                folder_id=folder.id,
+                itwin_id=folder.itwin_id,
+                display_name=display_name,
+                description=description,
+                state=CREATED,
+                blob_key=file_key(file_id, display_name),
+                size=0,
+                upload_token=secrets.token_urlsafe(32),
+                created_by=caller,
+                modified_by=caller,
+            )
+        )
+
+    async def upload_target(self, file_id: str, token: str) -> StorageFile:
+        """The file an upload URL belongs to; the URL's token authorizes, as a SAS URL would."""
+        file = await self.repository.get_file_by_upload_token(file_id, token)
+        if file is None:
+            raise FileNotFound()
+        return file
+
+    async def receive_upload(self, file: StorageFile, path: Path) -> StorageFile:
+        """Stores uploaded bytes; a later upload before completion replaces them, as in Azure."""
+        blob = await asyncio.to_thread(self.blobs.put_file, file.blob_key, path)
+        on_rollback(self.session, lambda: self.blobs.delete(file.blob_key))
+        file.state = UPLOADED
+        file.size = blob.size
+        file.sha256 = blob.sha256
+        await self.repository.save()
+        return file
+
+    async def complete(self, file_id: str, caller: str) -> StorageFile:
+        """Confirms an upload; the upload URL stops working. Completing a complete file changes nothing."""
+        file = await self.authorized(file_id, caller, Action.MODIFY)
+        if file.state == COMPLETE:
+            return file
+        if file.state != UPLOADED or not await asyncio.to_thread(self.blobs.exists, file.blob_key):
+            raise not_uploaded()
+        file.state = COMPLETE
+        file.upload_token = None
+        file.modified_at = utc_now()
+        file.modified_by = caller
+        await self.repository.save()
+        return file
+
+    async def update(
+        self, file_id: str, caller: str, display_name: str | None, description: str | None, fields: set[str]
+    ) -> StorageFile:
+        """Changes the fields named in `fields` (those present in the request body)."""
+        file = await self.authorized(file_id, caller, Action.MODIFY)
+        if "display_name" in fields and display_name is not None:
+            file.display_name = display_name
+        if "description" in fields:
+            file.description = description
+        file.modified_at = utc_now()
+        file.modified_by = caller
+        await self.repository.save()
+        return file
+
+    async def delete(self, file_id: str, caller: str) -> None:
+        file = await self.authorized(file_id, caller, Action.MODIFY)
+        key = file.blob_key
+        await self.repository.delete_file(file)
+        after_commit(self.session, lambda: self.blobs.delete(key))
+
+    async def downloadable(self, file_id: str, itwin_id: str | None = None) -> StorageFile:
+        """A complete file (of `itwin_id` when given), for a caller who has already been authorized."""
+        file = await self.repository.get_file(file_id)
+        if file is None or file.state != COMPLETE or (itwin_id is not None and file.itwin_id != itwin_id):
+            raise FileNotFound()
+        return file
+
+    # For other features (export runs, synchronization runs); their callers have already authorized.
+
+    async def store_file(
+        self,
+        itwin_id: str,
+        display_name: str,
+        local_path: Path,
+        created_by: str | None,
+        description: str | None = None,
+        folder_id: str | None = None,
+    ) -> StorageFile:
+        """Copies a local file into storage as a complete file, in the root folder unless `folder_id`."""
+        if folder_id is None:
+            await self.itwins.require(itwin_id)
+            folder = await self.root_folder(itwin_id)
+        else:
+            found = await self.repository.get_folder(folder_id)
+            if found is None or found.itwin_id != itwin_id:
+                raise FolderNotFound()
+            folder = found
+        file_id = new_guid()
+        key = file_key(file_id, display_name)
+        blob = await asyncio.to_thread(self.blobs.put_file, key, local_path)
+        on_rollback(self.session, lambda: self.blobs.delete(key))
+        return await self.repository.add_file(
+            StorageFile(
+                id=file_id,
+                folder_id=folder.id,
+                itwin_id=itwin_id,
+                display_name=display_name,
+                description=description,
+                state=COMPLETE,
+                blob_key=key,
+                size=blob.size,
+                sha256=blob.sha256,
+                upload_token=None,
+                created_by=created_by,
+                modified_by=created_by,
+            )
+        )
+
+    async def open_for_read(self, file_id: str, itwin_id: str | None = None) -> BinaryIO:
+        """The content of a complete file as a stream; the caller closes it.
+
+        Runs pass the iTwin they work in, so that a file id from another iTwin is not found.
+        """
+        file = await self.downloadable(file_id, itwin_id)
+        try:
+            return await asyncio.to_thread(self.blobs.open, file.blob_key)
+        except BlobNotFound:  # deleted by a transaction that committed after the lookup
+            raise FileNotFound() from None
+
+    async def local_path(self, file_id: str, itwin_id: str | None = None) -> Path:
+        """A local file with the content of a complete file (of `itwin_id` when given); never change it."""
+        file = await self.downloadable(file_id, itwin_id)
+        return await asyncio.to_thread(self.blobs.local_path, file.blob_key)

@@ -1,0 +1,70 @@
+"""Signed download URLs: like Azure SAS URLs, they let whoever holds one read one file until it expires.
+
+The signature is an HMAC-SHA256 over the file id and the expiry time. Its key is derived from the built-in
+issuer's signing key, so every process on the same data dir signs and verifies alike without a second secret
+to keep, and the key rotates with the issuer's.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import serialization
+
+from twinbridge.auth.keys import SigningKey
+from twinbridge.platform.errors import ApiError
+
+# Long enough to start a large download on a slow link; the check happens only when the download starts.
+DOWNLOAD_URL_LIFETIME_SECONDS = 3600
+KEY_LABEL = b"twinbridge storage download URL v1"
+
+
+class DownloadUrlRejected(ApiError):
+    """403 with Azure Blob Storage's code for a SAS that is expired or forged."""
+
+    status_code = 403
+    default_code = "AuthenticationFailed"
+    default_message = "The download URL has expired or its signature is not valid."
+
+
+@dataclass(frozen=True)
+class DownloadSignature:
+    expires: int
+    signature: str
+
+
+class DownloadSigner:
+    def __init__(self, secret: bytes, lifetime_seconds: int = DOWNLOAD_URL_LIFETIME_SECONDS) -> None:
+        self.secret = secret
+        self.lifetime_seconds = lifetime_seconds
+
+    @classmethod
+    def from_signing_key(cls, key: SigningKey) -> DownloadSigner:
+        der = key.private_key.private_bytes(
+            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return cls(hmac.new(der, KEY_LABEL, hashlib.sha256).digest())
+
+    def _signature(self, file_id: str, expires: int) -> str:
+        digest = hmac.new(self.secret, f"{file_id}\n{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign(self, file_id: str, now: float | None = None) -> DownloadSignature:
+        expires = int(time.time() if now is None else now) + self.lifetime_seconds
+        return DownloadSignature(expires=expires, signature=self._signature(file_id, expires))
+
+    def verify(self, file_id: str, expires: str, signature: str, now: float | None = None) -> None:
+        """Raises DownloadUrlRejected unless the signature is this server's and has not expired."""
+        try:
+            expires_at = int(expires)
+        except ValueError:
+            raise DownloadUrlRejected() from None
+        expected = self._signature(file_id, expires_at)
+        if not hmac.compare_digest(expected.encode(), signature.encode()):
+            raise DownloadUrlRejected()
+        if (time.time() if now is None else now) >= expires_at:
+            raise DownloadUrlRejected()
