@@ -107,8 +107,15 @@ def token(
     client: Annotated[str | None, typer.Option(help="Mint a service (client-credentials) token.")] = None,
     scope: Annotated[str, typer.Option(help="Space-separated scopes.")] = "itwin-platform",
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
+    grant: Annotated[
+        bool, typer.Option(help="With --user: also record the user's consent to background runs.")
+    ] = True,
 ) -> None:
-    """Print an access token of the built-in issuer, signed offline with the data dir's key."""
+    """Print an access token of the built-in issuer, signed offline with the data dir's key.
+
+    A user token also records the user's grant, so that runs of User connections may act for them (the
+    cloud asks the user to authorize once); --no-grant leaves it out, to try the UserNotAuthenticated path.
+    """
     from twinbridge.auth.issuer import BuiltInIssuer
     from twinbridge.auth.keys import load_or_create_signing_key
 
@@ -132,6 +139,15 @@ def token(
         scopes=scopes,
         ttl=ttl or settings.token_ttl,
     )
+    if user and grant:
+        from twinbridge.auth.grants import GrantService
+        from twinbridge.db.engine import unit_of_work
+
+        async def record(runtime: Runtime) -> None:
+            async with unit_of_work(runtime.sessions) as session:
+                await GrantService(session).grant(user)
+
+        _with_database(settings, record)
     typer.echo(minted.access_token)
 
 

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     workers: int = Field(default=2, ge=1)
     run_timeout: int = Field(default=3600, ge=1)
+    # Not in ARCHITECTURE.md's list: how long a worker's claim on a run lasts without a heartbeat, and how
+    # many times an interrupted run (worker crash, restart) is tried before it fails.
+    run_lease_seconds: int = Field(default=60, ge=2)
+    run_max_attempts: int = Field(default=3, ge=1)
     fetch_allow_private: bool = False
 
     # Callers.

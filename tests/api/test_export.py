@@ -16,7 +16,7 @@ from twinbridge.auth.grants import GrantService
 from twinbridge.db.engine import unit_of_work
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
-from twinbridge.runs.executors import executors
+from twinbridge.runs.executors import executors, release
 from twinbridge.runs.worker import RunWorker
 from twinbridge.runtime import Runtime
 
@@ -69,9 +69,7 @@ async def _execute_queued_runs(runtime: Runtime) -> None:
         while await worker.run_once():
             pass
     finally:
-        pool = worker.context.resources.get("engine_pool")
-        if pool is not None:
-            await asyncio.to_thread(pool.close)
+        await asyncio.to_thread(release, worker.context)
 
 
 # E1 Create Export Connection

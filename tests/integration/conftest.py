@@ -66,14 +66,13 @@ class Server:
     log: Path
 
 
-@pytest.fixture
-def server(environment: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+def start_server(environment: dict[str, str], log: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """Starts `twinbridge serve` on a free port and waits until /health answers."""
     port = free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as log_file:
+    with log.open("a") as log_file:
         process = subprocess.Popen(
             [*twinbridge_command(), "serve", "--port", str(port)],
-            env=environment,
+            env={**environment, **(extra_env or {})},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             text=True,
@@ -85,16 +84,26 @@ def server(environment: dict[str, str], tmp_path: Path) -> Iterator[Server]:
             raise AssertionError(f"twinbridge serve exited early:\n{log.read_text()}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
+                return Server(url=url, process=process, log=log)
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"twinbridge serve did not become healthy:\n{log.read_text()}")
         time.sleep(0.2)
-    yield Server(url=url, process=process, log=log)
-    process.terminate()
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
     try:
-        process.wait(timeout=15)
+        server.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(environment: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    running = start_server(environment, tmp_path / "serve.log")
+    yield running
+    stop_server(running)

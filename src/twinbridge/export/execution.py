@@ -22,7 +22,7 @@ from twinbridge.db.models import IModelVersion, Run
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
-from twinbridge.runs.service import complete
+from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState
 from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error
 from twinbridge.runs.worker import WorkerContext
@@ -214,7 +214,7 @@ async def _download_mapping(url: str, directory: Path) -> Path:
     return target
 
 
-def _engine_pool(context: WorkerContext) -> Any:
+def engine_pool(context: WorkerContext) -> Any:
     from twinbridge.engines.imodel import EnginePool
 
     pool = context.resources.get("engine_pool")
@@ -236,7 +236,7 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
             ifc_version=plan.ifc_version,
             model_ids=plan.model_ids,
             mapping=mapping,
-            pool=_engine_pool(context),
+            pool=engine_pool(context),
         )
     except IfcExportError as problem:
         raise _user_error(
@@ -312,26 +312,17 @@ async def _finish(
         run = await RunRepository(session).get(run_id)
         if run is None:  # the connection was deleted meanwhile
             return
-        now = utc_now()
-        for job in run.jobs:
-            job.state = ExecutionState.COMPLETED.value
-            job.result = result.value
-            job.started_at = job.started_at or now
-            job.ended_at = now
-            for task in job.tasks:
-                task.state = ExecutionState.COMPLETED.value
-                task.result = result.value
-                task.started_at = task.started_at or now
-                task.ended_at = now
-                task.error = error
-                task.output_file_id = output_file_id
-        complete(run, result, run_error, now)
+        if run.worker_id != context.worker_id:
+            # Our lease expired and another worker took the run: its result is the one that counts.
+            logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id, holder=run.worker_id)
+            return
+        finish(run, result, task_error=error, run_error=run_error, output_file_id=output_file_id)
 
 
 async def _set_finalizing(context: WorkerContext, run_id: str) -> None:
     async with unit_of_work(context.runtime.sessions) as session:
         run = await RunRepository(session).get(run_id)
-        if run is not None:
+        if run is not None and run.worker_id == context.worker_id:
             run.state = ExecutionState.FINALIZING.value
 
 

@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 import threading
+import time
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 from typing import Any
@@ -22,17 +23,19 @@ logger = structlog.get_logger(__name__)
 
 TIMED_OUT_EXIT_CODE = 3
 SUPERVISE_SECONDS = 1.0
+PARENT_CHECK_SECONDS = 0.5
 
 
 def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Event) -> None:
     """Entry point of a worker process."""
     from twinbridge.platform.observability import configure_logging
-    from twinbridge.runs.executors import executors
+    from twinbridge.runs.executors import executors, release, warm_up
     from twinbridge.runs.worker import RunTimedOut, RunWorker
     from twinbridge.runtime import Runtime
 
     configure_logging()
     settings = Settings(**settings_values)
+    _exit_with_parent()
 
     def wait(timeout: float) -> bool:
         woken = wake.wait(timeout)
@@ -44,11 +47,10 @@ def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Even
         run_executors, timeout_handlers = executors()
         worker = RunWorker(runtime, run_executors, timeout_handlers)
         try:
+            await asyncio.to_thread(warm_up, worker.context)
             await worker.run_forever(wait, stop.is_set)
         finally:
-            pool = worker.context.resources.get("engine_pool")
-            if pool is not None:
-                pool.close()
+            await asyncio.to_thread(release, worker.context)
             await runtime.aclose()
 
     try:
@@ -59,6 +61,18 @@ def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Even
         os._exit(TIMED_OUT_EXIT_CODE)
     except KeyboardInterrupt:
         pass
+
+
+def _exit_with_parent() -> None:
+    """A worker must not outlive its server (even one killed with -9): it would hold runs nobody sees."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class EmbeddedWorkers:

@@ -120,6 +120,33 @@ class RunService:
         return await self.repository.list_for_connection(connection_id, offset, limit)
 
 
+def finish(
+    run: Run,
+    result: ExecutionResult,
+    *,
+    task_error: dict[str, Any] | None = None,
+    run_error: dict[str, Any] | None = None,
+    output_file_id: str | None = None,
+) -> None:
+    """Completes a run with every job and task still open, all with the same result."""
+    now = utc_now()
+    for job in run.jobs:
+        job.state = ExecutionState.COMPLETED.value
+        job.result = result.value
+        job.started_at = job.started_at or now
+        job.ended_at = now
+        for task in job.tasks:
+            if task.state == ExecutionState.COMPLETED.value:
+                continue
+            task.state = ExecutionState.COMPLETED.value
+            task.result = result.value
+            task.started_at = task.started_at or now
+            task.ended_at = now
+            task.error = task_error
+            task.output_file_id = output_file_id or task.output_file_id
+    complete(run, result, run_error, now)
+
+
 def complete(
     run: Run, result: ExecutionResult, error: dict[str, Any] | None = None, now: datetime | None = None
 ) -> None:

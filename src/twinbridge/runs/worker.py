@@ -22,13 +22,13 @@ from twinbridge.config import Settings
 from twinbridge.db.engine import unit_of_work
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
-from twinbridge.runs.states import RunKind
+from twinbridge.runs.service import finish
+from twinbridge.runs.states import ExecutionResult, RunKind
+from twinbridge.runs.task_errors import task_error
 from twinbridge.runtime import Runtime
 
 logger = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 60
-HEARTBEAT_SECONDS = 15
 IDLE_POLL_SECONDS = 1.0
 
 
@@ -65,27 +65,33 @@ class RunWorker:
         self.executors = executors
         self.on_timeout = on_timeout
 
+    @property
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.context.settings.run_lease_seconds)
+
     async def claim_next(self) -> tuple[str, RunKind] | None:
-        now = utc_now()
-        async with unit_of_work(self.context.runtime.sessions) as session:
-            repository = RunRepository(session)
-            run_id = await repository.next_claimable_id(now)
-            if run_id is None:
-                return None
-            taken = await repository.claim(
-                run_id, self.context.worker_id, now, now + timedelta(seconds=LEASE_SECONDS)
-            )
-            if not taken:
-                return None
-            run = await repository.get(run_id)
-            assert run is not None
-            return run.id, RunKind(run.kind)
+        """Claims the next run; a run interrupted too often (crashes, restarts) is failed instead."""
+        while True:
+            now = utc_now()
+            async with unit_of_work(self.context.runtime.sessions) as session:
+                repository = RunRepository(session)
+                run_id = await repository.next_claimable_id(now)
+                if run_id is None:
+                    return None
+                if not await repository.claim(run_id, self.context.worker_id, now, now + self.lease):
+                    continue
+                run = await repository.get(run_id)
+                assert run is not None
+                await session.refresh(run)
+                if run.attempts <= self.context.settings.run_max_attempts:
+                    return run.id, RunKind(run.kind)
+                finish(run, ExecutionResult.ERROR, task_error=_interrupted_too_often(run.attempts - 1))
 
     async def _heartbeat(self, run_id: str) -> None:
         while True:
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await asyncio.sleep(self.context.settings.run_lease_seconds / 4)
             async with unit_of_work(self.context.runtime.sessions) as session:
-                lease_until = utc_now() + timedelta(seconds=LEASE_SECONDS)
+                lease_until = utc_now() + self.lease
                 if not await RunRepository(session).extend_lease(run_id, self.context.worker_id, lease_until):
                     return
 
@@ -127,6 +133,19 @@ class RunWorker:
                 executed = False
             if not executed:
                 await asyncio.to_thread(wake, IDLE_POLL_SECONDS)
+
+
+def _interrupted_too_often(attempts: int) -> dict[str, Any]:
+    return task_error(
+        code="RunInterrupted",
+        message="The run was interrupted too many times.",
+        details=f"The run was started {attempts} times and each attempt was interrupted (a worker stopped "
+        "or the server restarted before it finished); it will not be tried again. Start a new run.",
+        description_key="RunInterrupted",
+        description="The run could not be completed.",
+        can_user_fix=False,
+        phase="orchestration",
+    )
 
 
 class RunTimedOut(Exception):

@@ -51,6 +51,21 @@ def box_mesh(
     return corners, _BOX_TRIANGLES.reshape(-1)
 
 
+def ifc_mesh_arrays(
+    positions: npt.NDArray[Any], indices: npt.NDArray[Any]
+) -> tuple[list[list[float]], npt.NDArray[np.int64]]:
+    """Rounded coordinates with duplicates merged, and the (n, 3) zero-based triangles that index them.
+
+    exportGraphics repeats a vertex for every face that meets at a sharp edge (a box has 24 vertices, not 8);
+    the IFC body has no normals, so merging them cuts points, memory and file size without changing the shape.
+    """
+    rounded = np.round(positions.astype(np.float64), COORDINATE_DECIMALS)
+    unique, inverse = np.unique(rounded, axis=0, return_inverse=True)
+    corners = indices[: len(indices) - len(indices) % 3]
+    triangles = inverse.reshape(-1)[corners].reshape(-1, 3).astype(np.int64)
+    return unique.tolist(), triangles
+
+
 class GeometryWriter:
     """Creates shape representations in one file; styles are shared per colour."""
 
@@ -101,14 +116,11 @@ class GeometryWriter:
     def _mesh_item(
         self, positions: npt.NDArray[Any], indices: npt.NDArray[Any]
     ) -> ifcopenshell.entity_instance:
-        coordinates = np.round(positions.astype(np.float64), COORDINATE_DECIMALS).tolist()
-        triangles = indices[: len(indices) - len(indices) % 3].reshape(-1, 3)
+        coordinates, triangles = ifc_mesh_arrays(positions, indices)
         if self.tessellation:
             point_list = self.create("IfcCartesianPointList3D", CoordList=coordinates)
             return self.create(
-                "IfcTriangulatedFaceSet",
-                Coordinates=point_list,
-                CoordIndex=(triangles.astype(np.int64) + 1).tolist(),
+                "IfcTriangulatedFaceSet", Coordinates=point_list, CoordIndex=(triangles + 1).tolist()
             )
         create = self.create
         points = [create("IfcCartesianPoint", Coordinates=coordinate) for coordinate in coordinates]

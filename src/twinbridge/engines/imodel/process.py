@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import resource
 import shutil
 import signal
 import subprocess
@@ -58,6 +59,12 @@ class EngineOptions:
     # Each process gets a directory of its own under this one: the native library locks its profile
     # directory, so two engines sharing one fail with "profile ... is already in use by another process".
     cache_directory: Path | None = None
+
+
+def _no_core_dumps() -> None:
+    # A native crash is an expected event (damaged geometry); dumping a 300 MB core each time took
+    # seconds per crash and fills disks.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 class _EndOfStream:
@@ -119,6 +126,7 @@ class EngineProcess:
                 env=environment,
                 # Its own session, so a Ctrl-C in a terminal reaches us first and we shut it down in order.
                 start_new_session=True,
+                preexec_fn=_no_core_dumps,
             )
         except OSError as problem:
             raise EngineUnavailableError(f"cannot start {node} {script}: {problem}") from None

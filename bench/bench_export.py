@@ -1,0 +1,140 @@
+"""Benchmark of iModel -> IFC export against its two floors, on generated iModels.
+
+For each size (elements) it prints:
+- elements per second of the whole export (engine + IFC building + writing, IFC4.3);
+- peak memory of the process tree: Python's RSS high-water mark (getrusage) plus the engine's (VmHWM);
+- ratio = export time / (floor a + floor b), where floor a is the engine's exportGraphics alone over the same
+  elements (stream drained, no IFC work) and floor b is IfcOpenShell writing the same triangles as
+  IfcTriangulatedFaceSets into a minimal file from meshes collected beforehand (no iModel work).
+Targets: ratio <= 1.5 and peak memory < 1 GB at 50k elements.
+
+Each size runs in a child process of its own, so that peak memory is that of one export.
+
+    python bench/bench_export.py [--sizes 1000,10000,50000] [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ifcopenshell
+import numpy as np
+
+from twinbridge.engines.ifc import export_imodel_to_ifc
+from twinbridge.engines.ifc.factory import EntityFactory
+from twinbridge.engines.ifc.geometry import ifc_mesh_arrays
+from twinbridge.engines.imodel import EnginePool
+from twinbridge.engines.imodel.generator import generate_imodel
+
+DEFAULT_SIZES = (1_000, 10_000, 50_000)
+
+
+def python_peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def measure(size: int, cache: Path) -> dict[str, Any]:
+    """One size, in the current process: export first (for the memory peak), then the two floors."""
+    source = cache / f"generated-{size}.bim"
+    if not source.exists():
+        generate_imodel(source, elements=size, models=5, categories=6, seed=11)
+    work = Path(tempfile.mkdtemp(prefix="twinbridge-bench-"))
+    result: dict[str, Any] = {"elements": size}
+    with EnginePool(1) as pool:
+        with pool.open(source):
+            pass  # the first open of a file pays for page-cache reads; no measurement should
+        started = time.perf_counter()
+        summary = export_imodel_to_ifc(source, work / "export.ifc", ifc_version="IFC4.3", pool=pool)
+        result["export_seconds"] = time.perf_counter() - started
+        result["triangles"] = summary.triangles
+        result["file_bytes"] = (work / "export.ifc").stat().st_size
+        result["python_peak_bytes"] = python_peak_bytes()
+        result["engine_peak_bytes"] = pool.peak_memory_bytes()
+
+        with pool.open(source) as imodel:
+            ids = [
+                int(row["id"], 16)
+                for row in imodel.query("SELECT ECInstanceId id FROM bis.GeometricElement3d")
+            ]
+            started = time.perf_counter()
+            triangles = sum(graphics.triangle_count for graphics in imodel.export_graphics(ids))
+            result["floor_engine_seconds"] = time.perf_counter() - started
+            assert triangles == summary.triangles, (triangles, summary.triangles)
+            meshes = [
+                (record.positions.copy(), record.indices.copy())
+                for graphics in imodel.export_graphics(ids)
+                for record in graphics.records
+            ]
+
+    started = time.perf_counter()
+    write_meshes_only(meshes, work / "floor.ifc")
+    result["floor_ifc_seconds"] = time.perf_counter() - started
+    result["ratio"] = result["export_seconds"] / (
+        result["floor_engine_seconds"] + result["floor_ifc_seconds"]
+    )
+    result["elements_per_second"] = size / result["export_seconds"]
+    result["peak_bytes"] = result["python_peak_bytes"] + result["engine_peak_bytes"]
+    for path in work.iterdir():
+        path.unlink()
+    work.rmdir()
+    return result
+
+
+def write_meshes_only(meshes: list[tuple[np.ndarray, np.ndarray]], target: Path) -> None:
+    """The IFC floor: the same triangles, converted the same way, in a file with nothing else.
+
+    The garbage collector is off as in the exporter, so that the floor is not slowed by it either.
+    """
+    gc.disable()
+    model = ifcopenshell.file(schema="IFC4X3_ADD2")
+    create = EntityFactory(model)
+    for positions, indices in meshes:
+        coordinates, triangles = ifc_mesh_arrays(positions, indices)
+        point_list = create("IfcCartesianPointList3D", CoordList=coordinates)
+        create("IfcTriangulatedFaceSet", Coordinates=point_list, CoordIndex=(triangles + 1).tolist())
+    model.write(str(target))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default=",".join(str(size) for size in DEFAULT_SIZES))
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "twinbridge-bench")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    arguments.cache.mkdir(parents=True, exist_ok=True)
+    if arguments.child:
+        print(json.dumps(measure(arguments.child, arguments.cache)))
+        return
+    print(f"{'elements':>9} {'triangles':>10} {'export s':>9} {'el/s':>8} {'engine s':>9} {'ifc s':>7} "
+          f"{'ratio':>6} {'python MB':>10} {'engine MB':>10} {'peak MB':>8}")  # fmt: skip
+    for size in (int(text) for text in arguments.sizes.split(",") if text.strip()):
+        completed = subprocess.run(
+            [sys.executable, __file__, "--child", str(size), "--cache", str(arguments.cache)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        row = json.loads(completed.stdout.strip().splitlines()[-1])
+        megabytes = {key: row[key] / 1e6 for key in ("python_peak_bytes", "engine_peak_bytes", "peak_bytes")}
+        print(
+            f"{row['elements']:>9} {row['triangles']:>10} {row['export_seconds']:>9.2f} "
+            f"{row['elements_per_second']:>8.0f} {row['floor_engine_seconds']:>9.2f} "
+            f"{row['floor_ifc_seconds']:>7.2f} {row['ratio']:>6.2f} {megabytes['python_peak_bytes']:>10.0f} "
+            f"{megabytes['engine_peak_bytes']:>10.0f} {megabytes['peak_bytes']:>8.0f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
