@@ -23,13 +23,27 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDependency = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_session(runtime: RuntimeDependency) -> AsyncIterator[AsyncSession]:
-    """The request boundary: commits when the endpoint returns, before the response is sent."""
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def get_session(request: Request, runtime: RuntimeDependency) -> AsyncIterator[AsyncSession]:
+    """The request boundary: commits when the endpoint returns, before the response is sent.
+
+    GET requests read; they get a session whose transactions never wait for the write lock (SQLite).
+    """
+    factory = runtime.read_sessions if request.method in READ_METHODS else runtime.sessions
+    async with unit_of_work(factory) as session:
+        yield session
+
+
+async def get_write_session(runtime: RuntimeDependency) -> AsyncIterator[AsyncSession]:
+    """For the rare GET that writes (the authorize redirect of the built-in issuer)."""
     async with unit_of_work(runtime.sessions) as session:
         yield session
 
 
 SessionDependency = Annotated[AsyncSession, Depends(get_session, scope="function")]
+WriteSessionDependency = Annotated[AsyncSession, Depends(get_write_session, scope="function")]
 
 
 def _bearer_token(request: Request) -> str:

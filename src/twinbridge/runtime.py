@@ -22,6 +22,8 @@ class Runtime:
     settings: Settings
     database: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Sessions for requests that only read (GET); on SQLite their transactions never take the write lock.
+    read_sessions: async_sessionmaker[AsyncSession]
     blobs: BlobStorage
     issuer: BuiltInIssuer
     tokens: TokenValidator
@@ -34,10 +36,12 @@ class Runtime:
         signing_key = load_or_create_signing_key(settings.issuer_key_dir)
         issuer = BuiltInIssuer(settings.builtin_issuer_url, signing_key, settings.auth_audience)
         database = create_database_engine(settings)
+        read_database = create_database_engine(settings, for_reads=True) if settings.is_sqlite else database
         return cls(
             settings=settings,
             database=database,
             sessions=create_session_factory(database),
+            read_sessions=create_session_factory(read_database),
             blobs=create_blob_storage(settings.blob_storage_url),
             issuer=issuer,
             tokens=TokenValidator(
@@ -58,3 +62,6 @@ class Runtime:
     async def aclose(self) -> None:
         await self.tokens.aclose()
         await self.database.dispose()
+        read_database = self.read_sessions.kw["bind"]
+        if read_database is not self.database:
+            await read_database.dispose()

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from twinbridge.auth.grants import GrantService, ticket_subject
 from twinbridge.auth.service import ServiceClientService
-from twinbridge.dependencies import RuntimeDependency, SessionDependency
+from twinbridge.dependencies import RuntimeDependency, SessionDependency, WriteSessionDependency
 from twinbridge.platform.errors import OAuthError
 
 router = APIRouter(tags=["Built-in issuer"])
@@ -42,7 +42,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 @router.get("/connect/authorize")
 async def authorize(
     runtime: RuntimeDependency,
-    session: SessionDependency,
+    session: WriteSessionDependency,
     ticket: Annotated[str, Query(description="The ticket of an authorization URL.")],
     redirect_url: Annotated[str | None, Query()] = None,
 ) -> Response:

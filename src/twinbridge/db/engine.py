@@ -36,6 +36,10 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _sqlite_begin_deferred(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 def _prepare_sqlite(settings: Settings) -> None:
     settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -49,18 +53,26 @@ def create_sync_engine(settings: Settings) -> Engine:
     return create_engine(settings.sync_database_url, pool_pre_ping=True)
 
 
-def create_database_engine(settings: Settings) -> AsyncEngine:
+def create_database_engine(settings: Settings, *, for_reads: bool = False) -> AsyncEngine:
+    """The async engine; on SQLite, `for_reads` gives one whose transactions start deferred.
+
+    Writers begin IMMEDIATE so that two writers queue on the busy timeout instead of failing when a read
+    transaction upgrades; readers begin deferred so that they never wait for the write lock (WAL lets them
+    read while another process writes).
+    """
     if settings.is_sqlite:
         _prepare_sqlite(settings)
         engine = create_async_engine(settings.async_database_url, connect_args={"timeout": 15})
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
-        # pysqlite's own transaction handling is switched off so that BEGIN IMMEDIATE can be issued.
+        # pysqlite's own transaction handling is switched off so that the BEGIN below is ours.
         event.listen(
             engine.sync_engine,
             "connect",
             lambda dbapi_connection, _record: setattr(dbapi_connection, "isolation_level", None),
         )
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(
+            engine.sync_engine, "begin", _sqlite_begin_deferred if for_reads else _sqlite_begin_immediate
+        )
         return engine
     return create_async_engine(settings.async_database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 

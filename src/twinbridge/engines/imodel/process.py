@@ -8,7 +8,10 @@ process through `EnginePool`.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import ctypes
+import functools
 import json
 import logging
 import os
@@ -17,15 +20,16 @@ import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from twinbridge.engines.imodel.errors import (
     EngineCrashedError,
@@ -61,10 +65,45 @@ class EngineOptions:
     cache_directory: Path | None = None
 
 
-def _no_core_dumps() -> None:
+def _load_prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return cast(Callable[..., int], libc.prctl)
+    except (OSError, AttributeError):
+        return None
+
+
+# Looked up once in the parent: the child between fork and exec should only make the system call.
+_PRCTL = _load_prctl()
+_PR_SET_PDEATHSIG = 1
+
+
+def _prepare_child(parent_pid: int) -> None:
+    """Runs in the child between fork and exec (preexec_fn): no core dumps, die with the parent."""
     # A native crash is an expected event (damaged geometry); dumping a 300 MB core each time took
     # seconds per crash and fills disks.
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if _PRCTL is not None:
+        # The kernel SIGKILLs the engine when its parent goes, even on kill -9 of the parent (engine.js
+        # also watches its ppid and stdout, for other systems and as a second line).
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(1)  # the parent died before the death signal was armed
+
+
+def _spawn(arguments: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process. Engines are
+    # started from whatever thread needs one (a run's worker thread, a pool replacing a crashed engine), so
+    # they are all forked from one long-lived thread, which ends only with the Python process.
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(arguments, **options)
+
+    return _SPAWNER.submit(start).result()
+
+
+_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-spawner")
 
 
 class _EndOfStream:
@@ -117,7 +156,7 @@ class EngineProcess:
             "TWINBRIDGE_IMODEL_CACHE_DIR": str(self._cache_directory),
         }
         try:
-            self._process = subprocess.Popen(
+            self._process = _spawn(
                 [node, str(script)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -126,7 +165,7 @@ class EngineProcess:
                 env=environment,
                 # Its own session, so a Ctrl-C in a terminal reaches us first and we shut it down in order.
                 start_new_session=True,
-                preexec_fn=_no_core_dumps,
+                preexec_fn=functools.partial(_prepare_child, os.getpid()),
             )
         except OSError as problem:
             raise EngineUnavailableError(f"cannot start {node} {script}: {problem}") from None

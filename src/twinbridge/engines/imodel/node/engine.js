@@ -304,6 +304,7 @@ const ops = {
         batch.push(row.toRow());
         n++;
         if (batch.length >= batchSize) {
+          checkParent();
           await sendJson({ id, rows: batch });
           batch = [];
           if (cancelled.has(id)) throw new EngineError("CANCELLED", "cancelled");
@@ -386,6 +387,7 @@ const ops = {
     const maxBatchBytes = 4 << 20;
 
     for (const part of chunks(ids, chunkSize)) {
+      checkParent(); // the loop may never yield to the timer that watches the parent (see checkParent)
       if (cancelled.has(id)) throw new EngineError("CANCELLED", "cancelled");
       const perElement = new Map(); // id -> [records]
       for (const x of part) perElement.set(x, []);
@@ -746,7 +748,33 @@ rl.on("line", (line) => {
 rl.on("close", () => {
   stdinClosed = true;
   if (!running) shutdown(0);
+  // stdin closes when the parent closes it (an orderly close: finish the queued command, as above) or
+  // when the parent died. A dead parent can no longer read our answers, so do not finish a long export
+  // for nobody: give an orderly close a moment, then leave even mid-operation.
+  setTimeout(() => orphaned("stdin closed"), 2000).unref();
 });
+
+// ---------------------------------------------------------------------------------------------
+// never outlive the parent
+// Orphans were seen reparented to PID 1 and still busy minutes later. Exit (without a graceful shutdown:
+// the parent is gone, nobody waits for the answers) when stdout breaks, or when the parent pid changes.
+let orphanExit = false;
+function orphaned(why) {
+  if (orphanExit) return;
+  orphanExit = true;
+  try { log("exiting:", why); } catch { /* stderr may be gone too */ }
+  process.exit(3);
+}
+process.stdout.on("error", (e) => orphaned(`stdout failed (${e && e.code})`));
+const parentPid = process.ppid;
+function checkParent() {
+  // process.ppid is a getter that reflects reparenting (to PID 1 or a subreaper) after the parent died.
+  if (process.ppid !== parentPid) orphaned(`parent ${parentPid} is gone`);
+}
+// Streaming loops whose writes complete at once only await resolved promises (microtasks) and never give
+// timers a turn, so they also call checkParent at each chunk; a single long native call is only stopped
+// by the parent-death signal the Python side arms (Linux).
+setInterval(checkParent, 500).unref();
 
 let shuttingDown = false;
 async function shutdown(code) {
