@@ -17,10 +17,12 @@ from twinbridge.itwins.endpoints import router as itwins_router
 from twinbridge.operations.endpoints import router as operations_router
 from twinbridge.platform.handlers import install_error_handlers
 from twinbridge.platform.observability import RequestContextMiddleware
+from twinbridge.platform.paths import FixedWordsCaseInsensitive
 from twinbridge.runs.embedded import EmbeddedWorkers
 from twinbridge.runs.queue import InProcessRunQueue
 from twinbridge.runtime import Runtime
 from twinbridge.storage.endpoints import router as storage_router
+from twinbridge.synchronization.endpoints import router as synchronization_router
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: bool = False) -> FastAPI:
@@ -53,8 +55,17 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    routers = (operations_router, issuer_router, itwins_router, imodels_router, storage_router, export_router)
+    routers = (
+        operations_router,
+        issuer_router,
+        itwins_router,
+        imodels_router,
+        storage_router,
+        export_router,
+        synchronization_router,
+    )
     for router in routers:
         app.include_router(router)
+    app.add_middleware(FixedWordsCaseInsensitive)
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     return app

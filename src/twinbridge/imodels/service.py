@@ -187,6 +187,28 @@ class IModelService:
     async def latest_version(self, imodel_id: str) -> IModelVersion | None:
         return await self.repository.latest_version(imodel_id)
 
+    async def add_version(self, imodel_id: str, path: Path, created_by: str | None) -> IModelVersion:
+        """Stores a new snapshot as the iModel's next version (synchronization never edits one in place).
+
+        Its changeset id is the first 40 hex digits of the file's SHA-256, like upstream's 40-hex ids.
+        """
+        latest = await self.repository.latest_version(imodel_id)
+        index = latest.changeset_index + 1 if latest else 0
+        key = version_key(imodel_id, index)
+        blob = await asyncio.to_thread(self.blobs.put_file, key, path)
+        on_rollback(self.session, lambda: self.blobs.delete(key))
+        return await self.repository.add_version(
+            IModelVersion(
+                imodel_id=imodel_id,
+                changeset_index=index,
+                changeset_id=blob.sha256[:40],
+                blob_key=key,
+                size=blob.size,
+                sha256=blob.sha256,
+                created_by=created_by,
+            )
+        )
+
     async def baseline(self, imodel_id: str) -> IModelVersion | None:
         versions = await self.repository.list_versions(imodel_id, 0, 1)
         return versions[0] if versions else None

@@ -8,8 +8,20 @@ from twinbridge.runs.worker import Executor, TimeoutHandler, WorkerContext
 
 def executors() -> tuple[dict[RunKind, Executor], dict[RunKind, TimeoutHandler]]:
     from twinbridge.export.execution import execute_export_run, time_out_export_run
+    from twinbridge.synchronization.execution import execute_synchronization_run, time_out_synchronization_run
 
-    return {RunKind.EXPORT: execute_export_run}, {RunKind.EXPORT: time_out_export_run}
+    return (
+        {
+            RunKind.EXPORT: execute_export_run,
+            RunKind.MANIFEST: execute_synchronization_run,
+            RunKind.STORAGE: execute_synchronization_run,
+        },
+        {
+            RunKind.EXPORT: time_out_export_run,
+            RunKind.MANIFEST: time_out_synchronization_run,
+            RunKind.STORAGE: time_out_synchronization_run,
+        },
+    )
 
 
 def warm_up(context: WorkerContext) -> None:

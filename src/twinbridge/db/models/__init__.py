@@ -6,6 +6,7 @@ from twinbridge.db.models.itwin import ITwin, ITwinMember
 from twinbridge.db.models.run import Job, Run, Task
 from twinbridge.db.models.service_client import ServiceClient
 from twinbridge.db.models.storage import StorageFile, StorageFolder
+from twinbridge.db.models.sync_connection import SyncConnection, SyncSourceFile
 from twinbridge.db.models.user_grant import UserGrant
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "ServiceClient",
     "StorageFile",
     "StorageFolder",
+    "SyncConnection",
+    "SyncSourceFile",
     "Task",
     "UserGrant",
 ]

@@ -31,6 +31,8 @@ class Run(CreatedAt, Base):
     authentication_type: Mapped[str] = mapped_column(String(16))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Synchronization runs report the phase they are in (Preprocessor, MasterFile, ReferenceFile).
+    phase: Mapped[str | None] = mapped_column(String(32))
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     # The lease of the worker executing the run; an expired lease makes the run claimable again.

@@ -1,0 +1,322 @@
+"""Executing a synchronization run in a worker: fetch the source files, run the connectors, and write a new
+snapshot version of the iModel.
+
+Phases: Preprocessor (fetching), MasterFile (the connectors), then Finalizing. Files are grouped into one
+job per connector type. Only the IFC connector exists here; tasks of every other connector type end with an
+error that says so. A failed run writes no version: the previous one stays current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from twinbridge.auth.grants import GrantService
+from twinbridge.db.engine import unit_of_work
+from twinbridge.db.models import Run
+from twinbridge.imodels.repository import IModelRepository
+from twinbridge.imodels.service import IModelService
+from twinbridge.platform.fetch import FetchError, download
+from twinbridge.platform.time import utc_now
+from twinbridge.runs.repository import RunRepository
+from twinbridge.runs.service import finish
+from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase
+from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error
+from twinbridge.runs.worker import WorkerContext
+from twinbridge.storage.service import FileNotFound, StorageService
+
+logger = structlog.get_logger(__name__)
+
+# Connectors by connectorType, as "module:function", imported when a run first needs one.
+CONNECTORS = {"IFC": "twinbridge.engines.connectors.ifc:synchronize_ifc"}
+
+
+@dataclass
+class TaskOutcome:
+    result: ExecutionResult
+    error: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
+
+
+@dataclass
+class SyncPlan:
+    kind: str
+    itwin_id: str
+    imodel_id: str
+    requested_by: str
+    base_version: Path | None
+    # task id -> (source file id, connector type, file name, url or None)
+    tasks: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)
+
+
+def _report(errors: int = 0, warnings: int = 0, message: str = "") -> dict[str, Any]:
+    return {
+        "synchronizationReport": {
+            "suggestedAction": "Error" if errors else ("Warning" if warnings else "None"),
+            "message": message,
+            "totalErrorsCount": errors,
+            "totalWarningsCount": warnings,
+            "totalOtherIssuesCount": 0,
+        }
+    }
+
+
+def _no_connector(connector_type: str) -> TaskOutcome:
+    return TaskOutcome(
+        ExecutionResult.ERROR,
+        task_error(
+            code="ConnectorNotAvailable",
+            message="Failed to process the file.",
+            details=f"This server has no connector for connectorType {connector_type}; "
+            "it synchronizes IFC files only.",
+            description_key="ConnectorNotAvailable",
+            description=f"No {connector_type} connector on this server.",
+            can_user_fix=False,
+            system="twinbridge",
+            phase="preprocessor",
+        ),
+        _report(errors=1),
+    )
+
+
+def _fetch_failed(reason: str) -> TaskOutcome:
+    return TaskOutcome(
+        ExecutionResult.ERROR,
+        task_error(
+            code="SourceFileDownloadFailed",
+            message="The source file could not be fetched.",
+            details=reason,
+            description_key="SourceFileDownloadFailed",
+            description="The source file could not be fetched.",
+            can_user_fix=True,
+            phase="preprocessor",
+        ),
+        _report(errors=1),
+    )
+
+
+async def _set_phase(context: WorkerContext, run_id: str, phase: JobPhase) -> None:
+    async with unit_of_work(context.runtime.sessions) as session:
+        run = await RunRepository(session).get(run_id)
+        if run is not None and run.worker_id == context.worker_id:
+            run.phase = phase.value
+
+
+async def _start(context: WorkerContext, run_id: str) -> SyncPlan | None:
+    """Marks the run executing and resolves what to fetch; None when the run ended already (no grant)."""
+    async with unit_of_work(context.runtime.sessions) as session:
+        run = await RunRepository(session).get(run_id)
+        if run is None:
+            return None
+        now = utc_now()
+        run.phase = JobPhase.PREPROCESSOR.value
+        for job in run.jobs:
+            job.state = ExecutionState.EXECUTING.value
+            job.started_at = job.started_at or now
+            for task in job.tasks:
+                task.state = ExecutionState.EXECUTING.value
+                task.started_at = now
+                task.retry_attempts = max(run.attempts - 1, 0)
+        if run.authentication_type == "User" and not await GrantService(session).is_authorized(
+            run.requested_by
+        ):
+            finish(
+                run,
+                ExecutionResult.ERROR,
+                task_error=task_error(
+                    code="UserNotAuthenticated",
+                    message="User is not authenticated.",
+                    details=f"User '{run.requested_by}' has not authorized background runs. Call "
+                    "GET /synchronization/imodels/connections/authorizationinformation and open its "
+                    "authorizationUrl, then run again.",
+                    description_key="UserNotAuthenticated",
+                    description="User is not authenticated.",
+                    can_user_fix=True,
+                    phase="authorization",
+                ),
+                run_error=USER_NOT_AUTHENTICATED,
+            )
+            return None
+        imodel = await IModelRepository(session).get(run.imodel_id)
+        assert imodel is not None
+        latest = await IModelRepository(session).latest_version(run.imodel_id)
+        base = await asyncio.to_thread(context.runtime.blobs.local_path, latest.blob_key) if latest else None
+        return SyncPlan(
+            kind=run.kind,
+            itwin_id=imodel.itwin_id,
+            imodel_id=imodel.id,
+            requested_by=run.requested_by,
+            base_version=base,
+            tasks=_task_files(run),
+        )
+
+
+def _task_files(run: Run) -> dict[str, tuple[str, str, str, str | None]]:
+    files = {file["id"]: file for file in run.options.get("files", [])}
+    tasks = {}
+    for job in run.jobs:
+        for task in job.tasks:
+            file = files.get(task.source_file_id or "", {})
+            tasks[task.id] = (
+                task.source_file_id or "",
+                job.connector_type or "",
+                file.get("name") or task.source_file_id or "source",
+                file.get("url"),
+            )
+    return tasks
+
+
+async def _fetch(context: WorkerContext, plan: SyncPlan, task_id: str, directory: Path) -> Path | TaskOutcome:
+    source_id, _, name, url = plan.tasks[task_id]
+    target = directory / task_id / Path(name).name
+    target.parent.mkdir(parents=True)
+    if url is not None:
+        try:
+            await asyncio.to_thread(download, url, target, allow_private=context.settings.fetch_allow_private)
+        except FetchError as failure:
+            return _fetch_failed(str(failure))
+        return target
+    async with unit_of_work(context.runtime.sessions) as session:
+        try:
+            return await StorageService(session, context.runtime.blobs).local_path(
+                source_id, itwin_id=plan.itwin_id
+            )
+        except FileNotFound:
+            return _fetch_failed(f"The storage file '{source_id}' no longer exists.")
+
+
+def _connector(connector_type: str) -> Callable[..., Any]:
+    module, _, function = CONNECTORS[connector_type].partition(":")
+    connector: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    return connector
+
+
+def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path], output: Path) -> Any:
+    from twinbridge.export.execution import engine_pool
+
+    return _connector("IFC")(
+        list(files.values()),
+        plan.base_version,
+        output,
+        engine_pool(context),
+        file_keys=[plan.tasks[task_id][0] for task_id in files],
+    )
+
+
+async def _record(
+    context: WorkerContext,
+    run_id: str,
+    outcomes: dict[str, TaskOutcome],
+    new_version: Path | None,
+    plan: SyncPlan,
+) -> None:
+    async with unit_of_work(context.runtime.sessions) as session:
+        run = await RunRepository(session).get(run_id)
+        if run is None or run.worker_id != context.worker_id:
+            logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id)
+            return
+        if new_version is not None:
+            await IModelService(session, context.runtime.blobs).add_version(
+                plan.imodel_id, new_version, plan.requested_by
+            )
+        now = utc_now()
+        results = []
+        for job in run.jobs:
+            job_results = []
+            for task in job.tasks:
+                outcome = outcomes[task.id]
+                task.state = ExecutionState.COMPLETED.value
+                task.result = outcome.result.value
+                task.error = outcome.error
+                task.details = outcome.details
+                task.ended_at = now
+                job_results.append(outcome.result)
+            job.result = _overall(job_results).value
+            job.state = ExecutionState.COMPLETED.value
+            job.ended_at = now
+            results += job_results
+        finish(run, _overall(results))
+
+
+def _overall(results: list[ExecutionResult]) -> ExecutionResult:
+    if all(result is ExecutionResult.SUCCESS for result in results):
+        return ExecutionResult.SUCCESS
+    if all(result is ExecutionResult.ERROR for result in results):
+        return ExecutionResult.ERROR
+    return ExecutionResult.PARTIAL_SUCCESS
+
+
+async def execute_synchronization_run(context: WorkerContext, run_id: str) -> None:
+    plan = await _start(context, run_id)
+    if plan is None:
+        return
+    temporary_root = context.settings.data_dir / "tmp"
+    temporary_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=temporary_root, prefix="sync-") as workspace:
+        directory = Path(workspace)
+        outcomes: dict[str, TaskOutcome] = {}
+        ifc_files: dict[str, Path] = {}
+        for task_id, (_, connector_type, _, _) in plan.tasks.items():
+            if connector_type not in CONNECTORS:
+                outcomes[task_id] = _no_connector(connector_type)
+                continue
+            fetched = await _fetch(context, plan, task_id, directory)
+            if isinstance(fetched, TaskOutcome):
+                outcomes[task_id] = fetched
+            else:
+                ifc_files[task_id] = fetched
+        new_version = None
+        if ifc_files:
+            await _set_phase(context, run_id, JobPhase.MASTER_FILE)
+            output = directory / "next.bim"
+            try:
+                report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, output)
+            except Exception as failure:  # the connector's failure is the task's, stated for the user
+                logger.warning("ifc_connector_failed", run_id=run_id, error=str(failure))
+                error = task_error(
+                    code="ConnectorFailed",
+                    message="Failed to process the file.",
+                    details=str(failure) or type(failure).__name__,
+                    description_key="FailedToSynchronize",
+                    description="The IFC connector could not process the file.",
+                    can_user_fix=True,
+                    phase="master_file",
+                )
+                for task_id in ifc_files:
+                    outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
+            else:
+                new_version = output
+                warnings = len(getattr(report, "warnings", []) or [])
+                summary = str(getattr(report, "summary", "") or "")
+                for task_id in ifc_files:
+                    outcomes[task_id] = TaskOutcome(
+                        ExecutionResult.SUCCESS, None, _report(warnings=warnings, message=summary)
+                    )
+        await _record(context, run_id, outcomes, new_version, plan)
+
+
+async def time_out_synchronization_run(context: WorkerContext, run_id: str) -> None:
+    async with unit_of_work(context.runtime.sessions) as session:
+        run = await RunRepository(session).get(run_id)
+        if run is None:
+            return
+        finish(
+            run,
+            ExecutionResult.TIMED_OUT,
+            task_error=task_error(
+                code="RunTimedOut",
+                message="The synchronization did not finish in time.",
+                details=f"The run exceeded this server's time limit of {context.settings.run_timeout} s "
+                "(TWINBRIDGE_RUN_TIMEOUT); the iModel was not changed.",
+                description_key="RunTimedOut",
+                description="The run took too long.",
+                can_user_fix=False,
+            ),
+        )

@@ -1,0 +1,305 @@
+"""The rules of the Synchronization API's connections, source files and runs.
+
+Manifest connections map the caller's document ids (`sourceFileId`) and receive pre-authenticated URLs with
+each run; storage connections map files of the server's storage (`storageFileId`) with their connector type.
+A file maps into an iModel at most once (409 `FileMappingToTheIModelAlreadyExists`). Runs follow the same
+rules as Export runs: one active run per iModel.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twinbridge.auth.permissions import Action
+from twinbridge.db.models import IModel, Run, SyncConnection, SyncSourceFile
+from twinbridge.export.service import ConnectionAlreadyInUse
+from twinbridge.imodels.repository import IModelRepository
+from twinbridge.itwins.service import ITwinService
+from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
+from twinbridge.platform.ids import new_guid
+from twinbridge.platform.pagination import Page
+from twinbridge.runs.repository import RunRepository
+from twinbridge.runs.service import JobPlan, RunCreation, RunService
+from twinbridge.runs.states import JobPhase, RunKind
+from twinbridge.storage.repository import StorageRepository
+from twinbridge.storage.service import COMPLETE
+from twinbridge.synchronization.repository import SyncConnectionRepository
+from twinbridge.synchronization.schemas import (
+    ConnectionCreate,
+    ConnectionUpdate,
+    ManifestConnectionCreate,
+    ManifestRunCreate,
+    ManifestRunFile,
+    StorageConnectionCreate,
+    StorageFileMapping,
+)
+
+MANIFEST = "manifest"
+STORAGE = "storage"
+_TITLES = {MANIFEST: "ManifestConnection", STORAGE: "StorageConnection"}
+
+
+def connection_not_found(kind: str) -> NotFound:
+    title = _TITLES[kind]
+    return NotFound(code=f"{title}NotFound", message=f"Requested {title} is not available.")
+
+
+def source_file_not_found(kind: str) -> NotFound:
+    title = _TITLES[kind]
+    return NotFound(
+        code=f"{title}SourceFileNotFound", message=f"Requested {title}SourceFile is not available."
+    )
+
+
+class FileMappingExists(Conflict):
+    default_code = "FileMappingToTheIModelAlreadyExists"
+    default_message = "The SourceFile is already mapped to the iModel."
+
+
+class SynchronizationService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.connections = SyncConnectionRepository(session)
+        self.imodels = IModelRepository(session)
+        self.itwins = ITwinService(session)
+        self.storage = StorageRepository(session)
+        self.runs = RunService(session)
+        self.run_repository = RunRepository(session)
+
+    async def _imodel_for_create(self, imodel_id: str, caller: str) -> IModel:
+        imodel = await self.imodels.get(imodel_id)
+        if imodel is None:
+            raise InvalidRequest(details=[invalid_value("iModelId")])
+        await self.itwins.authorized(imodel.itwin_id, caller, Action.MODIFY)
+        return imodel
+
+    async def _storage_file_name(self, itwin_id: str, storage_file_id: str, target: str) -> str:
+        """The stored file's name; the file must be a complete file of the connection's iTwin."""
+        stored = await self.storage.get_file(storage_file_id)
+        if stored is None or stored.itwin_id != itwin_id or stored.state != COMPLETE:
+            raise InvalidRequest(
+                details=[invalid_value(target, "Provided storageFileId value is not valid.")]
+            )
+        return stored.display_name
+
+    async def _flush_mappings(self, source_files: list[SyncSourceFile]) -> list[SyncSourceFile]:
+        try:
+            return await self.connections.add_source_files(source_files)
+        except IntegrityError:
+            raise FileMappingExists() from None
+
+    async def _mapping(
+        self, connection: SyncConnection, file: Any, ordinal: int, target: str
+    ) -> SyncSourceFile:
+        if connection.kind == STORAGE:
+            assert isinstance(file, StorageFileMapping)
+            name = await self._storage_file_name(connection.itwin_id, file.storage_file_id, target)
+            key, connector_type = file.storage_file_id, file.connector_type
+        else:
+            key, connector_type, name = file.source_file_id, None, None
+        return SyncSourceFile(
+            id=new_guid(),
+            connection_id=connection.id,
+            imodel_id=connection.imodel_id,
+            kind=connection.kind,
+            file_key=key,
+            connector_type=connector_type,
+            last_known_file_name=name,
+            ordinal=ordinal,
+        )
+
+    async def create_connection(self, kind: str, body: ConnectionCreate, caller: str) -> SyncConnection:
+        assert isinstance(body, ManifestConnectionCreate | StorageConnectionCreate)
+        imodel = await self._imodel_for_create(body.imodel_id, caller)
+        connection = await self.connections.add(
+            SyncConnection(
+                id=secrets.token_urlsafe(32),  # opaque base64url ids, like the cloud's
+                kind=kind,
+                imodel_id=imodel.id,
+                itwin_id=imodel.itwin_id,
+                display_name=body.display_name if body.display_name is not None else imodel.name,
+                authentication_type=body.authentication_type,
+                created_by=caller,
+            )
+        )
+        mappings = [
+            await self._mapping(connection, file, index, f"sourceFiles[{index}].storageFileId")
+            for index, file in enumerate(body.source_files)
+        ]
+        await self._flush_mappings(mappings)
+        return connection
+
+    async def authorized_connection(
+        self, kind: str, connection_id: str, caller: str, action: Action
+    ) -> SyncConnection:
+        connection = await self.connections.get(kind, connection_id)
+        if connection is None:
+            raise connection_not_found(kind)
+        await self.itwins.authorized(connection.itwin_id, caller, action)
+        return connection
+
+    async def list_connections(
+        self, kind: str, imodel_id: str, caller: str, page: Page
+    ) -> list[SyncConnection]:
+        imodel = await self.imodels.get(imodel_id)
+        if imodel is None:
+            raise InvalidRequest(details=[invalid_value("imodelId")])
+        await self.itwins.authorized(imodel.itwin_id, caller, Action.READ)
+        return await self.connections.list_for_imodel(kind, imodel_id, page.skip, page.fetch_limit)
+
+    async def last_run_id(self, connection_id: str) -> str | None:
+        latest = await self.run_repository.latest_for_connection(connection_id)
+        return latest.id if latest else None
+
+    async def last_run_ids(self, connections: Sequence[SyncConnection]) -> dict[str, str]:
+        return await self.run_repository.latest_ids_for_connections([item.id for item in connections])
+
+    async def update_connection(
+        self, kind: str, connection_id: str, body: ConnectionUpdate, caller: str
+    ) -> SyncConnection:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        if body.display_name is not None:
+            connection.display_name = body.display_name
+        if body.authentication_type is not None:
+            connection.authentication_type = body.authentication_type
+        await self.session.flush()
+        return connection
+
+    async def delete_connection(self, kind: str, connection_id: str, caller: str) -> None:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        if await self.run_repository.has_active_for_connection(connection.id):
+            raise ConnectionAlreadyInUse()
+        await self.run_repository.delete_for_connection(connection.id)
+        await self.connections.delete(connection)
+
+    async def add_source_file(self, kind: str, connection_id: str, file: Any, caller: str) -> SyncSourceFile:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        ordinal = await self.connections.next_ordinal(connection.id)
+        mapping = await self._mapping(connection, file, ordinal, "storageFileId")
+        return (await self._flush_mappings([mapping]))[0]
+
+    async def source_file(
+        self, kind: str, connection_id: str, source_file_id: str, caller: str
+    ) -> SyncSourceFile:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.READ)
+        found = await self.connections.get_source_file(connection.id, source_file_id)
+        if found is None:
+            raise source_file_not_found(kind)
+        return found
+
+    async def list_source_files(
+        self, kind: str, connection_id: str, caller: str, page: Page
+    ) -> list[SyncSourceFile]:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.READ)
+        return await self.connections.list_source_files(connection.id, page.skip, page.fetch_limit)
+
+    async def update_source_file(
+        self, kind: str, connection_id: str, source_file_id: str, file: Any, caller: str
+    ) -> SyncSourceFile:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        existing = await self.connections.get_source_file(connection.id, source_file_id)
+        if existing is None:
+            raise source_file_not_found(kind)
+        replacement = await self._mapping(connection, file, existing.ordinal, "storageFileId")
+        existing.file_key = replacement.file_key
+        existing.connector_type = replacement.connector_type
+        existing.last_known_file_name = replacement.last_known_file_name
+        try:
+            await self.session.flush()
+        except IntegrityError:
+            raise FileMappingExists() from None
+        return existing
+
+    async def remove_source_file(
+        self, kind: str, connection_id: str, source_file_id: str, caller: str
+    ) -> None:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        existing = await self.connections.get_source_file(connection.id, source_file_id)
+        if existing is None:
+            raise source_file_not_found(kind)
+        await self.connections.delete_source_file(existing)
+
+    async def create_run(
+        self, kind: str, connection_id: str, caller: str, manifest: ManifestRunCreate | None = None
+    ) -> RunCreation:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        mapped = await self.connections.list_source_files(connection.id)
+        if kind == STORAGE:
+            if not mapped:
+                raise InvalidRequest(
+                    details=[
+                        ErrorDetail("InvalidValue", "The connection has no source files to synchronize.")
+                    ]
+                )
+            files = [
+                {
+                    "id": item.file_key,
+                    "connectorType": item.connector_type,
+                    "name": item.last_known_file_name,
+                    "phase": JobPhase.MASTER_FILE.value,
+                }
+                for item in mapped
+            ]
+        else:
+            assert manifest is not None
+            files = _manifest_files(manifest.source_files, {item.file_key for item in mapped})
+        jobs: dict[str, list[str | None]] = {}
+        for file in files:
+            jobs.setdefault(str(file["connectorType"]), []).append(str(file["id"]))
+        return await self.runs.create(
+            kind=RunKind(kind),
+            connection_id=connection.id,
+            imodel_id=connection.imodel_id,
+            requested_by=caller,
+            authentication_type=connection.authentication_type,
+            options={"files": files},
+            jobs=[JobPlan(connector_type=connector, task_sources=ids) for connector, ids in jobs.items()],
+        )
+
+    async def get_run(self, kind: str, connection_id: str, run_id: str, caller: str) -> Run:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.READ)
+        return await self.runs.get_for_connection(connection.id, run_id)
+
+    async def list_runs(self, kind: str, connection_id: str, caller: str, page: Page) -> list[Run]:
+        connection = await self.authorized_connection(kind, connection_id, caller, Action.READ)
+        return await self.runs.list_for_connection(connection.id, page.skip, page.fetch_limit)
+
+
+def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict[str, Any]]:
+    """The run's files, master files first, then their children as reference files."""
+    flattened: list[dict[str, Any]] = []
+    problems: list[ErrorDetail] = []
+
+    def visit(file: ManifestRunFile, target: str, phase: JobPhase) -> None:
+        connector_type = file.connector_type or (file.connector.upper() if file.connector else None)
+        if phase is JobPhase.MASTER_FILE and file.id not in mapped:
+            problems.append(
+                invalid_value(f"{target}.id", f"Source file '{file.id}' is not mapped to the connection.")
+            )
+        if connector_type is None:
+            name = f"{target}.connectorType"
+            problems.append(ErrorDetail("MissingRequiredProperty", f"{name} was not provided.", name))
+        if not file.url.lower().startswith(("http://", "https://")):
+            problems.append(invalid_value(f"{target}.url", f"Provided {target}.url value is not valid."))
+        flattened.append(
+            {
+                "id": file.id,
+                "name": file.name or file.id,
+                "url": file.url,
+                "connectorType": connector_type,
+                "phase": phase.value,
+            }
+        )
+        for index, child in enumerate(file.children):
+            visit(child, f"{target}.children[{index}]", JobPhase.REFERENCE_FILE)
+
+    for index, file in enumerate(files):
+        visit(file, f"sourceFiles[{index}]", JobPhase.MASTER_FILE)
+    if problems:
+        raise InvalidRequest(details=problems)
+    return flattened
