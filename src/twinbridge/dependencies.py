@@ -15,7 +15,7 @@ from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, InvalidAcces
 from twinbridge.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -62,7 +62,12 @@ def create_database_engine(settings: Settings, *, for_reads: bool = False) -> As
     """
     if settings.is_sqlite:
         _prepare_sqlite(settings)
-        engine = create_async_engine(settings.async_database_url, connect_args={"timeout": 15})
+        engine = create_async_engine(
+            settings.async_database_url,
+            connect_args={"timeout": 15},
+            # Every unit of work ends its own transaction; a reset ROLLBACK would be one more round trip.
+            pool_reset_on_return=None if for_reads else "rollback",
+        )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling is switched off so that the BEGIN below is ours.
         event.listen(

@@ -70,7 +70,7 @@ class ExportService:
         connection = await self.connections.get(connection_id)
         if connection is None:
             raise ConnectionNotFound()
-        await self.itwins.authorized(connection.itwin_id, caller, action)
+        await self.itwins.authorize(connection.itwin_id, caller, action)
         return connection
 
     async def list_connections(self, imodel_id: str, caller: str, page: Page) -> list[ExportConnection]:
@@ -81,8 +81,7 @@ class ExportService:
         return await self.connections.list_for_imodel(imodel_id, page.skip, page.fetch_limit)
 
     async def last_run_id(self, connection_id: str) -> str | None:
-        latest = await self.run_repository.latest_for_connection(connection_id)
-        return latest.id if latest else None
+        return await self.run_repository.latest_id_for_connection(connection_id)
 
     async def last_run_ids(self, connections: list[ExportConnection]) -> dict[str, str]:
         return await self.run_repository.latest_ids_for_connections([item.id for item in connections])

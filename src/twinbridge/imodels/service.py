@@ -177,7 +177,7 @@ class IModelService:
         imodel = await self.repository.get(imodel_id)
         if imodel is None:
             raise IModelNotFound()
-        await self.itwins.authorized(imodel.itwin_id, caller, action)
+        await self.itwins.authorize(imodel.itwin_id, caller, action)
         return imodel
 
     async def list_in_itwin(self, itwin_id: str, caller: str, page: Page) -> list[IModel]:

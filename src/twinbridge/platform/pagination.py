@@ -35,11 +35,16 @@ def _to_int(raw: str | None, default: int) -> int | None:
         return None
 
 
-def page_parameters(
+async def page_parameters(
     top: Annotated[str | None, Query(alias="$top", description="Page size (1-1000, default 100).")] = None,
     skip: Annotated[str | None, Query(alias="$skip", description="Items to skip.")] = None,
 ) -> Page:
-    """A FastAPI dependency; strings are parsed by hand so errors carry the contract's details."""
+    """A FastAPI dependency (async: no thread-pool hop); see `parse_page`."""
+    return parse_page(top, skip)
+
+
+def parse_page(top: str | None, skip: str | None) -> Page:
+    """Strings are parsed by hand so that errors carry the contract's details."""
     top_value = _to_int(top, DEFAULT_PAGE_SIZE)
     if top_value is None or not 1 <= top_value <= MAX_PAGE_SIZE:
         raise InvalidRequest(details=[PAGE_SIZE_OUT_OF_LIMITS])

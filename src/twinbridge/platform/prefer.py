@@ -9,7 +9,7 @@ from fastapi import Header
 ReturnPreference = Literal["minimal", "representation"]
 
 
-def return_preference(
+async def return_preference(
     prefer: Annotated[
         str | None, Header(description="return=minimal (default) or return=representation")
     ] = None,

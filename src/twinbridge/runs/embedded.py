@@ -24,6 +24,7 @@ logger = structlog.get_logger(__name__)
 TIMED_OUT_EXIT_CODE = 3
 SUPERVISE_SECONDS = 1.0
 PARENT_CHECK_SECONDS = 0.5
+WORKER_NICENESS = 10
 
 
 def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Event) -> None:
@@ -36,6 +37,9 @@ def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Even
     configure_logging()
     settings = Settings(**settings_values)
     _exit_with_parent()
+    # Exports are long and CPU-bound, API requests short: the workers (and the engines they start, which
+    # inherit it) yield the CPU to the API process.
+    os.nice(WORKER_NICENESS)
 
     def wait(timeout: float) -> bool:
         woken = wake.wait(timeout)

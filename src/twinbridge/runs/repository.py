@@ -32,9 +32,9 @@ class RunRepository:
         )
         return await self.session.scalar(statement.limit(1)) is not None
 
-    async def latest_for_connection(self, connection_id: str) -> Run | None:
+    async def latest_id_for_connection(self, connection_id: str) -> str | None:
         statement = (
-            select(Run)
+            select(Run.id)
             .where(Run.connection_id == connection_id)
             .order_by(Run.created_at.desc(), Run.id.desc())
             .limit(1)

@@ -140,7 +140,7 @@ class SynchronizationService:
         connection = await self.connections.get(kind, connection_id)
         if connection is None:
             raise connection_not_found(kind)
-        await self.itwins.authorized(connection.itwin_id, caller, action)
+        await self.itwins.authorize(connection.itwin_id, caller, action)
         return connection
 
     async def list_connections(
@@ -153,8 +153,7 @@ class SynchronizationService:
         return await self.connections.list_for_imodel(kind, imodel_id, page.skip, page.fetch_limit)
 
     async def last_run_id(self, connection_id: str) -> str | None:
-        latest = await self.run_repository.latest_for_connection(connection_id)
-        return latest.id if latest else None
+        return await self.run_repository.latest_id_for_connection(connection_id)
 
     async def last_run_ids(self, connections: Sequence[SyncConnection]) -> dict[str, str]:
         return await self.run_repository.latest_ids_for_connections([item.id for item in connections])

@@ -4,7 +4,7 @@ import pytest
 from starlette.requests import Request
 
 from twinbridge.platform.errors import InvalidRequest
-from twinbridge.platform.pagination import DEFAULT_PAGE_SIZE, Page, page_links, page_parameters, split_page
+from twinbridge.platform.pagination import DEFAULT_PAGE_SIZE, Page, page_links, parse_page, split_page
 
 
 def _request(query: str) -> Request:
@@ -20,13 +20,13 @@ def _request(query: str) -> Request:
 
 
 def test_page_defaults_to_one_hundred_items_from_the_start() -> None:
-    assert page_parameters(None, None) == Page(top=DEFAULT_PAGE_SIZE, skip=0)
+    assert parse_page(None, None) == Page(top=DEFAULT_PAGE_SIZE, skip=0)
 
 
 @pytest.mark.parametrize("top", ["0", "1001", "-5", "ten"])
 def test_page_size_outside_one_to_a_thousand_is_refused_with_the_contract_detail(top: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
-        page_parameters(top, None)
+        parse_page(top, None)
     assert [detail.as_dict() for detail in raised.value.details] == [
         {"code": "InvalidValue", "message": "Page size is out of limits.", "target": "$top"}
     ]
@@ -35,7 +35,7 @@ def test_page_size_outside_one_to_a_thousand_is_refused_with_the_contract_detail
 @pytest.mark.parametrize("skip", ["-1", "x"])
 def test_invalid_skip_is_refused_naming_skip(skip: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
-        page_parameters("10", skip)
+        parse_page("10", skip)
     assert raised.value.details[0].target == "$skip"
 
 
