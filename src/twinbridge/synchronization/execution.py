@@ -35,7 +35,7 @@ from twinbridge.storage.service import FileNotFound, StorageService
 logger = structlog.get_logger(__name__)
 
 # Connectors by connectorType, as "module:function", imported when a run first needs one.
-CONNECTORS = {"IFC": "twinbridge.engines.connectors.ifc:synchronize_ifc"}
+CONNECTORS = {"IFC": "twinbridge.engines.connectors:synchronize_ifc"}
 
 
 @dataclass
@@ -45,6 +45,17 @@ class TaskOutcome:
     details: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class TaskFile:
+    source_id: str  # the storage file id, or the manifest's document id
+    connector_type: str
+    name: str
+    url: str | None  # manifest runs fetch from a URL; storage runs read the server's storage
+    # Provenance key handed to the connector: stable across runs (the mapping id of a storage connection
+    # survives replacing its storage file), so re-synchronizing updates elements instead of duplicating them.
+    key: str
+
+
 @dataclass
 class SyncPlan:
     kind: str
@@ -52,8 +63,7 @@ class SyncPlan:
     imodel_id: str
     requested_by: str
     base_version: Path | None
-    # task id -> (source file id, connector type, file name, url or None)
-    tasks: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)
+    tasks: dict[str, TaskFile] = field(default_factory=dict)
 
 
 def _report(errors: int = 0, warnings: int = 0, message: str = "") -> dict[str, Any]:
@@ -158,24 +168,27 @@ async def _start(context: WorkerContext, run_id: str) -> SyncPlan | None:
         )
 
 
-def _task_files(run: Run) -> dict[str, tuple[str, str, str, str | None]]:
+def _task_files(run: Run) -> dict[str, TaskFile]:
     files = {file["id"]: file for file in run.options.get("files", [])}
     tasks = {}
     for job in run.jobs:
         for task in job.tasks:
-            file = files.get(task.source_file_id or "", {})
-            tasks[task.id] = (
-                task.source_file_id or "",
-                job.connector_type or "",
-                file.get("name") or task.source_file_id or "source",
-                file.get("url"),
+            source_id = task.source_file_id or ""
+            file = files.get(source_id, {})
+            tasks[task.id] = TaskFile(
+                source_id=source_id,
+                connector_type=job.connector_type or "",
+                name=file.get("name") or source_id or "source",
+                url=file.get("url"),
+                key=file.get("key") or source_id,
             )
     return tasks
 
 
 async def _fetch(context: WorkerContext, plan: SyncPlan, task_id: str, directory: Path) -> Path | TaskOutcome:
-    source_id, _, name, url = plan.tasks[task_id]
-    target = directory / task_id / Path(name).name
+    file = plan.tasks[task_id]
+    source_id, url = file.source_id, file.url
+    target = directory / task_id / Path(file.name).name
     target.parent.mkdir(parents=True)
     if url is not None:
         try:
@@ -206,7 +219,7 @@ def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path],
         plan.base_version,
         output,
         engine_pool(context),
-        file_keys=[plan.tasks[task_id][0] for task_id in files],
+        file_keys=[plan.tasks[task_id].key for task_id in files],
     )
 
 
@@ -263,9 +276,9 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
         directory = Path(workspace)
         outcomes: dict[str, TaskOutcome] = {}
         ifc_files: dict[str, Path] = {}
-        for task_id, (_, connector_type, _, _) in plan.tasks.items():
-            if connector_type not in CONNECTORS:
-                outcomes[task_id] = _no_connector(connector_type)
+        for task_id, task_file in plan.tasks.items():
+            if task_file.connector_type not in CONNECTORS:
+                outcomes[task_id] = _no_connector(task_file.connector_type)
                 continue
             fetched = await _fetch(context, plan, task_id, directory)
             if isinstance(fetched, TaskOutcome):

@@ -238,6 +238,7 @@ class SynchronizationService:
             files = [
                 {
                     "id": item.file_key,
+                    "key": item.id,
                     "connectorType": item.connector_type,
                     "name": item.last_known_file_name,
                     "phase": JobPhase.MASTER_FILE.value,

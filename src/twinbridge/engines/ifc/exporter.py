@@ -2,8 +2,9 @@
 
 The order of work keeps memory flat and both processes busy: the element list (small rows) is read first and
 every IfcProduct is created with its placement; then meshes stream from the engine element by element and
-become IFC geometry at once (the engine facets the next batches meanwhile; no mesh is kept after its
-element); then the properties are read class by class; the file is written to a temporary name and renamed.
+become STEP text in a geometry fragment at once (the engine facets the next batches meanwhile; no mesh and
+no geometry entity is kept after its element, see stepfragment.py); then the properties are read class by
+class; IfcOpenShell writes its part, the fragment is appended to it in a temporary file, which is renamed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import ifcopenshell
 from twinbridge.engines.ifc.entities import required_defaults
 from twinbridge.engines.ifc.errors import IfcExportError, SourceIModelError, UnknownModelError
 from twinbridge.engines.ifc.factory import EntityFactory
-from twinbridge.engines.ifc.geometry import GeometryWriter, box_mesh
+from twinbridge.engines.ifc.geometry import box_mesh
 from twinbridge.engines.ifc.identity import derived_global_id, element_global_id
 from twinbridge.engines.ifc.mapping import ClassMapping, load_mapping_file
 from twinbridge.engines.ifc.placement import axis_directions
@@ -34,6 +35,12 @@ from twinbridge.engines.ifc.properties import (
     PropertyDefinition,
     PropertyWriter,
     decode_ec_name,
+)
+from twinbridge.engines.ifc.stepfragment import (
+    StepEntityFactory,
+    StepFragment,
+    StepGeometryWriter,
+    merge_step_files,
 )
 from twinbridge.engines.ifc.versions import IfcVersion, resolve_ifc_version
 from twinbridge.engines.imodel import EnginePool, IModelFileError, IModelSession
@@ -81,6 +88,7 @@ class _ElementRow:
     bbox_high: tuple[float, float, float]
     product: Any = None
     geometry: str = "None"
+    shape: int | None = None  # id of its IfcProductDefinitionShape in the geometry fragment
 
 
 def export_imodel_to_ifc(
@@ -186,10 +194,20 @@ class _IfcBuilder:
         project_placement, body_context = self._create_project()
         storey_placements = self._create_spatial_structure(rows, models, project_placement)
         self._create_products(rows, class_names, class_chains, storey_placements)
-        self._add_geometry(rows, body_context)
-        self._add_properties(rows, class_names, class_chains, models, selected)
-        self._contain_products(rows)
-        self._write()
+        # IfcOpenShell creates only the containments after this point (geometry and property sets go to the
+        # fragment), so the fragment's ids start a little above IfcOpenShell's (checked again in `_write`).
+        first_id = int(self.file.get_max_id()) + len(self.storeys) + 16
+        fragment = StepFragment(self._temporary("geometry"), first_id)
+        self.text = StepEntityFactory(fragment, self.schema)
+        try:
+            self._add_geometry(rows, body_context, fragment)
+            self._add_properties(rows, class_names, models, selected)
+            self._contain_products(rows)
+            fragment.close()
+            self._write(rows, fragment)
+        finally:
+            fragment.close()
+            fragment.path.unlink(missing_ok=True)
         return self.summary
 
     def _select_models(
@@ -283,11 +301,20 @@ class _IfcBuilder:
         self, entity: str, key: str | None = None, global_id: str | None = None, **attributes: Any
     ) -> Any:
         """An IfcRoot entity with a deterministic GlobalId (and the owner history IFC2X3 requires)."""
+        return self.create(entity, **self._root_attributes(entity, key, global_id, attributes))
+
+    def _fragment_root(self, entity: str, key: str, **attributes: Any) -> Any:
+        """`_root`, written to the STEP fragment (for entities no IfcOpenShell entity refers to)."""
+        return self.text(entity, **self._root_attributes(entity, key, None, attributes))
+
+    def _root_attributes(
+        self, entity: str, key: str | None, global_id: str | None, attributes: dict[str, Any]
+    ) -> dict[str, Any]:
         if global_id is None:
             global_id = derived_global_id(self.imodel_guid, key or entity)
         if self.owner_history is not None:
             attributes["OwnerHistory"] = self.owner_history
-        return self.create(entity, GlobalId=global_id, **attributes)
+        return {"GlobalId": global_id, **attributes}
 
     def _write_header(self) -> None:
         header = self.file.header
@@ -473,8 +500,8 @@ class _IfcBuilder:
                 **defaults,
             )
 
-    def _add_geometry(self, rows: list[_ElementRow], body_context: Any) -> None:
-        writer = GeometryWriter(self.create, body_context, self.version.tessellation)
+    def _add_geometry(self, rows: list[_ElementRow], body_context: Any, fragment: StepFragment) -> None:
+        writer = StepGeometryWriter(fragment, self.schema, body_context.id(), self.version.tessellation)
         by_id = {row.element_id: row for row in rows}
         report = GraphicsExportReport()
         done = 0
@@ -495,7 +522,7 @@ class _IfcBuilder:
                 if shape is not None:
                     row.geometry = "Mesh"
             if shape is not None:
-                row.product.Representation = shape
+                row.shape = shape
                 self.summary.elements_with_geometry += 1
                 self.summary.triangles += triangles
             done += 1
@@ -510,11 +537,10 @@ class _IfcBuilder:
         self,
         rows: list[_ElementRow],
         class_names: dict[str, str],
-        class_chains: dict[str, list[str]],
         models: dict[str, dict[str, Any]],
         selected: list[str] | None,
     ) -> None:
-        writer = PropertyWriter(self.create, self.schema)
+        writer = PropertyWriter(self.text, self.schema)
         by_id = {row.element_id: row for row in rows}
         categories = {
             str(row["id"]): str(row.get("name") or row.get("label") or row["id"])
@@ -577,8 +603,11 @@ class _IfcBuilder:
 
     def _property_set(self, row: _ElementRow, name: str, properties: list[Any]) -> None:
         key = f"0x{row.element_id:x}:{name}"
-        property_set = self._root("IfcPropertySet", f"pset:{key}", Name=name, HasProperties=properties)
-        self._root(
+        # Written to the fragment: nothing in IfcOpenShell's part refers to property sets.
+        property_set = self._fragment_root(
+            "IfcPropertySet", f"pset:{key}", Name=name, HasProperties=properties
+        )
+        self._fragment_root(
             "IfcRelDefinesByProperties",
             f"defines:{key}",
             RelatedObjects=[row.product],
@@ -664,20 +693,37 @@ class _IfcBuilder:
                 RelatingStructure=self.storeys[model_id],
             )
 
-    def _write(self) -> None:
-        """Write next to the destination and rename, so that a failed export never leaves a partial file."""
-        self.progress("writing", 0, 1)
+    def _temporary(self, kind: str) -> Path:
+        """A new empty file next to the destination (same file system, so the final rename is atomic)."""
         directory = self.destination.resolve().parent
         directory.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(
-            prefix=f".{self.destination.name}.", suffix=".tmp", dir=directory
+            prefix=f".{self.destination.name}.", suffix=f".{kind}.tmp", dir=directory
         )
         os.close(handle)
+        return Path(temporary)
+
+    def _write(self, rows: list[_ElementRow], fragment: StepFragment) -> None:
+        """Write next to the destination and rename, so that a failed export never leaves a partial file."""
+        self.progress("writing", 0, 1)
+        if self.file.get_max_id() >= fragment.first_id:
+            raise IfcExportError("internal error: IfcOpenShell's ids reached the geometry fragment's")
+        # Stand-ins last, in id order: they get the highest ids and IfcOpenShell writes them last.
+        shaped = sorted((row for row in rows if row.shape is not None), key=lambda row: cast(int, row.shape))
+        for row in shaped:
+            row.product.Representation = self.create.stand_in(
+                "IfcProductDefinitionShape", cast(int, row.shape)
+            )
+        part = self._temporary("part")
+        temporary = self._temporary("ifc")
         try:
-            self.file.write(temporary, format=".ifc")
+            self.file.write(str(part), format=".ifc")
+            merge_step_files(part, len(shaped), fragment.path, temporary)
             os.chmod(temporary, 0o644)
             os.replace(temporary, self.destination)
         except BaseException:
-            Path(temporary).unlink(missing_ok=True)
+            temporary.unlink(missing_ok=True)
             raise
+        finally:
+            part.unlink(missing_ok=True)
         self.progress("writing", 1, 1)

@@ -21,9 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import ifcopenshell
-
 from twinbridge.engines.ifc.factory import EntityFactory
+from twinbridge.engines.ifc.stepfragment import StepEntityFactory
 
 # ec_Property.PrimitiveType values (imodel-format.md section 1.2).
 BINARY, BOOLEAN, DATE_TIME, DOUBLE, INTEGER, LONG, POINT2D, POINT3D, STRING, IGEOMETRY = (
@@ -78,14 +77,18 @@ class PropertyDefinition:
 
 
 class PropertyWriter:
-    """Creates IfcProperty entities for one file; identical properties are created once and shared."""
+    """Creates IfcProperty entities for one file; identical properties are created once and shared.
 
-    def __init__(self, create: EntityFactory, schema: str) -> None:
+    With an `EntityFactory` the properties are IfcOpenShell entities; with a `StepEntityFactory` (as in the
+    exporter) they are written to the STEP fragment and returned as ids.
+    """
+
+    def __init__(self, create: EntityFactory | StepEntityFactory, schema: str) -> None:
         self.create = create
         self.schema = schema
-        self._shared: dict[tuple[str, str, Any], ifcopenshell.entity_instance] = {}
+        self._shared: dict[tuple[str, str, Any], Any] = {}
 
-    def single(self, name: str, ifc_type: str, value: Any) -> ifcopenshell.entity_instance:
+    def single(self, name: str, ifc_type: str, value: Any) -> Any:
         # IFC allows a property to belong to several property sets; sharing the repeated ones (a class name,
         # a category, "Steel") keeps big exports small. Only hashable scalar values are shared.
         key = (name, ifc_type, value)
@@ -99,14 +102,14 @@ class PropertyWriter:
             self._shared[key] = created
         return created
 
-    def list_value(self, name: str, ifc_type: str, values: list[Any]) -> ifcopenshell.entity_instance:
+    def list_value(self, name: str, ifc_type: str, values: list[Any]) -> Any:
         return self.create(
             "IfcPropertyListValue",
             Name=name,
             ListValues=[self.create.value(ifc_type, value) for value in values],
         )
 
-    def convert(self, definition: PropertyDefinition, value: Any) -> ifcopenshell.entity_instance | None:
+    def convert(self, definition: PropertyDefinition, value: Any) -> Any:
         """The IfcProperty for an EC value as the engine returns it, or None when it is not exported."""
         if value is None or not definition.exported:
             return None
@@ -135,7 +138,7 @@ class PropertyWriter:
             return None
         return self.single(name, parts[0], parts[1])
 
-    def text(self, name: str, value: str) -> ifcopenshell.entity_instance:
+    def text(self, name: str, value: str) -> Any:
         return self.single(name, "IfcLabel" if len(value) <= IFC_LABEL_MAX else "IfcText", value)
 
     def _scalar_parts(self, definition: PropertyDefinition, value: Any) -> tuple[str, Any] | None:

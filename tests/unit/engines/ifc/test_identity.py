@@ -36,3 +36,17 @@ def test_a_malformed_federation_guid_counts_as_absent() -> None:
 def test_derived_ids_differ_per_key_and_repeat_per_key() -> None:
     assert derived_global_id(IMODEL, "site") == derived_global_id(IMODEL, "site")
     assert derived_global_id(IMODEL, "site") != derived_global_id(IMODEL, "building")
+
+
+def test_derived_ids_are_the_compressed_uuid5_of_the_key_as_ifcopenshell_spells_it() -> None:
+    for key in ("project", "pset:0x1f:iModelElement", "défini", ""):
+        expected = ifcopenshell.guid.compress(uuid.uuid5(IMODEL, key).hex)
+
+        assert derived_global_id(IMODEL, key) == expected
+
+
+def test_extreme_uuids_compress_as_ifcopenshell_does() -> None:
+    for number in (0, 1, 2**127, 2**128 - 1):
+        value = uuid.UUID(int=number)
+
+        assert element_global_id(str(value), 1, IMODEL) == ifcopenshell.guid.compress(value.hex)

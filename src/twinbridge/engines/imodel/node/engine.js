@@ -567,6 +567,7 @@ const ops = {
     return { bye: true };
   },
 };
+Object.assign(ops, require("./sync").syncOps({ getWritableDb, EngineError })); // connector ops (sync.js)
 
 // ---------------------------------------------------------------------------------------------
 // helpers

@@ -1,0 +1,6 @@
+"""Connectors: synchronize external files into iModel snapshots (docs/ifc-connector.md for IFC)."""
+
+from twinbridge.engines.connectors.errors import ConnectorError, SourceFileError
+from twinbridge.engines.connectors.ifc_sync import FileSyncReport, SyncReport, synchronize_ifc
+
+__all__ = ["ConnectorError", "FileSyncReport", "SourceFileError", "SyncReport", "synchronize_ifc"]

@@ -1,0 +1,324 @@
+"""Reading an IFC file for synchronization: the products to import, their container, psets and meshes.
+
+Imported products are the IfcElement instances that have a Representation, except openings
+(IfcFeatureElementSubtraction) and virtual elements: what a viewer shows as the building. Spatial structure
+(sites, buildings, storeys, spaces), positioning elements (grids, alignments), annotations and ports are left
+out. IfcOpenShell tessellates each product in its local placement; the element keeps the placement's
+location as its origin and gets the mesh in world orientation (no rotation), in float64 metres, so that
+far-from-origin files keep their precision.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ifcopenshell
+import ifcopenshell.geom
+import ifcopenshell.util.element
+
+from twinbridge.engines.connectors.errors import SourceFileError
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3", "IFC4X3_ADD1", "IFC4X3_ADD2")
+EXCLUDED_CLASSES = ("IfcFeatureElementSubtraction", "IfcVirtualElement")
+# Vertex coordinates are rounded to a micrometre: compact JSON and a stable checksum across runs.
+COORDINATE_DIGITS = 6
+DEFAULT_COLOR = (0.8, 0.8, 0.8)
+
+PropertyValue = bool | int | float | str
+_FILE_SCHEMA = re.compile(rb"FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'")
+# ifcopenshell.geom has no type hints.
+_GEOM: Any = ifcopenshell.geom
+
+
+@dataclass(frozen=True, slots=True)
+class MeshPart:
+    """The triangles of one product in one colour; points are relative to the product's origin."""
+
+    color: tuple[int, int, int]
+    transparency: float
+    points: list[tuple[float, float, float]]
+    triangles: list[tuple[int, int, int]]
+
+
+@dataclass(slots=True)
+class IfcProductRecord:
+    """What the iModel keeps of one IFC product."""
+
+    global_id: str
+    ifc_class: str
+    name: str | None
+    container: str
+    container_key: str
+    properties: dict[str, dict[str, PropertyValue]]
+    attributes: dict[str, str]
+    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    mesh: list[MeshPart] = field(default_factory=list)
+
+
+@dataclass
+class IfcSource:
+    """One IFC file, read and tessellated."""
+
+    path: Path
+    schema: str
+    products: list[IfcProductRecord]
+    warnings: list[str]
+
+
+def open_ifc(path: Path) -> ifcopenshell.file:
+    """Open an IFC-SPF file, or raise `SourceFileError` saying what is wrong with it."""
+    if not path.exists():
+        raise SourceFileError(path, "the file does not exist")
+    if not path.is_file():
+        raise SourceFileError(path, "not a regular file")
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(8192)
+    except OSError as problem:
+        raise SourceFileError(path, f"cannot read the file ({problem.strerror or problem})") from None
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"ISO-10303-21"):
+        raise SourceFileError(path, "not an IFC file (an IFC-SPF file starts with ISO-10303-21)")
+    declared = _FILE_SCHEMA.search(head)
+    if declared is not None:
+        name = declared.group(1).decode("ascii", "replace").upper()
+        if not name.startswith(("IFC2X3", "IFC4")):
+            raise SourceFileError(
+                path, f"unsupported schema {name} (supported: {', '.join(SUPPORTED_SCHEMAS)})"
+            )
+    try:
+        model = ifcopenshell.open(str(path))
+    except Exception as problem:  # IfcOpenShell raises several unrelated types for bad files
+        raise SourceFileError(path, f"IfcOpenShell cannot parse the file: {problem}") from None
+    schema = str(model.schema_identifier or model.schema).upper()
+    if schema not in SUPPORTED_SCHEMAS:
+        raise SourceFileError(
+            path, f"unsupported IFC schema {schema} (supported: {', '.join(SUPPORTED_SCHEMAS)})"
+        )
+    return model
+
+
+def importable_products(model: ifcopenshell.file) -> list[Any]:
+    products = []
+    elements: Sequence[Any] = model.by_type("IfcElement")
+    for product in elements:
+        if product.Representation is None or any(product.is_a(name) for name in EXCLUDED_CLASSES):
+            continue
+        products.append(product)
+    return products
+
+
+def read_ifc(path: Path, threads: int | None = None) -> IfcSource:
+    """The importable products of an IFC file with their containers, property sets and meshes."""
+    model = open_ifc(path)
+    warnings: list[str] = []
+    records: dict[str, IfcProductRecord] = {}
+    products = importable_products(model)
+    by_global_id: dict[str, Any] = {}
+    for product in products:
+        global_id = str(product.GlobalId)
+        if global_id in records:
+            warnings.append(f"{path.name}: duplicate GlobalId {global_id} ({product.is_a()}); kept the first")
+            continue
+        container, container_key = container_of(product)
+        records[global_id] = IfcProductRecord(
+            global_id=global_id,
+            ifc_class=product.is_a(),
+            name=product.Name or None,
+            container=container,
+            container_key=container_key,
+            properties=_property_sets(product),
+            attributes=_attributes(product),
+        )
+        by_global_id[global_id] = product
+    _tessellate(model, path, list(by_global_id.values()), records, warnings, threads)
+    for record in records.values():
+        if not record.mesh:
+            warnings.append(f"{path.name}: {record.ifc_class} {record.global_id} has no geometry")
+    return IfcSource(
+        path, str(model.schema_identifier or model.schema).upper(), list(records.values()), warnings
+    )
+
+
+def container_of(product: Any) -> tuple[str, str]:
+    """(display name, key) of the storey, else building, holding a product; ("", "") for none."""
+    current: Any = ifcopenshell.util.element.get_container(product)
+    if current is None:
+        aggregate = ifcopenshell.util.element.get_aggregate(product)
+        while aggregate is not None and current is None:
+            current = ifcopenshell.util.element.get_container(aggregate)
+            aggregate = ifcopenshell.util.element.get_aggregate(aggregate)
+    building: Any = None
+    seen = 0
+    while current is not None and seen < 32:
+        seen += 1
+        if current.is_a("IfcBuildingStorey"):
+            return str(current.Name or current.LongName or "Storey"), str(current.GlobalId)
+        if current.is_a("IfcBuilding") and building is None:
+            building = current
+        parent = ifcopenshell.util.element.get_aggregate(current)
+        current = parent if parent is not None else ifcopenshell.util.element.get_container(current)
+    if building is not None:
+        return str(building.Name or building.LongName or "Building"), str(building.GlobalId)
+    return "", ""
+
+
+def _property_sets(product: Any) -> dict[str, dict[str, PropertyValue]]:
+    """Psets and quantity sets (the type's ones included), with simple values; lists become text."""
+    result: dict[str, dict[str, PropertyValue]] = {}
+    try:
+        psets = ifcopenshell.util.element.get_psets(product)
+    except Exception as problem:  # a malformed property set should not stop the file
+        logger.warning("cannot read the property sets of %s: %s", product.GlobalId, problem)
+        return result
+    for set_name, values in psets.items():
+        converted: dict[str, PropertyValue] = {}
+        for name, value in values.items():
+            if name == "id" or value is None:
+                continue
+            simple = _simple_value(value)
+            if simple is not None:
+                converted[str(name)] = simple
+        if converted:
+            result[str(set_name)] = converted
+    return result
+
+
+def _simple_value(value: Any) -> PropertyValue | None:
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        parts = [_simple_value(item) for item in value]
+        return ", ".join(str(part) for part in parts if part is not None)
+    if isinstance(value, dict):
+        return None
+    return str(value)
+
+
+def _attributes(product: Any) -> dict[str, str]:
+    attributes = {}
+    for name in ("Description", "ObjectType", "Tag"):
+        value = getattr(product, name, None)
+        if value:
+            attributes[name] = str(value)
+    return attributes
+
+
+def _settings() -> Any:
+    settings = _GEOM.settings()
+    settings.set("use-world-coords", False)
+    settings.set("weld-vertices", True)
+    return settings
+
+
+def _tessellate(
+    model: ifcopenshell.file,
+    path: Path,
+    products: list[Any],
+    records: dict[str, IfcProductRecord],
+    warnings: list[str],
+    threads: int | None,
+) -> None:
+    if not products:
+        return
+    iterator = _GEOM.iterator(_settings(), model, threads or multiprocessing.cpu_count(), include=products)
+    try:
+        initialized = iterator.initialize()
+    except Exception as problem:
+        warnings.append(f"{path.name}: tessellation failed for the whole file: {problem}")
+        return
+    if not initialized:
+        return
+    while True:
+        try:
+            shape = iterator.get()
+            record = records.get(str(shape.guid))
+            if record is not None:
+                record.origin, record.mesh = _mesh(shape)
+        except Exception as problem:
+            warnings.append(f"{path.name}: a product could not be tessellated: {problem}")
+        if not iterator.next():
+            break
+
+
+def _mesh(shape: Any) -> tuple[tuple[float, float, float], list[MeshPart]]:
+    """Origin (placement location) and coloured parts, rotated to world axes, relative to the origin."""
+    matrix = shape.transformation.matrix  # column-major 4x4
+    rotation = (
+        (matrix[0], matrix[4], matrix[8]),
+        (matrix[1], matrix[5], matrix[9]),
+        (matrix[2], matrix[6], matrix[10]),
+    )
+    origin = (
+        round(matrix[12], COORDINATE_DIGITS) + 0.0,
+        round(matrix[13], COORDINATE_DIGITS) + 0.0,
+        round(matrix[14], COORDINATE_DIGITS) + 0.0,
+    )
+    geometry = shape.geometry
+    verts = geometry.verts
+    faces = geometry.faces
+    material_ids = list(geometry.material_ids)
+    materials = list(geometry.materials)
+    groups: dict[int, list[tuple[int, int, int]]] = {}
+    for index in range(len(faces) // 3):
+        material = material_ids[index] if index < len(material_ids) else -1
+        groups.setdefault(material, []).append((faces[3 * index], faces[3 * index + 1], faces[3 * index + 2]))
+    parts = []
+    for material, triangles in sorted(groups.items()):
+        color, transparency = _color(materials[material] if 0 <= material < len(materials) else None)
+        remap: dict[int, int] = {}
+        points: list[tuple[float, float, float]] = []
+        local_triangles = []
+        for triangle in triangles:
+            corners = []
+            for vertex in triangle:
+                if vertex not in remap:
+                    remap[vertex] = len(points)
+                    points.append(_rotate(rotation, verts[3 * vertex : 3 * vertex + 3]))
+                corners.append(remap[vertex])
+            local_triangles.append((corners[0], corners[1], corners[2]))
+        parts.append(MeshPart(color, transparency, points, local_triangles))
+    return origin, parts
+
+
+def _rotate(rotation: tuple[tuple[float, ...], ...], vertex: Iterable[float]) -> tuple[float, float, float]:
+    x, y, z = vertex
+    return (
+        round(rotation[0][0] * x + rotation[0][1] * y + rotation[0][2] * z, COORDINATE_DIGITS) + 0.0,
+        round(rotation[1][0] * x + rotation[1][1] * y + rotation[1][2] * z, COORDINATE_DIGITS) + 0.0,
+        round(rotation[2][0] * x + rotation[2][1] * y + rotation[2][2] * z, COORDINATE_DIGITS) + 0.0,
+    )
+
+
+def _color(material: Any) -> tuple[tuple[int, int, int], float]:
+    red, green, blue = DEFAULT_COLOR
+    transparency = 0.0
+    if material is not None:
+        try:
+            diffuse = material.diffuse
+            red, green, blue = float(diffuse.r()), float(diffuse.g()), float(diffuse.b())
+        except Exception:  # a style without a colour keeps the default
+            pass
+        value = getattr(material, "transparency", 0.0)
+        if isinstance(value, float) and math.isfinite(value):
+            transparency = min(max(value, 0.0), 1.0)
+    return (
+        (_channel(red), _channel(green), _channel(blue)),
+        round(transparency, 3),
+    )
+
+
+def _channel(value: float) -> int:
+    if not math.isfinite(value):
+        return 204
+    return min(255, max(0, round(value * 255)))

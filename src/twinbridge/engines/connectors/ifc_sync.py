@@ -1,0 +1,483 @@
+"""The IFC connector: synchronize IFC files into a new snapshot iModel (docs/ifc-connector.md).
+
+Each product's provenance is a BisCore:ExternalSourceAspect (Scope = a RepositoryLink per file key,
+Identifier = GlobalId, Kind = "IfcProduct", Checksum = a hash of everything written for it), and its
+FederationGuid is the GlobalId expanded to a UUID, from which the IFC exporter derives the same GlobalId.
+A re-synchronization updates the elements whose GlobalId is still in the file, inserts the new ones and
+deletes those whose GlobalId disappeared; elements whose checksum did not change are left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ifcopenshell.guid
+
+from twinbridge.engines.connectors.errors import ConnectorError
+from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart, read_ifc
+from twinbridge.engines.connectors.ifc_schema import (
+    SCHEMA_NAME,
+    DynamicSchema,
+    convert,
+    ec_type_of,
+    merge_types,
+    property_name,
+)
+from twinbridge.engines.connectors.writer import SnapshotWriter
+from twinbridge.engines.imodel import EngineError, EnginePool
+
+logger = logging.getLogger(__name__)
+
+ASPECT_KIND = "IfcProduct"
+# Part of every checksum: a connector that writes elements differently updates all of them once.
+CONNECTOR_VERSION = "ifc-1"
+CATEGORY_COLOR = "#a0a0a0"
+
+
+@dataclass
+class FileSyncReport:
+    """What a synchronization did with one IFC file."""
+
+    file_key: str
+    path: Path
+    schema: str
+    products: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SyncReport:
+    """Counts per file and overall; the caller computes the changeset id from the output file."""
+
+    output: Path
+    files: list[FileSyncReport] = field(default_factory=list)
+    schema_version: str | None = None
+
+    @property
+    def inserted(self) -> int:
+        return sum(report.inserted for report in self.files)
+
+    @property
+    def updated(self) -> int:
+        return sum(report.updated for report in self.files)
+
+    @property
+    def deleted(self) -> int:
+        return sum(report.deleted for report in self.files)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(report.unchanged for report in self.files)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [warning for report in self.files for warning in report.warnings]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON types, for a run's report."""
+        counts = ("inserted", "updated", "deleted", "unchanged")
+        return {
+            **{name: getattr(self, name) for name in counts},
+            "schemaVersion": self.schema_version,
+            "warnings": self.warnings,
+            "files": [
+                {
+                    "fileKey": report.file_key,
+                    "file": report.path.name,
+                    "schema": report.schema,
+                    "products": report.products,
+                    **{name: getattr(report, name) for name in counts},
+                    "warnings": report.warnings,
+                }
+                for report in self.files
+            ],
+        }
+
+
+def federation_guid(global_id: str) -> str | None:
+    """The UUID behind an IFC GlobalId (what identity.py compresses back), or None for a malformed one."""
+    try:
+        return str(uuid.UUID(hex=ifcopenshell.guid.expand(global_id)))
+    except (ValueError, TypeError, KeyError, IndexError):
+        return None
+
+
+def js_name(ec_name: str) -> str:
+    """iTwin.js spells an EC property with its first letter in lower case."""
+    return ec_name[:1].lower() + ec_name[1:]
+
+
+def synchronize_ifc(
+    source_files: Sequence[Path],
+    base_version: Path | None,
+    output: Path,
+    pool: EnginePool,
+    *,
+    file_keys: Sequence[str] | None = None,
+    threads: int | None = None,
+) -> SyncReport:
+    """Write at `output` a new snapshot: `base_version` (or an empty iModel) updated with the IFC files.
+
+    `base_version` is never modified; None or an empty file means "start from an empty iModel". Elements of
+    file keys not in `file_keys` are kept as they are. Raises `SourceFileError` for an unusable IFC file
+    (before the engine does anything) and `EngineError` subclasses when the engine fails; `output` is only
+    written when everything succeeded.
+    """
+    paths = [Path(path) for path in source_files]
+    keys = list(file_keys) if file_keys is not None else [path.name for path in paths]
+    if len(keys) != len(paths):
+        raise ConnectorError(f"{len(paths)} source files but {len(keys)} file keys")
+    if len(set(keys)) != len(keys):
+        raise ConnectorError("file keys must be unique")
+    output = Path(output)
+    base = Path(base_version) if base_version is not None else None
+    if base is not None:
+        if not base.is_file():
+            raise ConnectorError(f"the base version {base} does not exist")
+        if base.resolve() == output.resolve():
+            raise ConnectorError("the output must not be the base version (it is never edited in place)")
+        if base.stat().st_size == 0:
+            base = None
+    sources = [read_ifc(path, threads) for path in paths]
+    report = SyncReport(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(f".{output.name}.partial")
+    with pool.engine() as engine:
+        writer = SnapshotWriter(engine)
+        try:
+            writer.create(temporary, root_subject=output.stem, base=base)
+            _Synchronizer(writer, report).run(sources, keys)
+            writer.save(f"IFC synchronization of {', '.join(keys)}")
+            writer.close()
+        except BaseException:
+            try:
+                writer.close()
+            except EngineError:
+                engine.kill()  # the pool replaces it
+            temporary.unlink(missing_ok=True)
+            raise
+    os.replace(temporary, output)
+    logger.info(
+        "IFC sync to %s: %d inserted, %d updated, %d deleted, %d unchanged, %d warnings",
+        output,
+        report.inserted,
+        report.updated,
+        report.deleted,
+        report.unchanged,
+        len(report.warnings),
+    )
+    return report
+
+
+@dataclass(slots=True)
+class _Existing:
+    aspect_id: str
+    element_id: str
+    checksum: str | None
+    class_name: str
+    model_id: str
+    code: str | None
+
+
+@dataclass(slots=True)
+class _Planned:
+    file: FileSyncReport
+    record: IfcProductRecord
+    spec: dict[str, Any]
+    existing: _Existing | None
+    replaces: bool = False
+
+    @property
+    def existing_code(self) -> str | None:
+        return self.existing.code if self.existing is not None else None
+
+
+class _Synchronizer:
+    def __init__(self, writer: SnapshotWriter, report: SyncReport) -> None:
+        self.writer = writer
+        self.report = report
+        self.models: dict[str, str] = {}
+        self.categories: dict[str, str] = {}
+
+    def run(self, sources: list[IfcSource], keys: list[str]) -> None:
+        schema = self._update_schema(sources)
+        self.report.schema_version = schema.version
+        used_guids = self._federation_guids()
+        deletes: list[str] = []
+        updates: list[_Planned] = []
+        inserts: list[_Planned] = []
+        for source, key in zip(sources, keys, strict=True):
+            file_report = FileSyncReport(key, source.path, source.schema, products=len(source.products))
+            file_report.warnings += source.warnings
+            self.report.files.append(file_report)
+            scope = self.writer.ensure_repository_link(key, source.path.name)
+            existing = self._existing(scope)
+            model_names = _model_names(source, key)
+            seen: set[str] = set()
+            code_counts: dict[tuple[str, str], int] = {}
+            for record in source.products:
+                if record.name:
+                    code = (model_names[record.container_key], record.name)
+                    code_counts[code] = code_counts.get(code, 0) + 1
+            for record in source.products:
+                seen.add(record.global_id)
+                model_name = model_names[record.container_key]
+                unique_name = bool(record.name) and code_counts.get((model_name, record.name or "")) == 1
+                spec = self._spec(record, schema, model_name, scope, unique_name, file_report)
+                old = existing.get(record.global_id)
+                if old is None:
+                    inserts.append(_Planned(file_report, record, spec, None))
+                elif old.checksum == spec["aspect"]["checksum"]:
+                    file_report.unchanged += 1
+                elif (
+                    old.class_name != spec["classFullName"]
+                    or old.model_id != spec["model"]
+                    or not spec["geom"]
+                ):
+                    # Class and model of an element are fixed, and an update cannot empty its geometry
+                    # stream: replace it (it gets a new element id).
+                    deletes.append(old.element_id)
+                    inserts.append(_Planned(file_report, record, spec, None, replaces=True))
+                else:
+                    updates.append(_Planned(file_report, record, spec, old))
+            gone = [old for global_id, old in existing.items() if global_id not in seen]
+            deletes += [old.element_id for old in gone]
+            file_report.deleted += len(gone)
+        if deletes:
+            deleted_guids = self._guids_of(deletes)
+            used_guids -= deleted_guids
+            self.writer.delete_elements(deletes)
+        for planned in updates:
+            assert planned.existing is not None
+            planned.spec["id"] = planned.existing.element_id
+            planned.spec["aspect"]["id"] = planned.existing.aspect_id
+            planned.spec.pop("federationGuid", None)  # kept as it is
+            planned.spec["props"].update(
+                {
+                    js_name(name): None
+                    for name in schema.classes.get(planned.record.ifc_class, {})
+                    if js_name(name) not in planned.spec["props"]
+                }
+            )
+            planned.file.updated += 1
+        # Codes are unique per model: new codes go on in a second pass, after every old one is released.
+        recoded = [
+            planned
+            for planned in updates
+            if planned.spec["codeValue"] and planned.spec["codeValue"] != planned.existing_code
+        ]
+        self.writer.upsert_elements([{**planned.spec, "codeValue": None} for planned in recoded])
+        self.writer.upsert_elements([planned.spec for planned in updates])
+        for planned in inserts:
+            guid = planned.spec.get("federationGuid")
+            if guid and guid in used_guids:
+                planned.file.warnings.append(
+                    f"{planned.file.path.name}: GlobalId {planned.record.global_id} is already the"
+                    " FederationGuid of another element; inserted without one"
+                )
+                planned.spec.pop("federationGuid")
+            elif guid:
+                used_guids.add(guid)
+            if planned.replaces:
+                planned.file.updated += 1
+            else:
+                planned.file.inserted += 1
+        self.writer.upsert_elements([planned.spec for planned in inserts])
+
+    # ---- reading the iModel
+
+    def _update_schema(self, sources: list[IfcSource]) -> DynamicSchema:
+        versions = list(
+            self.writer.query("SELECT VersionMinor minor FROM meta.ECSchemaDef WHERE Name = ?", [SCHEMA_NAME])
+        )
+        rows: list[dict[str, Any]] = []
+        if versions:
+            rows += self.writer.query(
+                "SELECT c.Name className FROM meta.ECClassDef c JOIN meta.ECSchemaDef s"
+                " ON s.ECInstanceId = c.Schema.Id WHERE s.Name = ?",
+                [SCHEMA_NAME],
+            )
+            rows += self.writer.query(
+                "SELECT c.Name className, p.Name propertyName, p.PrimitiveType primitiveType"
+                " FROM meta.ECPropertyDef p JOIN meta.ECClassDef c ON c.ECInstanceId = p.Class.Id"
+                " JOIN meta.ECSchemaDef s ON s.ECInstanceId = c.Schema.Id WHERE s.Name = ?"
+                " ORDER BY c.Name, p.Ordinal",
+                [SCHEMA_NAME],
+            )
+        schema = DynamicSchema.from_rows(int(versions[0]["minor"]) if versions else None, rows)
+        wanted: dict[str, dict[str, str]] = {}
+        for source in sources:
+            for record in source.products:
+                types = wanted.setdefault(record.ifc_class, {})
+                for set_name, values in record.properties.items():
+                    for name, value in values.items():
+                        key = property_name(set_name, name)
+                        value_type = ec_type_of(value)
+                        types[key] = merge_types(types[key], value_type) if key in types else value_type
+        for class_name, types in sorted(wanted.items()):
+            schema.add_class(class_name)
+            for key, value_type in types.items():
+                schema.property_for(class_name, key, value_type)
+        if schema.changed or not schema.existing:
+            if schema.existing:
+                schema.version_minor += 1
+            self.writer.import_schemas([schema.to_xml()])
+        return schema
+
+    def _federation_guids(self) -> set[str]:
+        return {
+            str(row["guid"]).lower()
+            for row in self.writer.query(
+                "SELECT FederationGuid guid FROM bis.Element WHERE FederationGuid IS NOT NULL"
+            )
+        }
+
+    def _guids_of(self, element_ids: list[str]) -> set[str]:
+        return {
+            str(row["guid"]).lower()
+            for row in self.writer.query(
+                "SELECT FederationGuid guid FROM bis.Element WHERE InVirtualSet(?, ECInstanceId)"
+                " AND FederationGuid IS NOT NULL",
+                [{"$ids": element_ids}],
+            )
+        }
+
+    def _existing(self, scope: str) -> dict[str, _Existing]:
+        existing: dict[str, _Existing] = {}
+        for row in self.writer.query(
+            "SELECT a.ECInstanceId aspectId, a.Identifier identifier, a.Checksum checksum,"
+            " e.ECInstanceId elementId, ec_classname(e.ECClassId, 's:c') className, e.Model.Id modelId,"
+            " e.CodeValue code"
+            " FROM bis.ExternalSourceAspect a JOIN bis.Element e ON e.ECInstanceId = a.Element.Id"
+            " WHERE a.Scope.Id = ? AND a.Kind = ?",
+            [{"$id": scope}, ASPECT_KIND],
+        ):
+            existing[str(row["identifier"])] = _Existing(
+                aspect_id=str(row["aspectId"]),
+                element_id=str(row["elementId"]),
+                checksum=row.get("checksum"),
+                class_name=str(row["className"]),
+                model_id=str(row["modelId"]),
+                code=row.get("code"),
+            )
+        return existing
+
+    # ---- building element specs
+
+    def _model(self, name: str) -> str:
+        if name not in self.models:
+            self.models[name] = self.writer.ensure_model(name)
+        return self.models[name]
+
+    def _category(self, name: str) -> str:
+        if name not in self.categories:
+            self.categories[name] = self.writer.ensure_category(name, CATEGORY_COLOR)
+        return self.categories[name]
+
+    def _spec(
+        self,
+        record: IfcProductRecord,
+        schema: DynamicSchema,
+        model_name: str,
+        scope: str,
+        unique_name: bool,
+        file_report: FileSyncReport,
+    ) -> dict[str, Any]:
+        props: dict[str, Any] = {
+            "globalId": record.global_id,
+            "ifcClass": record.ifc_class,
+        }
+        for attribute, value in record.attributes.items():
+            props[js_name(attribute)] = value
+        class_properties = schema.classes.get(record.ifc_class, {})
+        for set_name, values in record.properties.items():
+            for name, raw in values.items():
+                stored, ec_type = schema.property_for(
+                    record.ifc_class, property_name(set_name, name), "string"
+                )
+                converted = convert(raw, ec_type)
+                if converted is None or stored not in class_properties:
+                    file_report.warnings.append(
+                        f"{file_report.path.name}: {record.global_id} {set_name}.{name} = {raw!r} does not"
+                        f" fit the {ec_type} property of {SCHEMA_NAME}:{record.ifc_class}; left out"
+                    )
+                    continue
+                props[js_name(stored)] = converted
+        spec: dict[str, Any] = {
+            "classFullName": f"{SCHEMA_NAME}:{record.ifc_class}",
+            "model": self._model(model_name),
+            "category": self._category(record.ifc_class),
+            "codeValue": record.name if unique_name else None,
+            "userLabel": record.name,
+            "origin": list(record.origin),
+            "angles": {},
+            "geom": _geometry_stream(record.mesh),
+            "props": props,
+        }
+        guid = federation_guid(record.global_id)
+        if guid is None:
+            file_report.warnings.append(
+                f"{file_report.path.name}: {record.global_id} is not a valid GlobalId; no FederationGuid"
+            )
+        else:
+            spec["federationGuid"] = guid
+        digest = hashlib.sha1(
+            json.dumps(
+                [CONNECTOR_VERSION, model_name, record.container_key, spec], sort_keys=True, default=str
+            ).encode()
+        ).hexdigest()
+        spec["aspect"] = {
+            "scope": scope,
+            "identifier": record.global_id,
+            "kind": ASPECT_KIND,
+            "version": CONNECTOR_VERSION,
+            "checksum": digest,
+        }
+        return spec
+
+
+def _model_names(source: IfcSource, key: str) -> dict[str, str]:
+    """Model name per container key: "<file key>: <storey or building name>", or the file key alone."""
+    names: dict[str, set[str]] = {}
+    for record in source.products:
+        if record.container_key:
+            names.setdefault(record.container, set()).add(record.container_key)
+    result: dict[str, str] = {"": key}
+    for name, container_keys in names.items():
+        for container_key in container_keys:
+            result[container_key] = (
+                f"{key}: {name}" if len(container_keys) == 1 else f"{key}: {name} ({container_key})"
+            )
+    return result
+
+
+def _geometry_stream(mesh: list[MeshPart]) -> list[dict[str, Any]]:
+    """IModelJson GeometryStreamProps: per colour an appearance and an indexedMesh (1-based, 0-terminated)."""
+    stream: list[dict[str, Any]] = []
+    for part in mesh:
+        if not part.triangles:
+            continue
+        red, green, blue = part.color
+        appearance: dict[str, Any] = {"color": red | (green << 8) | (blue << 16)}
+        if part.transparency > 0:
+            appearance["transparency"] = part.transparency
+        indices: list[int] = []
+        for a, b, c in part.triangles:
+            indices += (a + 1, b + 1, c + 1, 0)
+        stream.append({"appearance": appearance})
+        stream.append(
+            {"indexedMesh": {"point": [list(point) for point in part.points], "pointIndex": indices}}
+        )
+    return stream

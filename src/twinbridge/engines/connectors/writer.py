@@ -1,0 +1,77 @@
+"""A writable snapshot on one engine process: the write ops of engine.js and node/sync.js, plus ECSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from twinbridge.engines.imodel import EngineProcess
+
+# Element specs per request: keeps each JSON line a few MB at most.
+UPSERT_BATCH = 200
+
+
+class SnapshotWriter:
+    """Create (empty or a copy), then ensure/upsert/delete, save and close; call from one thread."""
+
+    def __init__(self, engine: EngineProcess) -> None:
+        self.engine = engine
+        self.handle: str | None = None
+
+    def create(self, path: Path, *, root_subject: str, base: Path | None = None) -> dict[str, Any]:
+        """A new snapshot at `path`: a copy of `base` (opened read-only for the copy) or empty."""
+        arguments: dict[str, Any] = {"path": str(path), "rootSubject": root_subject, "overwrite": True}
+        source_handle = None
+        if base is not None:
+            source_handle = str(self.engine.request("open", path=str(base), models=False)["handle"])
+            arguments["from"] = source_handle
+        try:
+            reply = self.engine.request("create", **arguments)
+        finally:
+            if source_handle is not None:
+                self.engine.request("close", handle=source_handle)
+        self.handle = str(reply["handle"])
+        return reply
+
+    def query(self, ecsql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+        arguments: dict[str, Any] = {"handle": self.handle, "ecsql": ecsql, "batchSize": 2000}
+        if params is not None:
+            arguments["params"] = list(params)
+        for frame in self.engine.stream("query", **arguments):
+            if frame.message is not None:
+                yield from frame.message.get("rows", ())
+
+    def import_schemas(self, schemas: list[str]) -> None:
+        self.engine.request("importSchemas", handle=self.handle, schemas=schemas)
+
+    def ensure_model(self, name: str) -> str:
+        return str(self.engine.request("ensureModel", handle=self.handle, name=name)["modelId"])
+
+    def ensure_category(self, name: str, color: str) -> str:
+        reply = self.engine.request("ensureCategory", handle=self.handle, name=name, color=color)
+        return str(reply["categoryId"])
+
+    def ensure_repository_link(self, code: str, url: str) -> str:
+        reply = self.engine.request("ensureRepositoryLink", handle=self.handle, code=code, url=url)
+        return str(reply["linkId"])
+
+    def upsert_elements(self, elements: Sequence[dict[str, Any]]) -> list[str]:
+        ids: list[str] = []
+        for start in range(0, len(elements), UPSERT_BATCH):
+            batch = list(elements[start : start + UPSERT_BATCH])
+            reply = self.engine.request("upsertElements", timeout=600.0, handle=self.handle, elements=batch)
+            ids += [str(element_id) for element_id in reply["ids"]]
+        return ids
+
+    def delete_elements(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.engine.request("deleteElements", handle=self.handle, ids=list(ids))
+
+    def save(self, description: str) -> None:
+        self.engine.request("saveChanges", timeout=600.0, handle=self.handle, description=description)
+
+    def close(self) -> None:
+        if self.handle is not None and self.engine.alive:
+            self.engine.request("close", handle=self.handle)
+        self.handle = None

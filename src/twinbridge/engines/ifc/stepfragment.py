@@ -1,0 +1,311 @@
+"""Body geometry written straight to STEP text as it is made, then merged with IfcOpenShell's part.
+
+IfcOpenShell keeps every entity in memory until `write`, and the meshes are most of a file: at 50k elements
+their coordinate and index lists were about two thirds of the 1.2 GB Python peak, and IfcOpenShell's writer
+spent about 4 s per million triangles formatting them. So the geometry (point lists, face sets or IFC2X3
+surface models, styled items, shape representations, styles) goes to a temporary file of STEP lines,
+formatted in bulk by `%`-formatting of whole arrays, and nothing of it stays in memory.
+
+Ids: the fragment numbers its entities from `first_id`, chosen above every id IfcOpenShell will hand out.
+An IfcOpenShell entity that must point into the fragment (a product's Representation) points to a
+*stand-in*: an empty entity created last with the fragment entity's id. Created last, the stand-ins have the
+highest ids and IfcOpenShell writes them last; `merge_step_files` drops them and puts the fragment there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import ifcopenshell
+import ifcopenshell.ifcopenshell_wrapper
+import numpy as np
+import numpy.typing as npt
+
+from twinbridge.engines.ifc.geometry import Rgba, ifc_mesh_arrays
+from twinbridge.engines.imodel.frames import MeshRecord, RecordType
+
+# "%.6f" gives "2.500000"; IfcOpenShell (and most writers) give "2.5". Stripping the zeros keeps files small.
+_TRAILING_ZEROS = re.compile(r"0+(?=[,)])")
+_COPY_CHUNK = 16 << 20
+
+
+def step_real(value: float) -> str:
+    """A REAL as STEP wants it: always a decimal point, exponent as E (repr gives "1e-06")."""
+    text = repr(float(value))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        if "." not in mantissa:
+            mantissa += "."
+        return f"{mantissa}E{exponent}"
+    return text
+
+
+def _coordinates_text(coordinates: npt.NDArray[np.float64]) -> str:
+    """'(x,y,z),(x,y,z),...' with the coordinates (rounded to 1e-6 already) in short decimal form."""
+    text = ("(%.6f,%.6f,%.6f)," * len(coordinates)) % tuple(coordinates.ravel().tolist())
+    return _TRAILING_ZEROS.sub("", text[:-1])
+
+
+class StepFragment:
+    """Entity lines appended to a file, numbered from `first_id`."""
+
+    def __init__(self, path: Path, first_id: int) -> None:
+        self.path = path
+        self.first_id = first_id
+        self.next_id = first_id
+        self._out = path.open("w", encoding="ascii", buffering=1 << 20)
+
+    def add(self, body: str) -> int:
+        """Write `#id=BODY;` and return the id."""
+        entity_id = self.next_id
+        self.next_id += 1
+        self._out.write(f"#{entity_id}={body};\n")
+        return entity_id
+
+    def reserve(self, count: int) -> int:
+        """The first of `count` consecutive ids, for entities written in bulk with `write`."""
+        first = self.next_id
+        self.next_id += count
+        return first
+
+    def write(self, lines: str) -> None:
+        self._out.write(lines)
+
+    def close(self) -> None:
+        if not self._out.closed:
+            self._out.close()
+
+
+class StepGeometryWriter:
+    """Shape representations as STEP text in a fragment; styles are shared per colour."""
+
+    def __init__(self, fragment: StepFragment, schema: str, body_context_id: int, tessellation: bool) -> None:
+        self.fragment = fragment
+        self.schema = schema
+        self.body_context_id = body_context_id
+        self.tessellation = tessellation
+        # IFC4X3 added an optional TagList to IfcCartesianPointList3D.
+        self._point_list_tail = ",$" if schema.startswith("IFC4X3") else ""
+        self._styles: dict[Rgba, int] = {}
+
+    def representation(
+        self, meshes: Sequence[tuple[Rgba, npt.NDArray[Any], npt.NDArray[Any]]]
+    ) -> tuple[int | None, int]:
+        """Id of an IfcProductDefinitionShape for (colour, positions, indices) meshes, and its triangles."""
+        items = []
+        triangles = 0
+        add = self.fragment.add
+        for rgba, positions, indices in meshes:
+            if len(indices) < 3 or len(positions) == 0:
+                continue
+            item = self._mesh_item(positions, indices)
+            add(f"IFCSTYLEDITEM(#{item},(#{self._style(rgba)}),$)")
+            items.append(f"#{item}")
+            triangles += len(indices) // 3
+        if not items:
+            return None, 0
+        kind = "Tessellation" if self.tessellation else "SurfaceModel"
+        shape = add(f"IFCSHAPEREPRESENTATION(#{self.body_context_id},'Body','{kind}',({','.join(items)}))")
+        return add(f"IFCPRODUCTDEFINITIONSHAPE($,$,(#{shape}))"), triangles
+
+    def records_representation(self, records: Sequence[MeshRecord]) -> tuple[int | None, int]:
+        return self.representation(
+            [
+                (record.rgba, record.positions, record.indices)
+                for record in records
+                if record.record_type is RecordType.MESH
+            ]
+        )
+
+    def _mesh_item(self, positions: npt.NDArray[Any], indices: npt.NDArray[Any]) -> int:
+        coordinates, triangles = ifc_mesh_arrays(positions, indices)
+        fragment = self.fragment
+        if self.tessellation:
+            points = fragment.add(
+                f"IFCCARTESIANPOINTLIST3D(({_coordinates_text(coordinates)}){self._point_list_tail})"
+            )
+            corners = ("(%d,%d,%d)," * len(triangles)) % tuple((triangles + 1).ravel().tolist())
+            return fragment.add(f"IFCTRIANGULATEDFACESET(#{points},$,$,({corners[:-1]}),$)")
+        # IFC2X3: one IfcCartesianPoint per vertex, and per triangle a poly loop, its bound and its face.
+        count = len(coordinates)
+        first_point = fragment.reserve(count)
+        numbered = np.column_stack(
+            (np.arange(first_point, first_point + count, dtype=np.float64), coordinates)
+        )
+        point_lines = ("#%d=IFCCARTESIANPOINT((%.6f,%.6f,%.6f));\n" * count) % tuple(
+            numbered.ravel().tolist()
+        )
+        fragment.write(_TRAILING_ZEROS.sub("", point_lines))
+        faces = len(triangles)
+        first_loop = fragment.reserve(3 * faces)
+        loops = np.arange(first_loop, first_loop + 3 * faces, 3, dtype=np.int64)
+        table = np.column_stack(
+            (loops, triangles + first_point, loops + 1, loops, loops + 2, loops + 1)
+        )  # loop, its 3 points, bound, its loop, face, its bound
+        fragment.write(
+            (
+                "#%d=IFCPOLYLOOP((#%d,#%d,#%d));\n#%d=IFCFACEOUTERBOUND(#%d,.T.);\n#%d=IFCFACE((#%d));\n"
+                * faces
+            )
+            % tuple(table.ravel().tolist())
+        )
+        face_list = ("#%d," * faces) % tuple((loops + 2).tolist())
+        shell = fragment.add(f"IFCOPENSHELL(({face_list[:-1]}))")
+        return fragment.add(f"IFCSHELLBASEDSURFACEMODEL((#{shell}))")
+
+    def _style(self, rgba: Rgba) -> int:
+        style = self._styles.get(rgba)
+        if style is None:
+            style = self._create_style(rgba)
+            self._styles[rgba] = style
+        return style
+
+    def _create_style(self, rgba: Rgba) -> int:
+        add = self.fragment.add
+        red, green, blue, alpha = rgba
+        colour = add(
+            f"IFCCOLOURRGB($,{step_real(red / 255.0)},{step_real(green / 255.0)},{step_real(blue / 255.0)})"
+        )
+        transparency = step_real(round(1.0 - alpha / 255.0, 4))
+        if self.schema == "IFC2X3":
+            # IFC2X3's IfcSurfaceStyleShading has no transparency; its rendering style does.
+            shading = add(f"IFCSURFACESTYLERENDERING(#{colour},{transparency},$,$,$,$,$,$,.NOTDEFINED.)")
+        else:
+            shading = add(f"IFCSURFACESTYLESHADING(#{colour},{transparency})")
+        surface_style = add(
+            f"IFCSURFACESTYLE('#{red:02x}{green:02x}{blue:02x}{alpha:02x}',.BOTH.,(#{shading}))"
+        )
+        if self.schema == "IFC2X3":
+            # IFC2X3 wraps styles in a presentation style assignment (removed in IFC4).
+            return add(f"IFCPRESENTATIONSTYLEASSIGNMENT((#{surface_style}))")
+        return surface_style
+
+
+def merge_step_files(ifcopenshell_part: Path, stand_ins: int, fragment: Path, target: Path) -> None:
+    """Write `target`: IfcOpenShell's file without its last `stand_ins` entity lines, then the fragment.
+
+    Streams both files; only the tail of the first one (the stand-ins and the footer) is searched.
+    """
+    size = ifcopenshell_part.stat().st_size
+    # A stand-in line is "#<id>=IFCPRODUCTDEFINITIONSHAPE($,$,$);" (< 64 bytes); the footer is short.
+    tail_size = min(size, 64 * stand_ins + 4096)
+    with ifcopenshell_part.open("rb") as source:
+        source.seek(size - tail_size)
+        tail = source.read()
+        end = tail.rfind(b"ENDSEC;")
+        if end < 0:
+            raise ValueError(f"{ifcopenshell_part} has no DATA section end")
+        cut = end
+        for _ in range(stand_ins):
+            cut = tail.rfind(b"\n#", 0, cut - 1) + 1
+            if cut <= 0:
+                raise ValueError(f"{ifcopenshell_part} does not end with {stand_ins} stand-ins")
+        if stand_ins and not tail[cut:end].count(b"IFCPRODUCTDEFINITIONSHAPE($,$,$);") == stand_ins:
+            raise ValueError(f"the last {stand_ins} entities of {ifcopenshell_part} are not all stand-ins")
+        keep = size - tail_size + cut
+        source.seek(0)
+        with target.open("wb") as out:
+            remaining = keep
+            while remaining:
+                chunk = source.read(min(_COPY_CHUNK, remaining))
+                if not chunk:
+                    raise ValueError(f"{ifcopenshell_part} ended early")
+                out.write(chunk)
+                remaining -= len(chunk)
+            with fragment.open("rb") as geometry:
+                while chunk := geometry.read(_COPY_CHUNK):
+                    out.write(chunk)
+            out.write(tail[end:])
+
+
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")
+
+
+def _encode_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    if all(ord(character) < 0x10000 for character in run):
+        return "\\X2\\" + "".join(f"{ord(character):04X}" for character in run) + "\\X0\\"
+    return "\\X4\\" + "".join(f"{ord(character):08X}" for character in run) + "\\X0\\"
+
+
+def step_string(text: str) -> str:
+    """A STEP string literal: quotes doubled, backslashes doubled, anything but printable ASCII as \\X2\\."""
+    escaped = text.replace("\\", "\\\\").replace("'", "''")
+    if not (text.isascii() and text.isprintable()):
+        escaped = _NOT_PRINTABLE_ASCII.sub(_encode_run, escaped)
+    return f"'{escaped}'"
+
+
+class StepRef(int):
+    """The id of an entity written to a fragment (an int that encodes as #id)."""
+
+
+class StepTyped(NamedTuple):
+    """A typed value for a select attribute, such as IFCLABEL('Steel')."""
+
+    type_name: str
+    value: Any
+
+
+class StepEntityFactory:
+    """Same calls as `EntityFactory` (`factory("IfcPropertySet", Name=...)`, `factory.value(...)`), but the
+    entity is written to the fragment at once and the call returns its id.
+
+    For the many small entities of property sets: writing them as text costs a fraction of creating them in
+    IfcOpenShell (two native calls per attribute) and keeps nothing in memory. Values: None is $, str a
+    string, bool .T./.F., int and float numbers, StepRef and IfcOpenShell entities references, StepTyped
+    typed values, lists and tuples aggregates. Enumeration attributes are not supported (none is needed).
+    """
+
+    def __init__(self, fragment: StepFragment, schema: str) -> None:
+        self.fragment = fragment
+        self._schema = ifcopenshell.ifcopenshell_wrapper.schema_by_name(schema)
+        self._layouts: dict[str, tuple[str, dict[str, int], int]] = {}
+
+    def __call__(self, entity_type: str, **attributes: Any) -> StepRef:
+        layout = self._layouts.get(entity_type)
+        if layout is None:
+            declaration: Any = self._schema.declaration_by_name(entity_type)
+            names = [attribute.name() for attribute in declaration.all_attributes()]
+            indexes = {name: index for index, name in enumerate(names)}
+            layout = (declaration.name().upper(), indexes, len(names))
+            self._layouts[entity_type] = layout
+        keyword, indexes, count = layout
+        values = ["$"] * count
+        for name, value in attributes.items():
+            index = indexes.get(name)
+            if index is None:
+                raise ValueError(f"{entity_type} has no attribute {name}")
+            if value is not None:
+                values[index] = self._encode(value)
+        return StepRef(self.fragment.add(f"{keyword}({','.join(values)})"))
+
+    def value(self, value_type: str, value: Any) -> StepTyped:
+        return StepTyped(value_type.upper(), value)
+
+    def _encode(self, value: Any) -> str:
+        # Exact type checks first, most frequent first (names, typed values, references): this runs for
+        # every attribute of every property entity.
+        kind = type(value)
+        if kind is str:
+            return step_string(value)
+        if kind is StepTyped:
+            return f"{value.type_name}({self._encode(value.value)})"
+        if kind is StepRef:
+            return f"#{int(value)}"
+        if kind is list or kind is tuple:
+            return f"({','.join(self._encode(item) for item in value)})"
+        if isinstance(value, bool):
+            return ".T." if value else ".F."
+        if isinstance(value, int):
+            return str(int(value))
+        if isinstance(value, float):
+            return step_real(value)
+        if isinstance(value, ifcopenshell.entity_instance):
+            return f"#{value.id()}"
+        if isinstance(value, str):
+            return step_string(value)
+        raise TypeError(f"cannot write {type(value).__name__} values as STEP")

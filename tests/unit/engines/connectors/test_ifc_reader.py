@@ -1,0 +1,90 @@
+"""Reading IFC files: which products are imported, their containers and meshes, and bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SAMPLES
+from twinbridge.engines.connectors import SourceFileError, synchronize_ifc
+from twinbridge.engines.connectors.ifc_reader import container_of, importable_products, open_ifc, read_ifc
+from twinbridge.engines.imodel import EnginePool
+
+WALL_WITH_WINDOW = SAMPLES / "ifc" / "pass-sps005-250612_wall_with_window.ifc"
+NO_STOREYS = SAMPLES / "ifc" / "acad2010_objects.ifc"
+
+
+def test_a_wall_with_a_window_gives_two_coloured_meshes_in_their_storeys() -> None:
+    source = read_ifc(WALL_WITH_WINDOW, threads=1)
+    assert source.schema == "IFC4"
+    assert sorted(record.ifc_class for record in source.products) == ["IfcWall", "IfcWindow"]
+    for record in source.products:
+        assert record.container in ("Level 0", "Level 1")
+        assert record.mesh
+        assert all(part.triangles and part.points for part in record.mesh)
+        assert all(0 <= max(corner) < len(part.points) for part in record.mesh for corner in part.triangles)
+    wall = next(record for record in source.products if record.ifc_class == "IfcWall")
+    assert wall.name == "Basic Wall:Wall-Fnd_440Blk:313185"
+    assert "Pset_WallCommon" in wall.properties
+    assert source.warnings == []
+
+
+def test_products_outside_storeys_belong_to_their_building() -> None:
+    model = open_ifc(NO_STOREYS)
+    products = importable_products(model)
+    (building,) = model.by_type("IfcBuilding")
+    assert {container_of(product) for product in products} == {(building.Name, building.GlobalId)}
+    assert "IfcOpeningElement" not in {product.is_a() for product in products}
+    assert "IfcSpace" not in {product.is_a() for product in products}
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"hello, this is not IFC\n", "not an IFC file"),
+        (
+            b"ISO-10303-21;\nHEADER;\nFILE_SCHEMA(('CIS2'));\nENDSEC;\nDATA;\nENDSEC;\nEND-ISO-10303-21;\n",
+            "unsupported schema CIS2",
+        ),
+        (b"ISO-10303-21;\nHEADER;\nthis is broken", "cannot parse"),
+    ],
+)
+def test_bad_input_raises_an_error_naming_the_file_and_the_problem(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "bad.ifc"
+    path.write_bytes(content)
+    with pytest.raises(SourceFileError) as caught:
+        open_ifc(path)
+    assert str(path) in str(caught.value)
+    assert problem in caught.value.problem
+
+
+def test_a_missing_file_is_reported_as_missing(tmp_path: Path) -> None:
+    with pytest.raises(SourceFileError, match="does not exist"):
+        open_ifc(tmp_path / "nothing.ifc")
+    with pytest.raises(SourceFileError, match="not a regular file"):
+        open_ifc(tmp_path)
+
+
+def test_an_unsupported_schema_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "old.ifc"
+    path.write_text(
+        WALL_WITH_WINDOW.read_text().replace("FILE_SCHEMA(('IFC4'))", "FILE_SCHEMA(('IFC2X2_FINAL'))")
+    )
+    with pytest.raises(SourceFileError) as caught:
+        open_ifc(path)
+    assert caught.value.problem.startswith("unsupported schema IFC2X2_FINAL")
+
+
+def test_a_bad_file_stops_the_sync_before_any_output_or_engine(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ifc"
+    bad.write_text("not IFC")
+    output = tmp_path / "out.bim"
+    pool = EnginePool(1)  # never started: reading the files comes first
+    with pytest.raises(SourceFileError, match=r"bad\.ifc"):
+        synchronize_ifc([WALL_WITH_WINDOW, bad], None, output, pool)
+    assert not output.exists()
+    assert pool.peak_memory_bytes() == 0
+    pool.close()

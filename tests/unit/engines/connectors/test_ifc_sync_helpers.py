@@ -1,0 +1,72 @@
+"""Identity, geometry and naming rules of the IFC connector that do not need the engine."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import ifcopenshell.guid
+import pytest
+
+from twinbridge.engines.connectors.ifc_mapping import ifc_class_mapping
+from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart
+from twinbridge.engines.connectors.ifc_sync import _geometry_stream, _model_names, federation_guid, js_name
+from twinbridge.engines.ifc.identity import element_global_id
+
+IMODEL_GUID = ifcopenshell.guid.expand(ifcopenshell.guid.new())
+
+
+@pytest.mark.parametrize(
+    "global_id", ["2idC0G3ezCdhA9WVjWemc$", "0000000000000000000000", "3zzzzzzzzzzzzzzzzzzzzz"]
+)
+def test_the_federation_guid_gives_the_exporter_the_same_global_id_back(global_id: str) -> None:
+    guid = federation_guid(global_id)
+    assert guid is not None
+    assert element_global_id(guid, 0x20000000001, uuid.UUID(IMODEL_GUID)) == global_id
+
+
+def test_a_malformed_global_id_has_no_federation_guid() -> None:
+    assert federation_guid("not a guid") is None
+
+
+def test_a_mesh_becomes_an_appearance_and_a_one_based_indexed_mesh_per_colour() -> None:
+    red = MeshPart((255, 0, 0), 0.0, [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)], [(0, 1, 2)])
+    glass = MeshPart((0, 0, 255), 0.5, [(0.0, 0.0, 1.0), (1.0, 0.0, 1.0), (0.0, 1.0, 1.0)], [(2, 1, 0)])
+    stream = _geometry_stream([red, glass])
+    assert stream[0] == {"appearance": {"color": 0x0000FF}}
+    assert stream[1]["indexedMesh"]["pointIndex"] == [1, 2, 3, 0]
+    assert stream[2] == {"appearance": {"color": 0xFF0000, "transparency": 0.5}}
+    assert stream[3]["indexedMesh"]["pointIndex"] == [3, 2, 1, 0]
+    assert _geometry_stream([]) == []
+
+
+def test_models_are_named_after_file_key_and_storey_and_duplicate_storey_names_get_their_global_id() -> None:
+    def record(container: str, key: str) -> IfcProductRecord:
+        return IfcProductRecord("g", "IfcWall", None, container, key, {}, {})
+
+    source = IfcSource(
+        Path("x.ifc"),
+        "IFC4",
+        [record("Level 1", "A"), record("Level 2", "B"), record("Level 2", "C"), record("", "")],
+        [],
+    )
+    assert _model_names(source, "main") == {
+        "": "main",
+        "A": "main: Level 1",
+        "B": "main: Level 2 (B)",
+        "C": "main: Level 2 (C)",
+    }
+
+
+def test_js_names_lower_the_first_letter_only() -> None:
+    assert js_name("Pset_WallCommon__x002E__IsExternal") == "pset_WallCommon__x002E__IsExternal"
+    assert js_name("GlobalId") == "globalId"
+
+
+@pytest.mark.parametrize("schema", ["IFC2X3", "IFC4", "IFC4X3_ADD2"])
+def test_the_export_mapping_gives_each_dynamic_class_its_ifc_entity(schema: str) -> None:
+    mapping = ifc_class_mapping()
+    mapping.check(schema)
+    chain = ["IfcDynamic:IfcWindow", "IfcDynamic:IfcProduct", "BisCore:PhysicalElement"]
+    assert mapping.entity_for(chain, schema) == "IfcWindow"
+    assert mapping.entity_for(["IfcDynamic:IfcWallStandardCase"], schema) == "IfcWallStandardCase"
