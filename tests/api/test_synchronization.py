@@ -444,3 +444,31 @@ async def test_authorization_information_has_an_optional_redirect_url(
     assert invalid.json()["error"]["details"] == [
         {"code": "InvalidValue", "message": "redirectUrl should be a valid URL.", "target": "redirectUrl"}
     ]
+
+
+async def test_failed_ifc_run_leaves_the_current_version_unchanged(
+    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime, tmp_path: Any
+) -> None:
+    bogus = tmp_path / "broken.ifc"
+    bogus.write_text("this is not an IFC file")
+    async with unit_of_work(runtime.sessions) as session:
+        stored = await StorageService(session, runtime.blobs).store_file(
+            world.itwin_id, "broken.ifc", bogus, "alice"
+        )
+    connection = await _storage(client, auth_headers("alice"), world, (stored.id, "IFC"))
+    before = (await client.get(f"/imodels/{world.imodel_id}", headers=auth_headers("alice"))).json()
+    location = (
+        await client.post(f"{STORAGE}/{connection['id']}/run", headers=auth_headers("alice"))
+    ).headers["location"]
+    await _execute(runtime)
+    run = (await client.get(location, headers=auth_headers("alice"))).json()["run"]
+    error = run["jobs"][0]["tasks"][0]["error"]
+    assert run["result"] == "Error"
+    assert error["errorCode"] == "ConnectorFailed"
+    assert "broken.ifc" in error["details"]
+    changesets = (
+        await client.get(f"/imodels/{world.imodel_id}/changesets", headers=auth_headers("alice"))
+    ).json()
+    assert changesets["changesets"] == []
+    after = (await client.get(f"/imodels/{world.imodel_id}", headers=auth_headers("alice"))).json()
+    assert after == before

@@ -293,10 +293,13 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                 report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, output)
             except Exception as failure:  # the connector's failure is the task's, stated for the user
                 logger.warning("ifc_connector_failed", run_id=run_id, error=str(failure))
+                details = str(failure) or type(failure).__name__
+                for task_id, path in ifc_files.items():  # the user knows their file names, not our paths
+                    details = details.replace(str(path), plan.tasks[task_id].name)
                 error = task_error(
                     code="ConnectorFailed",
                     message="Failed to process the file.",
-                    details=str(failure) or type(failure).__name__,
+                    details=details,
                     description_key="FailedToSynchronize",
                     description="The IFC connector could not process the file.",
                     can_user_fix=True,
