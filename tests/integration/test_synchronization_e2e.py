@@ -134,6 +134,11 @@ def test_every_sample_ifc_file_round_trips_through_an_imodel(
     exported = _export(sync_server, headers, imodel_id, tmp_path / "round-trip.ifc")
     assert _exported_global_ids(exported) == set(expected)
     assert len(exported.by_type("IfcElement")) == len(expected)
+    # The products come back as their own IFC classes, not as proxies.
+    same_class = sum(
+        exported.by_guid(global_id).is_a() == ifc_class for global_id, ifc_class in expected.items()
+    )
+    assert same_class == len(expected), f"{same_class} of {len(expected)} kept their class"
 
 
 def test_manifest_run_fetches_its_file_from_a_url(

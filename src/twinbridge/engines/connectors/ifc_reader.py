@@ -3,9 +3,10 @@
 Imported products are the IfcElement instances that have a Representation, except openings
 (IfcFeatureElementSubtraction) and virtual elements: what a viewer shows as the building. Spatial structure
 (sites, buildings, storeys, spaces), positioning elements (grids, alignments), annotations and ports are left
-out. IfcOpenShell tessellates each product in its local placement; the element keeps the placement's
-location as its origin and gets the mesh in world orientation (no rotation), in float64 metres, so that
-far-from-origin files keep their precision.
+out. IfcOpenShell tessellates each product in its local placement; the element takes the placement as its
+origin and yaw/pitch/roll and keeps the mesh in that local frame, in float64 metres, so that far-from-origin
+files keep their precision. A placement that is not a pure rotation (mirrored or scaled) gives an element
+with world-aligned axes and the mesh transformed to them.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from typing import Any
 import ifcopenshell
 import ifcopenshell.geom
 import ifcopenshell.util.element
+import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
+from twinbridge.engines.ifc.placement import rotation_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class IfcProductRecord:
     properties: dict[str, dict[str, PropertyValue]]
     attributes: dict[str, str]
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    angles: tuple[float, float, float] = (0.0, 0.0, 0.0)  # yaw, pitch, roll in degrees
     mesh: list[MeshPart] = field(default_factory=list)
 
 
@@ -244,15 +248,31 @@ def _tessellate(
             shape = iterator.get()
             record = records.get(str(shape.guid))
             if record is not None:
-                record.origin, record.mesh = _mesh(shape)
+                record.origin, record.angles, record.mesh = _mesh(shape)
         except Exception as problem:
             warnings.append(f"{path.name}: a product could not be tessellated: {problem}")
         if not iterator.next():
             break
 
 
-def _mesh(shape: Any) -> tuple[tuple[float, float, float], list[MeshPart]]:
-    """Origin (placement location) and coloured parts, rotated to world axes, relative to the origin."""
+def placement_angles(rotation: Sequence[Sequence[float]]) -> tuple[float, float, float] | None:
+    """Yaw, pitch and roll (degrees) of a 3x3 rotation as the iModel defines them; None if not a rotation."""
+    pitch = math.atan2(rotation[2][0], math.hypot(rotation[2][1], rotation[2][2]))
+    if math.cos(pitch) > 1e-9:
+        yaw = math.atan2(rotation[1][0], rotation[0][0])
+        roll = math.atan2(rotation[2][1], rotation[2][2])
+    else:  # pitch of +-90 degrees: only yaw - roll counts, so roll is 0
+        yaw = math.atan2(-rotation[0][1], rotation[1][1])
+        roll = 0.0
+    angles = tuple(round(math.degrees(value), 12) + 0.0 for value in (yaw, pitch, roll))
+    expected = rotation_matrix(*angles)
+    if not np.allclose(expected, np.asarray(rotation, dtype=np.float64), rtol=0.0, atol=1e-9):
+        return None
+    return (angles[0], angles[1], angles[2])
+
+
+def _mesh(shape: Any) -> tuple[tuple[float, float, float], tuple[float, float, float], list[MeshPart]]:
+    """Origin and angles of the placement, and the coloured parts relative to it."""
     matrix = shape.transformation.matrix  # column-major 4x4
     rotation = (
         (matrix[0], matrix[4], matrix[8]),
@@ -264,6 +284,8 @@ def _mesh(shape: Any) -> tuple[tuple[float, float, float], list[MeshPart]]:
         round(matrix[13], COORDINATE_DIGITS) + 0.0,
         round(matrix[14], COORDINATE_DIGITS) + 0.0,
     )
+    angles = placement_angles(rotation)
+    transform = _IDENTITY if angles is not None else rotation
     geometry = shape.geometry
     verts = geometry.verts
     faces = geometry.faces
@@ -284,14 +306,17 @@ def _mesh(shape: Any) -> tuple[tuple[float, float, float], list[MeshPart]]:
             for vertex in triangle:
                 if vertex not in remap:
                     remap[vertex] = len(points)
-                    points.append(_rotate(rotation, verts[3 * vertex : 3 * vertex + 3]))
+                    points.append(_rotate(transform, verts[3 * vertex : 3 * vertex + 3]))
                 corners.append(remap[vertex])
             local_triangles.append((corners[0], corners[1], corners[2]))
         parts.append(MeshPart(color, transparency, points, local_triangles))
-    return origin, parts
+    return origin, angles or (0.0, 0.0, 0.0), parts
 
 
-def _rotate(rotation: tuple[tuple[float, ...], ...], vertex: Iterable[float]) -> tuple[float, float, float]:
+_IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def _rotate(rotation: Sequence[Sequence[float]], vertex: Iterable[float]) -> tuple[float, float, float]:
     x, y, z = vertex
     return (
         round(rotation[0][0] * x + rotation[0][1] * y + rotation[0][2] * z, COORDINATE_DIGITS) + 0.0,

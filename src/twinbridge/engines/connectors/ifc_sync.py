@@ -422,7 +422,7 @@ class _Synchronizer:
             "codeValue": record.name if unique_name else None,
             "userLabel": record.name,
             "origin": list(record.origin),
-            "angles": {},
+            "angles": dict(zip(("yaw", "pitch", "roll"), record.angles, strict=True)),
             "geom": _geometry_stream(record.mesh),
             "props": props,
         }

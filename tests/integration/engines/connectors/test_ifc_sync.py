@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from twinbridge.engines.connectors import SyncReport, synchronize_ifc
 from twinbridge.engines.connectors.ifc_mapping import ifc_class_mapping
 from twinbridge.engines.connectors.ifc_reader import importable_products
 from twinbridge.engines.ifc import export_imodel_to_ifc
+from twinbridge.engines.ifc.placement import local_to_world
 from twinbridge.engines.imodel import EnginePool
 
 SAMPLE_IFC = SAMPLES / "ifc"
@@ -51,7 +53,8 @@ def provenance(pool: EnginePool, path: Path) -> dict[str, dict[str, Any]]:
     with pool.open(path) as imodel:
         rows = imodel.query_all(
             "SELECT a.Identifier globalId, e.ECInstanceId id, e.FederationGuid guid, e.UserLabel label,"
-            " ec_classname(e.ECClassId, 's:c') className, g.Origin origin, g.BBoxLow low, g.BBoxHigh high"
+            " ec_classname(e.ECClassId, 's:c') className, g.Origin origin,"
+            " g.Yaw yaw, g.Pitch pitch, g.Roll roll"
             " FROM bis.ExternalSourceAspect a JOIN bis.Element e ON e.ECInstanceId = a.Element.Id"
             " JOIN bis.GeometricElement3d g ON g.ECInstanceId = e.ECInstanceId WHERE a.Kind = 'IfcProduct'"
         )
@@ -128,25 +131,44 @@ def test_products_keep_their_world_position_and_property_sets(
     assert psets["IfcDynamic.IfcWallStandardCase"]["GlobalId"] == wall.GlobalId
 
 
-@pytest.mark.parametrize("name", ["pass-sps005-250612_wall_with_window.ifc", "large_offset.ifc"])
-def test_element_geometry_covers_the_same_world_box_as_ifcopenshell_computes(
+@pytest.mark.parametrize("name", ["pass-sps005-250612_wall_with_window.ifc", "large_offset.ifc", "test.ifc"])
+def test_element_meshes_lie_where_ifcopenshell_puts_the_products_in_world_coordinates(
     name: str, synced: SyncFunction, engine_pool: EnginePool
 ) -> None:
+    """Placement (origin and yaw/pitch/roll) applied to the element's local mesh gives the IFC world mesh."""
     source = SAMPLE_IFC / name
     output, _ = synced(source)
     elements = provenance(engine_pool, output)
-    settings = ifcopenshell.geom.settings()
-    settings.set("use-world-coords", True)
+    world: dict[str, Any] = {}
+    with engine_pool.open(output) as imodel:
+        by_id = {int(row["id"], 16): global_id for global_id, row in elements.items()}
+        for graphics in imodel.export_graphics(list(by_id), frame="local"):
+            row = elements[by_id[graphics.element_id]]
+            origin = (row["origin"]["x"], row["origin"]["y"], row["origin"]["z"])
+            points = np.concatenate([record.positions for record in graphics.records])
+            world[by_id[graphics.element_id]] = local_to_world(
+                origin, row.get("yaw", 0.0), row.get("pitch", 0.0), row.get("roll", 0.0), points
+            )
     model = ifcopenshell.open(str(source))
-    for product in importable_products(model):
-        shape = ifcopenshell.geom.create_shape(settings, product)
-        verts = np.array(shape.geometry.verts).reshape(-1, 3)
-        row = elements[product.GlobalId]
-        origin = np.array([row["origin"][axis] for axis in "xyz"])
-        low = origin + np.array([row["low"][axis] for axis in "xyz"])
-        high = origin + np.array([row["high"][axis] for axis in "xyz"])
-        assert low == pytest.approx(verts.min(axis=0), abs=1e-5)
-        assert high == pytest.approx(verts.max(axis=0), abs=1e-5)
+    expected: dict[str, Any] = {}
+    iterator = ifcopenshell.geom.iterator(
+        ifcopenshell.geom.settings(), model, multiprocessing.cpu_count(), include=importable_products(model)
+    )
+    assert iterator.initialize()
+    while True:
+        shape = iterator.get()
+        matrix = np.array(shape.transformation.matrix).reshape(4, 4).T  # IfcOpenShell's is column-major
+        local = np.array(shape.geometry.verts).reshape(-1, 3)
+        expected[shape.guid] = local @ matrix[:3, :3].T + matrix[:3, 3]
+        if not iterator.next():
+            break
+    assert set(expected) == set(world)
+    rotated = 0
+    for global_id, verts in expected.items():
+        assert world[global_id].min(axis=0) == pytest.approx(verts.min(axis=0), abs=1e-4)
+        assert world[global_id].max(axis=0) == pytest.approx(verts.max(axis=0), abs=1e-4)
+        rotated += bool(elements[global_id].get("yaw"))
+    assert rotated > 0, "the samples have rotated placements"
 
 
 def test_resynchronizing_an_unchanged_file_leaves_every_element_alone(

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import SAMPLES
 from twinbridge.engines.connectors import SourceFileError, synchronize_ifc
-from twinbridge.engines.connectors.ifc_reader import container_of, importable_products, open_ifc, read_ifc
+from twinbridge.engines.connectors.ifc_reader import (
+    container_of,
+    importable_products,
+    open_ifc,
+    placement_angles,
+    read_ifc,
+)
+from twinbridge.engines.ifc.placement import rotation_matrix
 from twinbridge.engines.imodel import EnginePool
 
 WALL_WITH_WINDOW = SAMPLES / "ifc" / "pass-sps005-250612_wall_with_window.ifc"
@@ -88,3 +96,21 @@ def test_a_bad_file_stops_the_sync_before_any_output_or_engine(tmp_path: Path) -
     assert not output.exists()
     assert pool.peak_memory_bytes() == 0
     pool.close()
+
+
+@pytest.mark.parametrize(
+    "angles", [(0.0, 0.0, 0.0), (90.0, 0.0, 0.0), (-30.0, 20.0, 170.0), (45.0, 90.0, 0.0), (10.0, -90.0, 0.0)]
+)
+def test_placement_rotations_become_the_yaw_pitch_and_roll_that_rebuild_them(
+    angles: tuple[float, float, float],
+) -> None:
+    rotation = rotation_matrix(*angles)
+    found = placement_angles(rotation.tolist())
+    assert found is not None
+    assert rotation_matrix(*found) == pytest.approx(rotation, abs=1e-9)
+
+
+def test_a_mirrored_placement_has_no_yaw_pitch_and_roll() -> None:
+    mirrored = rotation_matrix(30.0, 0.0, 0.0) @ np.diag([1.0, 1.0, -1.0])
+    assert placement_angles(mirrored.tolist()) is None
+    assert placement_angles((np.eye(3) * 2.0).tolist()) is None
