@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from twinbridge.auth.permissions import Action
-from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency, Writer
+from twinbridge.dependencies import (
+    Reader,
+    RuntimeDependency,
+    SessionDependency,
+    Writer,
+    WriteSessionDependency,
+)
 from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
 from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
@@ -35,11 +41,19 @@ INVALID = "InvalidStorageRequest"
 MAXIMUM_UPLOAD_SIZE = 5000 * 1024 * 1024
 
 
-def _service(session: SessionDependency, runtime: RuntimeDependency) -> StorageService:
+async def _service(session: SessionDependency, runtime: RuntimeDependency) -> StorageService:
+    return StorageService(session, runtime.blobs)
+
+
+async def _service_that_may_write(
+    session: WriteSessionDependency, runtime: RuntimeDependency
+) -> StorageService:
+    """For the GET that makes the iTwin's root folder on first use: it must hold the write lock."""
     return StorageService(session, runtime.blobs)
 
 
 ServiceDependency = Annotated[StorageService, Depends(_service)]
+WritingServiceDependency = Annotated[StorageService, Depends(_service_that_may_write)]
 
 
 def _signer(runtime: Runtime) -> DownloadSigner:
@@ -53,7 +67,7 @@ async def list_top_level(
     request: Request,
     itwin_id: Annotated[str, Query(alias="iTwinId")],
     caller: Reader,
-    service: ServiceDependency,
+    service: WritingServiceDependency,
     runtime: RuntimeDependency,
     page: PageDependency,
 ) -> dict[str, Any]:

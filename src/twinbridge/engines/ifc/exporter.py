@@ -1,10 +1,11 @@
 """iModel -> IFC: reads the iModel through the engine and builds the IFC file with IfcOpenShell.
 
-The order of work keeps memory flat and both processes busy: the element list (small rows) is read first and
-every IfcProduct is created with its placement; then meshes stream from the engine element by element and
-become STEP text in a geometry fragment at once (the engine facets the next batches meanwhile; no mesh and
-no geometry entity is kept after its element, see stepfragment.py); then the properties are read class by
-class; IfcOpenShell writes its part, the fragment is appended to it in a temporary file, which is renamed.
+The order of work keeps memory flat and both processes busy: the element list (small rows) is read first;
+then meshes stream from the engine element by element and become STEP text in a fragment file at once,
+while the IfcProducts are created along the way in element order (the engine facets the next batches
+meanwhile; no mesh and no geometry entity is kept after its element, see stepfragment.py); then the property
+sets are read class by class and written to the fragment too; IfcOpenShell writes its part (structure,
+products, placements), the fragment is appended to it in a temporary file, which is renamed.
 """
 
 from __future__ import annotations
@@ -193,14 +194,15 @@ class _IfcBuilder:
         self._write_header()
         project_placement, body_context = self._create_project()
         storey_placements = self._create_spatial_structure(rows, models, project_placement)
-        self._create_products(rows, class_names, class_chains, storey_placements)
-        # IfcOpenShell creates only the containments after this point (geometry and property sets go to the
-        # fragment), so the fragment's ids start a little above IfcOpenShell's (checked again in `_write`).
-        first_id = int(self.file.get_max_id()) + len(self.storeys) + 16
+        make_product = self._product_maker(class_names, class_chains, storey_placements)
+        # From here IfcOpenShell creates only the products (at most 6 entities each: placement, axis
+        # placement, point, two directions, product) and the containments; geometry and property sets go to
+        # the fragment, whose ids start above all of those (checked again in `_write`).
+        first_id = int(self.file.get_max_id()) + 6 * len(rows) + len(self.storeys) + 16
         fragment = StepFragment(self._temporary("geometry"), first_id)
         self.text = StepEntityFactory(fragment, self.schema)
         try:
-            self._add_geometry(rows, body_context, fragment)
+            self._add_geometry(rows, body_context, fragment, make_product)
             self._add_properties(rows, class_names, models, selected)
             self._contain_products(rows)
             fragment.close()
@@ -459,13 +461,13 @@ class _IfcBuilder:
         self.summary.storeys = len(self.storeys)
         return placements
 
-    def _create_products(
+    def _product_maker(
         self,
-        rows: list[_ElementRow],
         class_names: dict[str, str],
         class_chains: dict[str, list[str]],
         storey_placements: dict[str, Any],
-    ) -> None:
+    ) -> Callable[[_ElementRow], None]:
+        """A function that creates a row's IfcProduct; call it in row order (duplicate GlobalIds)."""
         entity_by_class: dict[str, tuple[str, dict[str, str]]] = {}
         for class_id in class_names:
             entity = self.mapping.entity_for(class_chains.get(class_id, [class_names[class_id]]), self.schema)
@@ -477,7 +479,8 @@ class _IfcBuilder:
                 )
             entity_by_class[class_id] = (entity, defaults)
         used_ids: set[str] = set()
-        for row in rows:
+
+        def make_product(row: _ElementRow) -> None:
             entity, defaults = entity_by_class[row.class_id]
             origin, yaw, pitch, roll = self.placements.pop(row.element_id)
             placement = self.create(
@@ -500,17 +503,36 @@ class _IfcBuilder:
                 **defaults,
             )
 
-    def _add_geometry(self, rows: list[_ElementRow], body_context: Any, fragment: StepFragment) -> None:
+        return make_product
+
+    def _add_geometry(
+        self,
+        rows: list[_ElementRow],
+        body_context: Any,
+        fragment: StepFragment,
+        make_product: Callable[[_ElementRow], None],
+    ) -> None:
+        """Meshes to the fragment; the products are created on the way, in row order.
+
+        Making the products here rather than before lets the engine facet meanwhile (it runs ahead into the
+        frame queue): Python waited for the engine's first batches while the engine was idle during the
+        products (at 50k elements, 2 to 3 s of each).
+        """
         writer = StepGeometryWriter(fragment, self.schema, body_context.id(), self.version.tessellation)
-        by_id = {row.element_id: row for row in rows}
+        position = {row.element_id: index for index, row in enumerate(rows)}
+        made = 0
         report = GraphicsExportReport()
         done = 0
         total = len(rows)
         self.progress("graphics", 0, total)
         for graphics in self.imodel.export_graphics([row.element_id for row in rows], report=report):
-            row = by_id.get(graphics.element_id)
-            if row is None:
+            index = position.get(graphics.element_id)
+            if index is None:
                 continue
+            while made <= index:
+                make_product(rows[made])
+                made += 1
+            row = rows[index]
             if graphics.failed:
                 positions, indices = box_mesh(row.bbox_low, row.bbox_high)
                 shape, triangles = writer.representation([((255, 0, 255, 255), positions, indices)])
@@ -528,6 +550,9 @@ class _IfcBuilder:
             done += 1
             if done % 50 == 0:
                 self.progress("graphics", done, total)
+        while made < len(rows):
+            make_product(rows[made])
+            made += 1
         self.summary.engine_restarts = report.engine_restarts
         self.progress("graphics", total, total)
 

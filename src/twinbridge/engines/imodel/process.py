@@ -100,10 +100,30 @@ def _spawn(arguments: list[str], **options: Any) -> subprocess.Popen[bytes]:
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(arguments, **options)
 
-    return _SPAWNER.submit(start).result()
+    return _spawner().submit(start).result()
 
 
-_SPAWNER = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-spawner")
+_SPAWNER: concurrent.futures.ThreadPoolExecutor | None = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="engine-spawner")
+        return _SPAWNER
+
+
+def _forget_spawner_after_fork() -> None:
+    # A forked child (a pre-forking server) has no copy of the spawner thread; an executor inherited from the
+    # parent would never run the job. It gets its own on first use.
+    global _SPAWNER, _SPAWNER_LOCK
+    _SPAWNER = None
+    _SPAWNER_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_spawner_after_fork)
 
 
 class _EndOfStream:
