@@ -256,6 +256,48 @@ def convert(
         raise typer.Exit(code=code)
 
 
+@app.command()
+def worker(
+    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run a run worker only (scale-out mode): executes runs, serves no API.
+
+    With TWINBRIDGE_QUEUE=celery it is a Celery worker of TWINBRIDGE_BROKER_URL; with inprocess it claims runs
+    from the database like the workers of `serve` (so a machine of its own can add capacity to either).
+    TWINBRIDGE_WORKERS runs execute at a time, each in a process of its own with a warm engine.
+    """
+    import signal
+    import threading
+
+    from twinbridge.db.migrate import upgrade
+    from twinbridge.platform.observability import configure_logging
+
+    settings = _settings()
+    configure_logging(log_level.upper())
+    upgrade(settings)
+    typer.echo(
+        f"twinbridge worker: {settings.workers} run(s) at a time from the {settings.queue} queue", err=True
+    )
+    if settings.queue == "celery":
+        from twinbridge.runs.celery_app import run_celery_worker
+
+        try:
+            run_celery_worker(settings, log_level)
+        except ValueError as problem:
+            raise _fail(str(problem)) from None
+        return
+
+    from twinbridge.runs.embedded import EmbeddedWorkers
+
+    workers = EmbeddedWorkers(settings)
+    stopping = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda *_: stopping.set())
+    workers.start()
+    stopping.wait()
+    workers.stop()
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (serve and worker also do it at start)."""

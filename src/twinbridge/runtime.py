@@ -13,7 +13,7 @@ from twinbridge.config import Settings
 from twinbridge.db.engine import create_database_engine, create_session_factory
 from twinbridge.platform.observability import Metrics
 from twinbridge.platform.rate_limit import RateLimiter
-from twinbridge.runs.queue import InProcessRunQueue, RunQueue
+from twinbridge.runs.queue import RunQueue, create_run_queue
 from twinbridge.storage.blobs import BlobStorage, create_blob_storage
 
 
@@ -42,7 +42,7 @@ class Runtime:
             database=database,
             sessions=create_session_factory(database),
             read_sessions=create_session_factory(read_database),
-            blobs=create_blob_storage(settings.blob_storage_url),
+            blobs=create_blob_storage(settings.blob_storage_url, settings.data_dir / "blob-cache"),
             issuer=issuer,
             tokens=TokenValidator(
                 accepted_issuers=settings.accepted_issuers,
@@ -56,7 +56,7 @@ class Runtime:
                 else None
             ),
             metrics=Metrics(),
-            run_queue=InProcessRunQueue(),
+            run_queue=create_run_queue(settings),
         )
 
     async def aclose(self) -> None:

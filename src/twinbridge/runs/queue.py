@@ -2,12 +2,16 @@
 
 One implementation per mode, chosen by TWINBRIDGE_QUEUE. `inprocess` wakes the embedded worker processes of
 `serve`, which also poll, so a run created by another process (or before a restart) is still found.
+`celery` sends a Celery task to the broker (runs/celery_app.py) for the workers of `twinbridge worker`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from twinbridge.config import Settings
 
 
 class WakeSignal(Protocol):
@@ -27,3 +31,12 @@ class InProcessRunQueue(RunQueue):
     def enqueue(self, run_id: str) -> None:
         if self.wake is not None:
             self.wake.set()
+
+
+def create_run_queue(settings: Settings) -> RunQueue:
+    if settings.queue == "celery":
+        # Imported here: Celery is loaded only by processes configured for it.
+        from twinbridge.runs.celery_app import CeleryRunQueue
+
+        return CeleryRunQueue(settings)
+    return InProcessRunQueue()

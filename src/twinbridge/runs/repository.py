@@ -86,6 +86,15 @@ class RunRepository:
         )
         return await self.session.scalar(statement)
 
+    async def expired_lease_ids(self, now: datetime) -> list[str]:
+        """Runs that were executing under a lease nobody extends any more: their worker is gone."""
+        statement = (
+            select(Run.id)
+            .where(Run.state.in_([state.value for state in RUNNING_STATES]), Run.lease_expires_at < now)
+            .order_by(Run.created_at, Run.id)
+        )
+        return list((await self.session.scalars(statement)).all())
+
     async def claim(self, run_id: str, worker_id: str, now: datetime, lease_until: datetime) -> bool:
         """Takes the run for `worker_id` if nobody holds a live lease on it; True when taken."""
         statement = (

@@ -13,7 +13,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import structlog
@@ -23,7 +23,7 @@ from twinbridge.db.engine import unit_of_work
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
-from twinbridge.runs.states import ExecutionResult, RunKind
+from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
 from twinbridge.runs.task_errors import task_error
 from twinbridge.runtime import Runtime
 
@@ -80,12 +80,33 @@ class RunWorker:
                     return None
                 if not await repository.claim(run_id, self.context.worker_id, now, now + self.lease):
                     continue
-                run = await repository.get(run_id)
-                assert run is not None
-                await session.refresh(run)
-                if run.attempts <= self.context.settings.run_max_attempts:
-                    return run.id, RunKind(run.kind)
-                finish(run, ExecutionResult.ERROR, task_error=_interrupted_too_often(run.attempts - 1))
+                claimed = await self._admit(repository, run_id)
+                if claimed is not None:
+                    return claimed
+
+    async def claim(self, run_id: str) -> tuple[str, RunKind] | None:
+        """Claims one given run (a queue message names it) under the same rules as `claim_next`.
+
+        None when the run is not to be executed here: it is Completed, another worker holds a live lease on
+        it (so a message delivered twice never executes a run twice), it no longer exists, or it was
+        interrupted too often and has just been failed.
+        """
+        now = utc_now()
+        async with unit_of_work(self.context.runtime.sessions) as session:
+            repository = RunRepository(session)
+            if not await repository.claim(run_id, self.context.worker_id, now, now + self.lease):
+                return None
+            return await self._admit(repository, run_id)
+
+    async def _admit(self, repository: RunRepository, run_id: str) -> tuple[str, RunKind] | None:
+        """After a successful claim: the run to execute, or None when it has been failed for its attempts."""
+        run = await repository.get(run_id)
+        assert run is not None
+        await repository.session.refresh(run)
+        if run.attempts <= self.context.settings.run_max_attempts:
+            return run.id, RunKind(run.kind)
+        finish(run, ExecutionResult.ERROR, task_error=_interrupted_too_often(run.attempts - 1))
+        return None
 
     async def _heartbeat(self, run_id: str) -> None:
         while True:
@@ -121,6 +142,27 @@ class RunWorker:
         if not await self.execute(*claimed):
             raise RunTimedOut(claimed[0])
         return True
+
+    async def run_given(self, run_id: str) -> bool:
+        """Claims and executes the given run (a queue message names it); True when it was executed here."""
+        claimed = await self.claim(run_id)
+        if claimed is None:
+            return False
+        if not await self.execute(*claimed):
+            raise RunTimedOut(run_id)
+        return True
+
+    async def lease_remaining(self, run_id: str) -> float | None:
+        """Seconds until the lease on an unfinished run expires; None when the run is Completed or gone."""
+        async with unit_of_work(self.context.runtime.sessions) as session:
+            run = await RunRepository(session).get(run_id)
+            if run is None or run.state == ExecutionState.COMPLETED.value:
+                return None
+            if run.lease_expires_at is None:
+                return 0.0
+            # SQLite gives naive timestamps back; every stored timestamp is UTC.
+            expires = run.lease_expires_at.replace(tzinfo=run.lease_expires_at.tzinfo or UTC)
+            return max((expires - utc_now()).total_seconds(), 0.0)
 
     async def run_forever(self, wake: Callable[[float], bool], should_stop: Callable[[], bool]) -> None:
         while not should_stop():
