@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twinbridge.db.models import ExportConnection, Job, Run, Task
 from twinbridge.platform.time import format_timestamp
-from twinbridge.runs.links import run_location
+from twinbridge.runs.links import connection_body as shared_connection_body
 from twinbridge.runs.states import RunKind
 
 AuthenticationType = Literal["User", "Service"]
@@ -71,20 +71,7 @@ class ExportRunCreate(BaseModel):
 
 
 def connection_body(connection: ExportConnection, base_url: str, last_run_id: str | None) -> dict[str, Any]:
-    links: dict[str, Any] = {
-        "iModel": {"href": f"{base_url}/imodels/{connection.imodel_id}"},
-        "iTwin": {"href": f"{base_url}/itwins/{connection.itwin_id}"},
-    }
-    if last_run_id is not None:
-        links["lastRun"] = {"href": run_location(base_url, RunKind.EXPORT, connection.id, last_run_id)}
-    return {
-        "id": connection.id,
-        "displayName": connection.display_name,
-        "iModelId": connection.imodel_id,
-        "iTwinId": connection.itwin_id,
-        "authenticationType": connection.authentication_type,
-        "_links": links,
-    }
+    return shared_connection_body(connection, RunKind.EXPORT, base_url, last_run_id)
 
 
 def _task_body(task: Task) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from twinbridge.db.models import Run
 from twinbridge.runs.states import RunKind
 
@@ -18,3 +20,31 @@ def run_location(base_url: str, kind: RunKind | str, connection_id: str, run_id:
 
 def location_of(base_url: str, run: Run) -> str:
     return run_location(base_url, run.kind, run.connection_id, run.id)
+
+
+class ConnectionLike(Protocol):
+    id: str
+    display_name: str
+    imodel_id: str
+    itwin_id: str
+    authentication_type: str
+
+
+def connection_body(
+    connection: ConnectionLike, kind: RunKind | str, base_url: str, last_run_id: str | None
+) -> dict[str, Any]:
+    """An Export or Synchronization connection: the same shape, `lastRun` only once a run exists."""
+    links: dict[str, Any] = {
+        "iModel": {"href": f"{base_url}/imodels/{connection.imodel_id}"},
+        "iTwin": {"href": f"{base_url}/itwins/{connection.itwin_id}"},
+    }
+    if last_run_id is not None:
+        links["lastRun"] = {"href": run_location(base_url, kind, connection.id, last_run_id)}
+    return {
+        "id": connection.id,
+        "displayName": connection.display_name,
+        "iModelId": connection.imodel_id,
+        "iTwinId": connection.itwin_id,
+        "authenticationType": connection.authentication_type,
+        "_links": links,
+    }

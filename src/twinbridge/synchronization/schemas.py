@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from twinbridge.db.models import Job, Run, SyncConnection, SyncSourceFile, Task
 from twinbridge.platform.time import format_timestamp
-from twinbridge.runs.links import run_location
+from twinbridge.runs.links import connection_body as shared_connection_body
 
 AuthenticationType = Literal["User", "Service"]
 # The current list of the docs, plus PROSTRUCTURES and AVEVAPID seen in clients (contract §4.6).
@@ -83,20 +83,7 @@ def connection_path(kind: str) -> str:
 
 
 def connection_body(connection: SyncConnection, base_url: str, last_run_id: str | None) -> dict[str, Any]:
-    links: dict[str, Any] = {
-        "iModel": {"href": f"{base_url}/imodels/{connection.imodel_id}"},
-        "iTwin": {"href": f"{base_url}/itwins/{connection.itwin_id}"},
-    }
-    if last_run_id is not None:
-        links["lastRun"] = {"href": run_location(base_url, connection.kind, connection.id, last_run_id)}
-    return {
-        "id": connection.id,
-        "displayName": connection.display_name,
-        "iModelId": connection.imodel_id,
-        "iTwinId": connection.itwin_id,
-        "authenticationType": connection.authentication_type,
-        "_links": links,
-    }
+    return shared_connection_body(connection, connection.kind, base_url, last_run_id)
 
 
 def connection_summary(connection: SyncConnection) -> dict[str, Any]:
