@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,6 @@ from twinbridge.auth.grants import GrantService
 from twinbridge.db.engine import unit_of_work
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
-from twinbridge.runs.executors import executors, release
-from twinbridge.runs.worker import RunWorker
 from twinbridge.runtime import Runtime
 
 Headers = Callable[..., dict[str, str]]
@@ -60,16 +58,6 @@ async def _run(
     return await client.post(
         f"/export/connections/{connection_id}/runs", json={"exportType": "IFC", **body}, headers=headers
     )
-
-
-async def _execute_queued_runs(runtime: Runtime) -> None:
-    run_executors, timeout_handlers = executors()
-    worker = RunWorker(runtime, run_executors, timeout_handlers)
-    try:
-        while await worker.run_once():
-            pass
-    finally:
-        await asyncio.to_thread(release, worker.context)
 
 
 # E1 Create Export Connection
@@ -269,11 +257,15 @@ async def test_list_connections_page_size_out_of_limits(
 
 
 async def test_delete_connection_answers_204_and_removes_its_runs(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     connection = await _connection(client, auth_headers("alice"), world.imodel_id)
     await _run(client, auth_headers("alice"), connection["id"])
-    await _execute_queued_runs(runtime)
+    await execute_queued_runs()
     response = await client.delete(f"/export/connections/{connection['id']}", headers=auth_headers("alice"))
     assert response.status_code == 204
     assert (
@@ -396,13 +388,17 @@ async def test_get_run_of_another_connection_is_the_seed_404(
 
 
 async def test_run_executes_to_success_and_the_output_is_valid_ifc(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     connection = await _connection(client, auth_headers("alice"), world.imodel_id)
     location = (await _run(client, auth_headers("alice"), connection["id"], ifcVersion="IFC4.3")).headers[
         "location"
     ]
-    await _execute_queued_runs(runtime)
+    await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("alice"))).json()["run"]
     assert (run["state"], run["result"]) == ("Completed", "Success")
     task = run["jobs"][0]["tasks"][0]
@@ -419,26 +415,34 @@ async def test_run_executes_to_success_and_the_output_is_valid_ifc(
 
 
 async def test_user_run_without_a_grant_fails_with_user_not_authenticated(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     async with unit_of_work(runtime.sessions) as session:
         await ITwinService(session).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
     connection = await _connection(client, auth_headers("bob"), world.imodel_id)
     location = (await _run(client, auth_headers("bob"), connection["id"])).headers["location"]
-    await _execute_queued_runs(runtime)
+    await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("bob"))).json()["run"]
     assert (run["state"], run["result"]) == ("Completed", "Error")
     assert run["error"] == {"errorKey": "UserNotAuthenticated", "description": "User is not authenticated."}
 
 
 async def test_unknown_changeset_fails_the_run_with_a_clear_task_error(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     connection = await _connection(client, auth_headers("alice"), world.imodel_id)
     response = await _run(
         client, auth_headers("alice"), connection["id"], inputOptions={"changesetId": "abc"}
     )
-    await _execute_queued_runs(runtime)
+    await execute_queued_runs()
     run = (await client.get(response.headers["location"], headers=auth_headers("alice"))).json()["run"]
     error = run["jobs"][0]["tasks"][0]["error"]
     assert run["result"] == "Error"
@@ -448,13 +452,17 @@ async def test_unknown_changeset_fails_the_run_with_a_clear_task_error(
 
 
 async def test_list_runs_is_newest_first_and_full(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     connection = await _connection(client, auth_headers("alice"), world.imodel_id)
     first = (
         await _run(client, auth_headers("alice"), connection["id"], inputOptions={"changesetId": "x"})
     ).headers
-    await _execute_queued_runs(runtime)
+    await execute_queued_runs()
     second = (await _run(client, auth_headers("alice"), connection["id"])).headers
     body = (
         await client.get(f"/export/connections/{connection['id']}/runs", headers=auth_headers("rita"))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +14,6 @@ from twinbridge.auth.grants import GrantService
 from twinbridge.db.engine import unit_of_work
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
-from twinbridge.runs.executors import executors, release
-from twinbridge.runs.worker import RunWorker
 from twinbridge.runtime import Runtime
 from twinbridge.storage.service import StorageService
 
@@ -73,16 +70,6 @@ async def _storage(
     response = await client.post(STORAGE, json=body, headers=headers)
     assert response.status_code == 201, response.text
     return dict(response.json()["connection"])
-
-
-async def _execute(runtime: Runtime) -> None:
-    run_executors, timeout_handlers = executors()
-    worker = RunWorker(runtime, run_executors, timeout_handlers)
-    try:
-        while await worker.run_once():
-            pass
-    finally:
-        await asyncio.to_thread(release, worker.context)
 
 
 # Manifest connections (M1-M5)
@@ -361,13 +348,17 @@ async def test_second_run_on_the_imodel_is_redirected_even_across_apis(
 
 
 async def test_run_of_a_format_without_connector_ends_in_error_saying_so(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     connection = await _storage(client, auth_headers("alice"), world, (world.dwg_file_id, "DWG"))
     location = (
         await client.post(f"{STORAGE}/{connection['id']}/run", headers=auth_headers("alice"))
     ).headers["location"]
-    await _execute(runtime)
+    await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("alice"))).json()["run"]
     assert (run["state"], run["result"]) == ("Completed", "Error")
     task = run["jobs"][0]["tasks"][0]
@@ -396,7 +387,11 @@ async def test_manifest_run_needs_mapped_files_with_urls_and_types(
 
 
 async def test_manifest_run_download_failure_names_the_host_and_status(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     connection = await _manifest(client, auth_headers("alice"), world, "doc-1")
     body = {
@@ -407,7 +402,7 @@ async def test_manifest_run_download_failure_names_the_host_and_status(
     location = (
         await client.post(f"{MANIFEST}/{connection['id']}/runs", json=body, headers=auth_headers("alice"))
     ).headers["location"]
-    await _execute(runtime)
+    await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("alice"))).json()["run"]
     error = run["jobs"][0]["tasks"][0]["error"]
     assert run["result"] == "Error"
@@ -447,7 +442,12 @@ async def test_authorization_information_has_an_optional_redirect_url(
 
 
 async def test_failed_ifc_run_leaves_the_current_version_unchanged(
-    client: httpx.AsyncClient, auth_headers: Headers, world: World, runtime: Runtime, tmp_path: Any
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    tmp_path: Any,
+    execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
     bogus = tmp_path / "broken.ifc"
     bogus.write_text("this is not an IFC file")
@@ -460,7 +460,7 @@ async def test_failed_ifc_run_leaves_the_current_version_unchanged(
     location = (
         await client.post(f"{STORAGE}/{connection['id']}/run", headers=auth_headers("alice"))
     ).headers["location"]
-    await _execute(runtime)
+    await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("alice"))).json()["run"]
     error = run["jobs"][0]["tasks"][0]["error"]
     assert run["result"] == "Error"

@@ -13,10 +13,9 @@ from twinbridge.export.schemas import ExportConnectionCreate, ExportRunCreate
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.imodels.service import INITIALIZED
 from twinbridge.itwins.service import ITwinService
-from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
+from twinbridge.platform.errors import ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.pagination import Page
-from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import JobPlan, RunCreation, RunService
 from twinbridge.runs.states import RunKind
 
@@ -33,11 +32,6 @@ class IModelOfConnectionsNotFound(NotFound):
     default_message = "Requested iModelId is not available."
 
 
-class ConnectionAlreadyInUse(Conflict):
-    default_code = "ConnectionAlreadyInUse"
-    default_message = "Connection is already being processed."
-
-
 class ExportService:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -45,7 +39,6 @@ class ExportService:
         self.imodels = IModelRepository(session)
         self.itwins = ITwinService(session)
         self.runs = RunService(session)
-        self.run_repository = RunRepository(session)
 
     async def create_connection(self, body: ExportConnectionCreate, caller: str) -> ExportConnection:
         imodel = await self.imodels.get(body.imodel_id)
@@ -81,17 +74,15 @@ class ExportService:
         return await self.connections.list_for_imodel(imodel_id, page.skip, page.fetch_limit)
 
     async def last_run_id(self, connection_id: str) -> str | None:
-        return await self.run_repository.latest_id_for_connection(connection_id)
+        return await self.runs.last_run_id(connection_id)
 
     async def last_run_ids(self, connections: list[ExportConnection]) -> dict[str, str]:
-        return await self.run_repository.latest_ids_for_connections([item.id for item in connections])
+        return await self.runs.last_run_ids([item.id for item in connections])
 
     async def delete_connection(self, connection_id: str, caller: str) -> None:
         """Deletes the connection with its run history; refused while one of its runs is active."""
         connection = await self.authorized_connection(connection_id, caller, Action.MODIFY)
-        if await self.run_repository.has_active_for_connection(connection.id):
-            raise ConnectionAlreadyInUse()
-        await self.run_repository.delete_for_connection(connection.id)
+        await self.runs.forget_connection(connection.id)
         await self.connections.delete(connection)
 
     async def create_run(self, connection_id: str, body: ExportRunCreate, caller: str) -> RunCreation:

@@ -29,6 +29,11 @@ class RunRequestInProgress(Conflict):
     default_message = "A run request is already being processed."
 
 
+class ConnectionAlreadyInUse(Conflict):
+    default_code = "ConnectionAlreadyInUse"
+    default_message = "Connection is already being processed."
+
+
 class RunNotFound(NotFound):
     default_code = "ConnectionRunNotFound"
     default_message = "Requested Connection Run is not available."
@@ -118,6 +123,18 @@ class RunService:
 
     async def list_for_connection(self, connection_id: str, offset: int, limit: int) -> list[Run]:
         return await self.repository.list_for_connection(connection_id, offset, limit)
+
+    async def last_run_id(self, connection_id: str) -> str | None:
+        return await self.repository.latest_id_for_connection(connection_id)
+
+    async def last_run_ids(self, connection_ids: Sequence[str]) -> dict[str, str]:
+        return await self.repository.latest_ids_for_connections(list(connection_ids))
+
+    async def forget_connection(self, connection_id: str) -> None:
+        """Deletes a connection's run history before the connection goes; refused while a run is active."""
+        if await self.repository.has_active_for_connection(connection_id):
+            raise ConnectionAlreadyInUse()
+        await self.repository.delete_for_connection(connection_id)
 
 
 def finish(

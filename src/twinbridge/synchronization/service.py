@@ -17,13 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twinbridge.auth.permissions import Action
 from twinbridge.db.models import IModel, Run, SyncConnection, SyncSourceFile
-from twinbridge.export.service import ConnectionAlreadyInUse
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.pagination import Page
-from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import JobPlan, RunCreation, RunService
 from twinbridge.runs.states import JobPhase, RunKind
 from twinbridge.storage.repository import StorageRepository
@@ -69,7 +67,6 @@ class SynchronizationService:
         self.itwins = ITwinService(session)
         self.storage = StorageRepository(session)
         self.runs = RunService(session)
-        self.run_repository = RunRepository(session)
 
     async def _imodel_for_create(self, imodel_id: str, caller: str) -> IModel:
         imodel = await self.imodels.get(imodel_id)
@@ -153,10 +150,10 @@ class SynchronizationService:
         return await self.connections.list_for_imodel(kind, imodel_id, page.skip, page.fetch_limit)
 
     async def last_run_id(self, connection_id: str) -> str | None:
-        return await self.run_repository.latest_id_for_connection(connection_id)
+        return await self.runs.last_run_id(connection_id)
 
     async def last_run_ids(self, connections: Sequence[SyncConnection]) -> dict[str, str]:
-        return await self.run_repository.latest_ids_for_connections([item.id for item in connections])
+        return await self.runs.last_run_ids([item.id for item in connections])
 
     async def update_connection(
         self, kind: str, connection_id: str, body: ConnectionUpdate, caller: str
@@ -171,9 +168,7 @@ class SynchronizationService:
 
     async def delete_connection(self, kind: str, connection_id: str, caller: str) -> None:
         connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
-        if await self.run_repository.has_active_for_connection(connection.id):
-            raise ConnectionAlreadyInUse()
-        await self.run_repository.delete_for_connection(connection.id)
+        await self.runs.forget_connection(connection.id)
         await self.connections.delete(connection)
 
     async def add_source_file(self, kind: str, connection_id: str, file: Any, caller: str) -> SyncSourceFile:
