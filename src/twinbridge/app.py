@@ -11,10 +11,12 @@ from fastapi import FastAPI
 from twinbridge import __version__
 from twinbridge.auth.endpoints import router as issuer_router
 from twinbridge.config import Settings
+from twinbridge.export import fast_reads as export_fast_reads
 from twinbridge.export.endpoints import router as export_router
 from twinbridge.imodels.endpoints import router as imodels_router
 from twinbridge.itwins.endpoints import router as itwins_router
 from twinbridge.operations.endpoints import router as operations_router
+from twinbridge.platform.fast_reads import FastReadMiddleware
 from twinbridge.platform.handlers import install_error_handlers
 from twinbridge.platform.observability import RequestContextMiddleware
 from twinbridge.platform.paths import FixedWordsCaseInsensitive
@@ -52,6 +54,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # Our own request logs and Prometheus metrics observe requests; FastAPI's OpenTelemetry bridge would
+        # only look up providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     install_error_handlers(app)
@@ -66,6 +71,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
     )
     for router in routers:
         app.include_router(router)
+    # Innermost: fast reads see normalized paths, and their answers are logged and counted like any other.
+    app.add_middleware(FastReadMiddleware, runtime=runtime, reads=export_fast_reads.FAST_READS)
     app.add_middleware(FixedWordsCaseInsensitive)
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     return app

@@ -11,6 +11,7 @@ from twinbridge.auth.keys import load_or_create_signing_key
 from twinbridge.auth.tokens import TokenValidator
 from twinbridge.config import Settings
 from twinbridge.db.engine import create_database_engine, create_session_factory
+from twinbridge.db.sqlite_reads import SqliteReads, open_sqlite_reads
 from twinbridge.platform.observability import Metrics
 from twinbridge.platform.rate_limit import RateLimiter
 from twinbridge.runs.queue import RunQueue, create_run_queue
@@ -30,6 +31,8 @@ class Runtime:
     rate_limiter: RateLimiter | None
     metrics: Metrics
     run_queue: RunQueue
+    # One-hop reads for the fast paths of polled GETs; None on PostgreSQL.
+    sqlite_reads: SqliteReads | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -57,9 +60,12 @@ class Runtime:
             ),
             metrics=Metrics(),
             run_queue=create_run_queue(settings),
+            sqlite_reads=open_sqlite_reads(settings),
         )
 
     async def aclose(self) -> None:
+        if self.sqlite_reads is not None:
+            self.sqlite_reads.close()
         await self.tokens.aclose()
         await self.database.dispose()
         read_database = self.read_sessions.kw["bind"]

@@ -4,60 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import ifcopenshell
 import pytest
 
-from tests.conftest import SAMPLE_IMODELS
-from twinbridge.auth.grants import GrantService
+from tests.api.export_world import World, create_connection, start_run
+from tests.api.export_world import world as world  # the fixture
 from twinbridge.db.engine import unit_of_work
-from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
 from twinbridge.runtime import Runtime
 
 Headers = Callable[..., dict[str, str]]
 BASE = "http://twinbridge.test"
-
-
-@dataclass
-class World:
-    itwin_id: str
-    imodel_id: str
-
-
-@pytest.fixture
-async def world(runtime: Runtime) -> World:
-    """alice owns an iTwin with the Building Blocks iModel; rita is a Reader there."""
-    async with unit_of_work(runtime.sessions) as session:
-        itwins = ITwinService(session)
-        itwin = await itwins.create("Plant", "alice")
-        await itwins.set_member(itwin.id, "rita", "Reader")  # type: ignore[arg-type]
-        imported = await IModelService(session, runtime.blobs).import_file(
-            itwin.id, SAMPLE_IMODELS / "Building Blocks.bim", "Blocks", None, caller=None
-        )
-        await GrantService(session).grant("alice")
-        return World(itwin.id, imported.imodel.id)
-
-
-async def _connection(
-    client: httpx.AsyncClient, headers: dict[str, str], imodel_id: str, **extra: Any
-) -> dict:
-    response = await client.post(
-        "/export/connections", json={"iModelId": imodel_id, **extra}, headers=headers
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json()["connection"])
-
-
-async def _run(
-    client: httpx.AsyncClient, headers: dict[str, str], connection_id: str, **body: Any
-) -> httpx.Response:
-    return await client.post(
-        f"/export/connections/{connection_id}/runs", json={"exportType": "IFC", **body}, headers=headers
-    )
 
 
 # E1 Create Export Connection
@@ -88,7 +47,7 @@ async def test_create_connection_answers_201_with_the_contract_shape(
 async def test_create_connection_defaults_to_user_authentication(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     assert connection["authenticationType"] == "User"
 
 
@@ -159,7 +118,7 @@ async def test_get_connection_answers_404_with_the_seed_body(
 async def test_get_connection_is_403_for_non_members(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     response = await client.get(f"/export/connections/{connection['id']}", headers=auth_headers("mallory"))
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "InsufficientPermissions"
@@ -168,7 +127,7 @@ async def test_get_connection_is_403_for_non_members(
 async def test_export_read_scope_reads_connections(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     response = await client.get(
         f"/export/connections/{connection['id']}", headers=auth_headers("rita", scopes="export:read")
     )
@@ -178,8 +137,8 @@ async def test_export_read_scope_reads_connections(
 async def test_last_run_link_follows_the_latest_run(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    created = await _run(client, auth_headers("alice"), connection["id"])
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    created = await start_run(client, auth_headers("alice"), connection["id"])
     fetched = (
         await client.get(f"/export/connections/{connection['id']}", headers=auth_headers("alice"))
     ).json()
@@ -193,7 +152,7 @@ async def test_list_connections_pages_with_links(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
     for name in ("a", "b", "c"):
-        await _connection(client, auth_headers("alice"), world.imodel_id, displayName=name)
+        await create_connection(client, auth_headers("alice"), world.imodel_id, displayName=name)
     first = await client.get(
         "/export/connections", params={"imodelId": world.imodel_id, "$top": 2}, headers=auth_headers("rita")
     )
@@ -263,8 +222,8 @@ async def test_delete_connection_answers_204_and_removes_its_runs(
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    await _run(client, auth_headers("alice"), connection["id"])
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    await start_run(client, auth_headers("alice"), connection["id"])
     await execute_queued_runs()
     response = await client.delete(f"/export/connections/{connection['id']}", headers=auth_headers("alice"))
     assert response.status_code == 204
@@ -278,8 +237,8 @@ async def test_delete_connection_answers_204_and_removes_its_runs(
 async def test_delete_connection_with_an_active_run_is_a_conflict(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    await _run(client, auth_headers("alice"), connection["id"])
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    await start_run(client, auth_headers("alice"), connection["id"])
     response = await client.delete(f"/export/connections/{connection['id']}", headers=auth_headers("alice"))
     assert response.status_code == 409
     assert response.json()["error"] == {
@@ -299,8 +258,8 @@ async def test_delete_unknown_connection_is_404(client: httpx.AsyncClient, auth_
 async def test_create_run_answers_202_with_location_and_no_body(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    response = await _run(client, auth_headers("alice"), connection["id"], ifcVersion="IFC2x3")
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    response = await start_run(client, auth_headers("alice"), connection["id"], ifcVersion="IFC2x3")
     assert response.status_code == 202
     assert response.content == b""
     assert response.headers["location"].startswith(f"{BASE}/export/connections/{connection['id']}/runs/")
@@ -314,10 +273,10 @@ async def test_create_run_answers_202_with_location_and_no_body(
 async def test_second_run_for_the_imodel_is_redirected_to_the_active_one(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    first_connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    second_connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    first = await _run(client, auth_headers("alice"), first_connection["id"])
-    second = await _run(client, auth_headers("alice"), second_connection["id"])
+    first_connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    second_connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    first = await start_run(client, auth_headers("alice"), first_connection["id"])
+    second = await start_run(client, auth_headers("alice"), second_connection["id"])
     assert second.status_code == 303
     assert second.headers["location"] == first.headers["location"]
 
@@ -325,9 +284,9 @@ async def test_second_run_for_the_imodel_is_redirected_to_the_active_one(
 async def test_concurrent_run_creates_give_one_202_and_the_rest_303_or_409(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     headers = auth_headers("alice")
-    responses = await asyncio.gather(*[_run(client, headers, connection["id"]) for _ in range(8)])
+    responses = await asyncio.gather(*[start_run(client, headers, connection["id"]) for _ in range(8)])
     statuses = sorted(response.status_code for response in responses)
     assert statuses.count(202) == 1
     assert set(statuses) <= {202, 303, 409}
@@ -353,7 +312,7 @@ async def test_concurrent_run_creates_give_one_202_and_the_rest_303_or_409(
 async def test_invalid_run_bodies_are_422_naming_the_field(
     client: httpx.AsyncClient, auth_headers: Headers, world: World, body: dict, target: str
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     response = await client.post(
         f"/export/connections/{connection['id']}/runs", json=body, headers=auth_headers("alice")
     )
@@ -366,8 +325,8 @@ async def test_invalid_run_bodies_are_422_naming_the_field(
 async def test_readers_cannot_start_runs(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    assert (await _run(client, auth_headers("rita"), connection["id"])).status_code == 403
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    assert (await start_run(client, auth_headers("rita"), connection["id"])).status_code == 403
 
 
 # E6/E7 Get runs
@@ -376,7 +335,7 @@ async def test_readers_cannot_start_runs(
 async def test_get_run_of_another_connection_is_the_seed_404(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     response = await client.get(
         f"/export/connections/{connection['id']}/runs/nope", headers=auth_headers("alice")
     )
@@ -394,10 +353,9 @@ async def test_run_executes_to_success_and_the_output_is_valid_ifc(
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    location = (await _run(client, auth_headers("alice"), connection["id"], ifcVersion="IFC4.3")).headers[
-        "location"
-    ]
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    started = await start_run(client, auth_headers("alice"), connection["id"], ifcVersion="IFC4.3")
+    location = started.headers["location"]
     await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("alice"))).json()["run"]
     assert (run["state"], run["result"]) == ("Completed", "Success")
@@ -423,8 +381,8 @@ async def test_user_run_without_a_grant_fails_with_user_not_authenticated(
 ) -> None:
     async with unit_of_work(runtime.sessions) as session:
         await ITwinService(session).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
-    connection = await _connection(client, auth_headers("bob"), world.imodel_id)
-    location = (await _run(client, auth_headers("bob"), connection["id"])).headers["location"]
+    connection = await create_connection(client, auth_headers("bob"), world.imodel_id)
+    location = (await start_run(client, auth_headers("bob"), connection["id"])).headers["location"]
     await execute_queued_runs()
     run = (await client.get(location, headers=auth_headers("bob"))).json()["run"]
     assert (run["state"], run["result"]) == ("Completed", "Error")
@@ -438,8 +396,8 @@ async def test_unknown_changeset_fails_the_run_with_a_clear_task_error(
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
-    response = await _run(
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
+    response = await start_run(
         client, auth_headers("alice"), connection["id"], inputOptions={"changesetId": "abc"}
     )
     await execute_queued_runs()
@@ -458,12 +416,12 @@ async def test_list_runs_is_newest_first_and_full(
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    connection = await _connection(client, auth_headers("alice"), world.imodel_id)
+    connection = await create_connection(client, auth_headers("alice"), world.imodel_id)
     first = (
-        await _run(client, auth_headers("alice"), connection["id"], inputOptions={"changesetId": "x"})
+        await start_run(client, auth_headers("alice"), connection["id"], inputOptions={"changesetId": "x"})
     ).headers
     await execute_queued_runs()
-    second = (await _run(client, auth_headers("alice"), connection["id"])).headers
+    second = (await start_run(client, auth_headers("alice"), connection["id"])).headers
     body = (
         await client.get(f"/export/connections/{connection['id']}/runs", headers=auth_headers("rita"))
     ).json()

@@ -105,9 +105,16 @@ class TokenValidator:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def validate(self, token: str) -> Caller:
+    def cached(self, token: str) -> Caller | None:
+        """The caller of a token validated before and not expired since; None if it must be validated."""
         cached = self.validated.get(token)
         if cached is not None and cached.expires_at > time.time():
+            return cached
+        return None
+
+    async def validate(self, token: str) -> Caller:
+        cached = self.cached(token)
+        if cached is not None:
             return cached
         caller = await self._validate(token)
         self.validated[token] = caller

@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from twinbridge.db.models import ExportConnection, Job, Run, Task
+from twinbridge.db.models import Job, Run, Task
 from twinbridge.platform.time import format_timestamp
+from twinbridge.runs.links import ConnectionLike
 from twinbridge.runs.links import connection_body as shared_connection_body
 from twinbridge.runs.states import RunKind
 
@@ -70,7 +71,7 @@ class ExportRunCreate(BaseModel):
     output_options: OutputOptions = Field(default_factory=OutputOptions, alias="outputOptions")
 
 
-def connection_body(connection: ExportConnection, base_url: str, last_run_id: str | None) -> dict[str, Any]:
+def connection_body(connection: ConnectionLike, base_url: str, last_run_id: str | None) -> dict[str, Any]:
     return shared_connection_body(connection, RunKind.EXPORT, base_url, last_run_id)
 
 

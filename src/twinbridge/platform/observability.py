@@ -6,9 +6,9 @@ Pure ASGI rather than BaseHTTPMiddleware: it adds no task per request, which mat
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -55,6 +55,21 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Children by labels: prometheus_client's labels() lookup costs more than the update itself.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
@@ -79,7 +94,7 @@ class RequestContextMiddleware:
             if name in (REQUEST_ID_HEADER.encode(), CORRELATION_ID_HEADER.encode()):
                 request_id = value.decode("latin-1")[:128]
                 break
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or os.urandom(16).hex()  # as random as uuid4().hex, a fifth of its cost
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
@@ -98,9 +113,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_request_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
-            self.metrics.latency.labels(scope["method"], route).observe(elapsed)
+            self.metrics.observe(scope["method"], _route_template(scope), status, elapsed)
             self.logger.info(
                 "request",
                 request_id=request_id,

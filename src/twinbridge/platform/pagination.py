@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -56,11 +57,18 @@ def parse_page(top: str | None, skip: str | None) -> Page:
 
 def page_links(base_url: str, request: Request, page: Page, has_next: bool) -> dict[str, dict[str, str]]:
     """self, prev (omitted on the first page) and next (omitted on the last page)."""
-    kept = [(key, value) for key, value in request.query_params.multi_items() if key not in {"$top", "$skip"}]
+    return links_of_page(base_url, request.url.path, request.query_params.multi_items(), page, has_next)
+
+
+def links_of_page(
+    base_url: str, path: str, query: Sequence[tuple[str, str]], page: Page, has_next: bool
+) -> dict[str, dict[str, str]]:
+    """`page_links` for a caller that has the path and the query's items rather than a Request."""
+    kept = [(key, value) for key, value in query if key not in {"$top", "$skip"}]
 
     def link(skip: int) -> dict[str, str]:
-        query = urlencode([*kept, ("$skip", str(skip)), ("$top", str(page.top))], safe="$")
-        return {"href": f"{base_url}{request.url.path}?{query}"}
+        encoded = urlencode([*kept, ("$skip", str(skip)), ("$top", str(page.top))], safe="$")
+        return {"href": f"{base_url}{path}?{encoded}"}
 
     links: dict[str, dict[str, str]] = {"self": link(page.skip)}
     if page.skip > 0:

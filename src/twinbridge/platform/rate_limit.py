@@ -26,9 +26,13 @@ class RateLimiter:
             raise ValueError(f"TWINBRIDGE_RATE_LIMIT_STORAGE_URL {storage_url!r}: use memory:// or redis://")
         self.limiter = MovingWindowRateLimiter(storage)
 
+    async def allows(self, caller: str) -> bool:
+        """Counts one request of `caller` if it is within the limit; a refused request is not counted."""
+        return await self.limiter.hit(self.item, "caller", caller)
+
     async def hit(self, caller: str, error: type[TooManyRequests] = TooManyRequests) -> None:
         """Counts one request of `caller`; raises the operation's 429 with `retry-after` past the limit."""
-        if await self.limiter.hit(self.item, "caller", caller):
+        if await self.allows(caller):
             return
         stats = await self.limiter.get_window_stats(self.item, "caller", caller)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))

@@ -23,11 +23,16 @@ def location_of(base_url: str, run: Run) -> str:
 
 
 class ConnectionLike(Protocol):
-    id: str
-    display_name: str
-    imodel_id: str
-    itwin_id: str
-    authentication_type: str
+    @property
+    def id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def imodel_id(self) -> str: ...
+    @property
+    def itwin_id(self) -> str: ...
+    @property
+    def authentication_type(self) -> str: ...
 
 
 def connection_body(
