@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,11 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import HOST, Bench, free_port, http, note, wait_until_serving
+
 CLIENT_ROLE = "_client"
 BARE_ROLE = "_bare"
-HOST = "127.0.0.1"
 RESPONSE_LIMIT = 1 << 24
-SERVER_START_SECONDS = 90.0
 RUN_TIMEOUT_SECONDS = 900.0
 
 
@@ -62,6 +61,7 @@ class ClientResult:
     seconds: float = 0.0
     body_bytes: int = 0
     window: tuple[float, float] = (0.0, 0.0)
+    all_requests: int = 0  # warm-up included: what the server's CPU time is divided by
 
 
 async def _one_connection(
@@ -97,6 +97,7 @@ async def _one_connection(
                     close = True
             body = await reader.readexactly(length) if length else b""
             finished = clock()
+            result.all_requests += 1
             if measure_from <= started and finished <= measure_until:
                 result.requests += 1
                 result.latencies_ms.append((finished - started) * 1000.0)
@@ -229,95 +230,6 @@ def bare_main(arguments: list[str]) -> None:
 # --- The orchestrating process ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def twinbridge_command() -> list[str]:
-    script = Path(sys.executable).parent / "twinbridge"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("twinbridge")
-    return [found] if found else [sys.executable, "-m", "twinbridge.cli"]
-
-
-@dataclass
-class Bench:
-    work: Path
-    environment: dict[str, str]
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def cli(self, *arguments: str) -> str:
-        done = subprocess.run(
-            [*twinbridge_command(), *arguments],
-            env=self.environment,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"twinbridge {' '.join(arguments)} failed:\n{done.stderr}")
-        return done.stdout.strip()
-
-    def start(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = (self.work / f"{name}.log").open("ab")
-        process = subprocess.Popen(command, env=self.environment, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        self.processes.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-def http(
-    method: str, url: str, token: str | None = None, body: dict[str, Any] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """A small blocking HTTP/1.1 client for set-up and polling (one connection per call)."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or HOST, parts.port, timeout=10)
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    payload = None
-    if body is not None:
-        payload = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    try:
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        connection.request(method, target, body=payload, headers=headers)
-        response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        connection.close()
-
-
-def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited early:\n{log.read_text(errors='replace')}")
-        with contextlib.suppress(OSError):
-            if http("GET", url)[0] == 200:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"server did not answer {url} within {SERVER_START_SECONDS} s")
-
-
 def load(
     port: int, path: str, token: str | None, connections: int, warmup: float, duration: float
 ) -> ClientResult:
@@ -344,6 +256,12 @@ def load(
         values = json.loads(result_file.read_text())
     values["window"] = tuple(values["window"])
     return ClientResult(**values)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads, not its children), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -463,10 +381,6 @@ def generated_imodels(options: argparse.Namespace, work: Path) -> list[Path]:
     return paths
 
 
-def note(message: str) -> None:
-    print(f"# {message}", file=sys.stderr, flush=True)
-
-
 def run_bench(bench: Bench, options: argparse.Namespace) -> None:
     imodel_files = generated_imodels(options, bench.work)
     itwin = bench.cli("itwins", "create", "Bench", "--owner", "alice")
@@ -476,7 +390,7 @@ def run_bench(bench: Bench, options: argparse.Namespace) -> None:
     ]
     port = free_port()
     base = f"http://{HOST}:{port}"
-    server = bench.start([*twinbridge_command(), "serve", "--port", str(port)], "serve")
+    server = bench.start(["serve", "--port", str(port)], "serve")
     wait_until_serving(server, f"{base}/health", bench.work / "serve.log")
     # After serve started: the token's issuer is the URL the server recorded in the data dir.
     token = bench.cli("token", "--user", "alice")
@@ -501,15 +415,17 @@ def run_bench(bench: Bench, options: argparse.Namespace) -> None:
 
     floor = [sys.executable, str(Path(__file__).resolve()), BARE_ROLE, f"--body-file={body_file}"]
     bare_port = free_port()
-    bare = bench.start([*floor, f"--port={bare_port}"], "bare")
+    bare = bench.start_process([*floor, f"--port={bare_port}"], "bare")
     wait_until_serving(bare, f"http://{HOST}:{bare_port}/", bench.work / "bare.log")
     note(f"twinbridge at {base}, bare ASGI at http://{HOST}:{bare_port}; work dir {bench.work}")
     targets: dict[str, tuple[int, str, str | None]] = {"bare ASGI": (bare_port, "/", None)}
+    processes = {"bare ASGI": bare.pid}
     if options.fastapi_reference:
         fastapi_port = free_port()
-        reference = bench.start([*floor, f"--port={fastapi_port}", "--fastapi"], "fastapi")
+        reference = bench.start_process([*floor, f"--port={fastapi_port}", "--fastapi"], "fastapi")
         wait_until_serving(reference, f"http://{HOST}:{fastapi_port}/", bench.work / "fastapi.log")
         targets["one-route FastAPI (reference)"] = (fastapi_port, "/", None)
+        processes["one-route FastAPI (reference)"] = reference.pid
 
     # 1. Throughput, interleaved.
     targets |= {
@@ -517,12 +433,17 @@ def run_bench(bench: Bench, options: argparse.Namespace) -> None:
         "GET /export/connections?imodelId=": (port, list_path, token),
     }
     rates: dict[str, list[float]] = {name: [] for name in targets}
+    cpu_per_request: dict[str, list[float]] = {name: [] for name in targets}
     errors: dict[str, int] = dict.fromkeys(targets, 0)
     for round_index in range(options.rounds):
         for name, (target_port, path, target_token) in targets.items():
+            pid = processes.get(name, server.pid)
+            cpu_before = process_cpu_seconds(pid)
             result = load(
                 target_port, path, target_token, options.connections, options.warmup, options.duration
             )
+            cpu = process_cpu_seconds(pid) - cpu_before
+            cpu_per_request[name].append(cpu / max(result.all_requests, 1) * 1e6)
             rates[name].append(result.requests / result.seconds)
             errors[name] += result.errors
             note(f"round {round_index + 1}: {name}: {rates[name][-1]:.0f} req/s ({result.statuses})")
@@ -561,6 +482,7 @@ def run_bench(bench: Bench, options: argparse.Namespace) -> None:
     report(
         options,
         rates,
+        cpu_per_request,
         errors,
         idle,
         busy,
@@ -685,6 +607,7 @@ def _run_duration(run: dict[str, Any], fallback: float) -> float:
 def report(
     options: argparse.Namespace,
     rates: dict[str, list[float]],
+    cpu_per_request: dict[str, list[float]],
     errors: dict[str, int],
     idle: ClientResult,
     busy: ClientResult,
@@ -701,12 +624,17 @@ def report(
         f"Throughput: {options.connections} connections, {options.duration:g} s measured after "
         f"{options.warmup:g} s warm-up, {options.rounds} interleaved round(s), median shown"
     )
-    print(f"{'target':<36} {'req/s':>9} {'rounds':>20} {'ratio':>7} {'errors':>7}")
+    print(f"{'target':<36} {'req/s':>9} {'rounds':>20} {'ratio':>7} {'server CPU/request':>19} {'errors':>7}")
     for name, values in rates.items():
         median = statistics.median(values)
         each = "/".join(f"{value:.0f}" for value in values)
-        print(f"{name:<36} {median:>9.0f} {each:>20} {median / bare:>7.2f} {errors[name]:>7}")
+        cpu = statistics.median(cpu_per_request[name])
+        print(f"{name:<36} {median:>9.0f} {each:>20} {median / bare:>7.2f} {cpu:>16.0f} us {errors[name]:>7}")
     print(f"(bodies: GET connection {get_bytes} B = bare body; list {list_bytes} B; target ratio >= 0.5)")
+    print(
+        "(server CPU/request: the server process's user+system time over the requests it answered, warm-up "
+        "included; less noisy than req/s, which the load client on the other core also limits)"
+    )
     print()
     print(
         f"Latency of GET /export/connections/{{id}}: {options.latency_connections} connections, "

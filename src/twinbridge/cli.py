@@ -52,6 +52,12 @@ def _settings(**overrides: object) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
+def _require_broker(settings: Settings) -> None:
+    """The scale-out queue cannot start without its broker: say so in one line rather than a traceback."""
+    if settings.queue == "celery" and not settings.broker_url:
+        raise _fail("TWINBRIDGE_QUEUE=celery needs TWINBRIDGE_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+
+
 def _with_database(settings: Settings, work: Callable[[Runtime], Awaitable[Result]]) -> Result:
     """Brings the schema up to date, then runs `work(runtime)` in one committed transaction boundary."""
     from twinbridge.db.migrate import upgrade
@@ -86,6 +92,7 @@ def serve(
     from twinbridge.platform.observability import configure_logging
 
     settings = _settings(host=host, port=port)
+    _require_broker(settings)
     configure_logging(log_level.upper())
     upgrade(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -273,6 +280,7 @@ def worker(
     from twinbridge.platform.observability import configure_logging
 
     settings = _settings()
+    _require_broker(settings)
     configure_logging(log_level.upper())
     upgrade(settings)
     typer.echo(
@@ -281,10 +289,7 @@ def worker(
     if settings.queue == "celery":
         from twinbridge.runs.celery_app import run_celery_worker
 
-        try:
-            run_celery_worker(settings, log_level)
-        except ValueError as problem:
-            raise _fail(str(problem)) from None
+        run_celery_worker(settings, log_level)
         return
 
     from twinbridge.runs.embedded import EmbeddedWorkers

@@ -98,3 +98,12 @@ def test_db_upgrade_is_idempotent(cli: Cli) -> None:
     second = cli("db", "upgrade")
     assert f"database at revision {head_revision()}" in first.stderr
     assert first.stderr == second.stderr
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker"]])
+def test_celery_queue_without_a_broker_fails_in_one_clear_line(cli: Cli, command: list[str]) -> None:
+    result = cli(*command, check=False, extra_env={"TWINBRIDGE_QUEUE": "celery"})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: TWINBRIDGE_QUEUE=celery needs TWINBRIDGE_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
+    ]

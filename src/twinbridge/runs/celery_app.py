@@ -219,7 +219,10 @@ def run_celery_worker(settings: Settings, log_level: str = "info") -> None:
 
     def start_process(**_: Any) -> None:
         # Each process warms its engine once, before it takes its first message: no run pays for it.
-        process_worker(settings).warm_up()
+        worker = process_worker(settings)
+        worker.warm_up()
+        # Celery says "ready" before its processes are: this says when one can take a run at full speed.
+        logger.info("worker_process_ready", worker_id=worker.worker.context.worker_id)
 
     def stop_process(**_: Any) -> None:
         global _process_worker
