@@ -58,6 +58,19 @@ def _require_broker(settings: Settings) -> None:
         raise _fail("TWINBRIDGE_QUEUE=celery needs TWINBRIDGE_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
 
 
+def _send_waiting_runs(settings: Settings) -> None:
+    """Restarting an API node sends again the runs still waiting, in case their message was never sent."""
+    from twinbridge.runs.celery_app import create_celery_app, requeue_waiting_runs
+
+    celery = create_celery_app(settings)
+    try:
+        requeue_waiting_runs(settings, celery)
+    except Exception as failure:  # the broker may be away; serving goes on, the workers' start sends them
+        typer.echo(f"warning: could not send the waiting runs to the broker: {failure}", err=True)
+    finally:
+        celery.close()
+
+
 def _with_database(settings: Settings, work: Callable[[Runtime], Awaitable[Result]]) -> Result:
     """Brings the schema up to date, then runs `work(runtime)` in one committed transaction boundary."""
     from twinbridge.db.migrate import upgrade
@@ -97,6 +110,8 @@ def serve(
     upgrade(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.server_record_path.write_text(json.dumps({"public_url": settings.base_url}))
+    if settings.queue == "celery":
+        _send_waiting_runs(settings)
     typer.echo(f"twinbridge serving at {settings.base_url} (data in {settings.data_dir})", err=True)
     uvicorn.run(
         create_app(settings, run_workers=True),

@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from celery import Celery, bootsteps
@@ -36,6 +37,9 @@ from celery.signals import worker_process_init, worker_process_shutdown
 
 from twinbridge.config import Settings
 from twinbridge.runs.queue import RunQueue
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 logger = structlog.get_logger(__name__)
 
@@ -47,6 +51,9 @@ PROCESS_START_TIMEOUT_SECONDS = 300.0
 TIMED_OUT_EXIT_CODE = 3
 # A message that watches another worker's run looks again this long after the lease would have expired.
 LEASE_MARGIN_SECONDS = 1.0
+# Sending "execute run X" from the API: a few quick tries, then the request goes on (see enqueue).
+ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.2, "interval_max": 0.5}
+BROKER_CONNECTION_TIMEOUT_SECONDS = 2.0
 
 
 def create_celery_app(settings: Settings) -> Celery:
@@ -67,6 +74,7 @@ def create_celery_app(settings: Settings) -> Celery:
         # The process's structured logging stays in charge of the root logger.
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
+        broker_connection_timeout=BROKER_CONNECTION_TIMEOUT_SECONDS,
         broker_transport_options={
             "visibility_timeout": settings.run_timeout + 2 * settings.run_lease_seconds
         },
@@ -102,7 +110,18 @@ class CeleryRunQueue(RunQueue):
         self.celery = create_celery_app(settings)
 
     def enqueue(self, run_id: str) -> None:
-        self.celery.send_task(EXECUTE_RUN_TASK, args=[run_id], queue=RUN_QUEUE_NAME)
+        # Called on the event loop's thread: a broker that does not answer must not hold the API for long.
+        try:
+            self.celery.send_task(
+                EXECUTE_RUN_TASK, args=[run_id], queue=RUN_QUEUE_NAME, retry_policy=ENQUEUE_RETRY_POLICY
+            )
+        except Exception as failure:  # kombu's errors vary by transport; the run is safe in the database
+            logger.error(
+                "run_enqueue_failed",
+                run_id=run_id,
+                error=str(failure),
+                consequence="the run stays Queued until an API node or a worker starts again and sends it",
+            )
 
 
 class ProcessWorker:
@@ -160,27 +179,67 @@ def process_worker(settings: Settings) -> ProcessWorker:
 
 
 def requeue_expired_runs(settings: Settings, celery: Celery) -> list[str]:
-    """Sends "execute run X" again for every run whose lease expired (its worker died); their run ids."""
-    from twinbridge.db.engine import create_database_engine, create_session_factory, unit_of_work
+    """Puts every run whose lease expired (its worker died) back in the queue; their run ids.
+
+    Each goes to WaitingToRetry in the database before its message is sent, so the next sweep (of this or
+    any other worker) does not send it again.
+    """
     from twinbridge.platform.time import utc_now
     from twinbridge.runs.repository import RunRepository
+    from twinbridge.runs.service import release_for_retry
 
-    async def expired() -> list[str]:
-        # An engine of its own, disposed at once: the worker's main process forks its pool processes and
-        # must not hold database connections when it does.
-        database = create_database_engine(settings)
-        try:
-            async with unit_of_work(create_session_factory(database)) as session:
-                return await RunRepository(session).expired_lease_ids(utc_now())
-        finally:
-            await database.dispose()
+    async def release(session: AsyncSession) -> list[str]:
+        runs = await RunRepository(session).expired_leases(utc_now())
+        for run in runs:
+            release_for_retry(run)
+        return [run.id for run in runs]
 
-    run_ids = asyncio.run(expired())
-    for run_id in run_ids:
-        celery.send_task(EXECUTE_RUN_TASK, args=[run_id], queue=RUN_QUEUE_NAME)
+    run_ids = asyncio.run(_in_transaction(settings, release))
+    _send_all(celery, run_ids)
     if run_ids:
         logger.warning("expired_runs_requeued", run_ids=run_ids)
     return run_ids
+
+
+def requeue_waiting_runs(settings: Settings, celery: Celery) -> list[str]:
+    """Sends "execute run X" for every run waiting for a worker; their run ids.
+
+    An API node does it when it starts: a run whose message could not be sent (the broker was away when the
+    run was created) is not left waiting for ever. A run whose message is in the broker gets a second one,
+    which finds it executing or Completed and does nothing.
+    """
+    from twinbridge.runs.repository import RunRepository
+
+    async def waiting(session: AsyncSession) -> list[str]:
+        return await RunRepository(session).claimable_ids()
+
+    run_ids = asyncio.run(_in_transaction(settings, waiting))
+    _send_all(celery, run_ids)
+    if run_ids:
+        logger.info("waiting_runs_requeued", run_ids=run_ids)
+    return run_ids
+
+
+async def _in_transaction(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[list[str]]]
+) -> list[str]:
+    """`work` in one committed transaction, on a database engine of its own, disposed at once.
+
+    A worker's main process forks its pool processes and must not hold database connections when it does.
+    """
+    from twinbridge.db.engine import create_database_engine, create_session_factory, unit_of_work
+
+    database = create_database_engine(settings)
+    try:
+        async with unit_of_work(create_session_factory(database)) as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+def _send_all(celery: Celery, run_ids: list[str]) -> None:
+    for run_id in run_ids:
+        celery.send_task(EXECUTE_RUN_TASK, args=[run_id], queue=RUN_QUEUE_NAME)
 
 
 def _expired_lease_sweep(settings: Settings, celery: Celery) -> type[bootsteps.StartStopStep]:
@@ -201,6 +260,10 @@ def _expired_lease_sweep(settings: Settings, celery: Celery) -> type[bootsteps.S
 
         def start(self, worker: Any) -> None:
             sweep()
+            try:
+                requeue_waiting_runs(settings, celery)
+            except Exception:
+                logger.exception("waiting_run_requeue_failed")
             self.timer_reference = worker.timer.call_repeatedly(
                 settings.run_lease_seconds, sweep, priority=10
             )

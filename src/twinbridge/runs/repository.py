@@ -86,11 +86,24 @@ class RunRepository:
         )
         return await self.session.scalar(statement)
 
-    async def expired_lease_ids(self, now: datetime) -> list[str]:
-        """Runs that were executing under a lease nobody extends any more: their worker is gone."""
+    async def expired_leases(self, now: datetime) -> list[Run]:
+        """Runs that were executing under a lease nobody extends any more: their worker is gone.
+
+        Locked, and skipped when another sweep holds them (PostgreSQL; SQLite serializes writers anyway).
+        """
+        statement = (
+            select(Run)
+            .where(Run.state.in_([state.value for state in RUNNING_STATES]), Run.lease_expires_at < now)
+            .order_by(Run.created_at, Run.id)
+            .with_for_update(skip_locked=True)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def claimable_ids(self) -> list[str]:
+        """Runs waiting for a worker (Queued or WaitingToRetry), oldest first."""
         statement = (
             select(Run.id)
-            .where(Run.state.in_([state.value for state in RUNNING_STATES]), Run.lease_expires_at < now)
+            .where(Run.state.in_([state.value for state in CLAIMABLE_STATES]))
             .order_by(Run.created_at, Run.id)
         )
         return list((await self.session.scalars(statement)).all())

@@ -137,6 +137,24 @@ class RunService:
         await self.repository.delete_for_connection(connection_id)
 
 
+def release_for_retry(run: Run) -> None:
+    """A run whose worker was lost goes back to the queue: WaitingToRetry, its retry counted on its tasks.
+
+    The next claim counts the attempt (`attempts`); `retryAttempts` already says a retry is coming.
+    """
+    run.state = ExecutionState.WAITING_TO_RETRY.value
+    run.worker_id = None
+    run.lease_expires_at = None
+    for job in run.jobs:
+        if job.state == ExecutionState.COMPLETED.value:
+            continue
+        job.state = ExecutionState.WAITING_TO_RETRY.value
+        for task in job.tasks:
+            if task.state != ExecutionState.COMPLETED.value:
+                task.state = ExecutionState.WAITING_TO_RETRY.value
+                task.retry_attempts = run.attempts
+
+
 def finish(
     run: Run,
     result: ExecutionResult,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
@@ -9,10 +10,11 @@ import pytest
 
 from tests.conftest import SAMPLE_IMODELS
 from twinbridge.db.engine import unit_of_work
-from twinbridge.db.models import Run
+from twinbridge.db.models import Job, Run, Task
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.time import utc_now
+from twinbridge.runs.celery_app import create_celery_app, requeue_expired_runs, requeue_waiting_runs
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
 from twinbridge.runs.worker import RunWorker
@@ -37,6 +39,23 @@ async def run_id(runtime: Runtime) -> str:
             result=ExecutionResult.UNDETERMINED.value,
             requested_by="alice",
             authentication_type="User",
+            jobs=[
+                Job(
+                    id=str(uuid.uuid4()),
+                    ordinal=0,
+                    state=ExecutionState.NOT_STARTED.value,
+                    result=ExecutionResult.UNDETERMINED.value,
+                    tasks=[
+                        Task(
+                            id=str(uuid.uuid4()),
+                            ordinal=0,
+                            state=ExecutionState.NOT_STARTED.value,
+                            result=ExecutionResult.UNDETERMINED.value,
+                            retry_attempts=0,
+                        )
+                    ],
+                )
+            ],
         )
         await RunRepository(session).add(run)
         return run.id
@@ -78,7 +97,30 @@ async def test_run_whose_lease_expired_is_claimed_again(runtime: Runtime, run_id
     await _set(runtime, run_id, lease_expires_at=utc_now() - timedelta(seconds=1))
     assert await _worker(runtime).lease_remaining(run_id) == 0.0
     async with unit_of_work(runtime.sessions) as session:
-        assert await RunRepository(session).expired_lease_ids(utc_now()) == [run_id]
+        assert [run.id for run in await RunRepository(session).expired_leases(utc_now())] == [run_id]
+    assert await _worker(runtime).claim(run_id) == (run_id, RunKind.EXPORT)
+    assert (await _run(runtime, run_id)).attempts == 2
+
+
+async def test_sweep_puts_a_run_of_a_lost_worker_back_in_the_queue_once(
+    runtime: Runtime, run_id: str
+) -> None:
+    assert await _worker(runtime).claim(run_id) is not None
+    await _set(runtime, run_id, lease_expires_at=utc_now() - timedelta(seconds=1))
+    settings = runtime.settings.model_copy(update={"broker_url": "memory://"})
+    celery = create_celery_app(settings)
+    try:
+        # asyncio.run inside: called from a thread, as the worker's timer calls it.
+        assert await asyncio.to_thread(requeue_expired_runs, settings, celery) == [run_id]
+        run = await _run(runtime, run_id)
+        task = run.jobs[0].tasks[0]
+        assert (run.state, run.worker_id, run.lease_expires_at) == ("WaitingToRetry", None, None)
+        assert (task.state, task.retry_attempts) == ("WaitingToRetry", 1)
+        # Released: the next sweep has nothing to send, and the message claims it as a retry.
+        assert await asyncio.to_thread(requeue_expired_runs, settings, celery) == []
+        assert await asyncio.to_thread(requeue_waiting_runs, settings, celery) == [run_id]
+    finally:
+        celery.close()
     assert await _worker(runtime).claim(run_id) == (run_id, RunKind.EXPORT)
     assert (await _run(runtime, run_id)).attempts == 2
 
