@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import HOST, Bench, free_port, http, note, wait_until_serving
+from harness import HOST, Bench, free_port, generated_imodels, http, note, wait_until_serving
 
 CLIENT_ROLE = "_client"
 BARE_ROLE = "_bare"
@@ -365,24 +365,8 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def generated_imodels(options: argparse.Namespace, work: Path) -> list[Path]:
-    from twinbridge.engines.imodel.generator import generate_imodel
-
-    folder: Path = options.cache or work
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for seed in (1, 2):
-        path = folder / f"bench-api-{options.elements}-{seed}.bim"
-        if not path.exists():
-            started = time.perf_counter()
-            generate_imodel(path, elements=options.elements, models=3, categories=4, seed=seed)
-            note(f"generated {path.name} in {time.perf_counter() - started:.1f} s")
-        paths.append(path)
-    return paths
-
-
 def run_bench(bench: Bench, options: argparse.Namespace) -> None:
-    imodel_files = generated_imodels(options, bench.work)
+    imodel_files = generated_imodels(options.cache or bench.work, "bench-api", options.elements, 2)
     itwin = bench.cli("itwins", "create", "Bench", "--owner", "alice")
     imodels = [
         bench.cli("imodels", "import", itwin, str(path), "--name", f"Bench {index}")

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import HOST, Bench, free_port, http, note, wait_until_serving
+from harness import HOST, Bench, free_port, generated_imodels, http, note, wait_until_serving
 
 WORKER_READY_SECONDS = 300.0
 PHASE_TIMEOUT_SECONDS = 1800.0
@@ -163,21 +163,6 @@ def postgres_database(keep: bool) -> Any:
         admin.dispose()
 
 
-def generated_imodels(options: argparse.Namespace, folder: Path) -> list[Path]:
-    from twinbridge.engines.imodel.generator import generate_imodel
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for seed in range(1, options.imodels + 1):
-        path = folder / f"bench-scale-out-{options.elements}-{seed}.bim"
-        if not path.exists():
-            started = time.perf_counter()
-            generate_imodel(path, elements=options.elements, models=3, categories=4, seed=seed)
-            note(f"generated {path.name} in {time.perf_counter() - started:.1f} s")
-        paths.append(path)
-    return paths
-
-
 # --- The phases -------------------------------------------------------------------------------------------
 
 
@@ -260,7 +245,9 @@ def run_phase(
 
 
 def run_bench(bench: Bench, options: argparse.Namespace) -> list[Phase]:
-    files = generated_imodels(options, options.cache or bench.work / "imodels")
+    files = generated_imodels(
+        options.cache or bench.work / "imodels", "bench-scale-out", options.elements, options.imodels
+    )
     bench.cli("db", "upgrade")
     port = free_port()
     base = f"http://{HOST}:{port}"

@@ -127,3 +127,19 @@ def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) ->
                 return
         time.sleep(0.2)
     raise SystemExit(f"server did not answer {url} within {SERVER_START_SECONDS} s")
+
+
+def generated_imodels(folder: Path, name: str, elements: int, count: int) -> list[Path]:
+    """`count` generated iModels of `elements` elements (seeds 1..count), kept in `folder` between runs."""
+    from twinbridge.engines.imodel.generator import generate_imodel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed in range(1, count + 1):
+        path = folder / f"{name}-{elements}-{seed}.bim"
+        if not path.exists():
+            started = time.perf_counter()
+            generate_imodel(path, elements=elements, models=3, categories=4, seed=seed)
+            note(f"generated {path.name} in {time.perf_counter() - started:.1f} s")
+        paths.append(path)
+    return paths
