@@ -92,22 +92,6 @@ def _kill_mid_run(deployment: Deployment) -> tuple[Worker, str]:
     raise AssertionError(f"no worker was seen executing a second run:\n{logs}")
 
 
-def _wait_until_waiting_to_retry(deployment: Deployment, location: str, headers: dict[str, str]) -> None:
-    """The killed worker's run goes back to the queue once its lease expires, its retry counted.
-
-    It is swept within two leases and then waits behind the runs queued before it, so it is seen there.
-    """
-    deadline = time.monotonic() + 3 * LEASE_SECONDS + 60
-    while time.monotonic() < deadline:
-        run = httpx.get(location, headers=headers).json()["run"]
-        assert run["state"] != "Completed", f"the run completed without being seen WaitingToRetry: {run}"
-        if run["state"] == "WaitingToRetry":
-            assert run["jobs"][0]["tasks"][0]["retryAttempts"] == 1, run
-            return
-        time.sleep(0.1)
-    raise AssertionError("the run of the killed worker never went back to WaitingToRetry")
-
-
 def test_twenty_exports_complete_once_each_when_a_worker_is_killed_mid_run(
     deployment: Deployment, tmp_path: Path
 ) -> None:
@@ -128,7 +112,6 @@ def test_twenty_exports_complete_once_each_when_a_worker_is_killed_mid_run(
         if row["state"] != "Completed" and row["worker_id"] in lost_worker_ids
     }
     assert killed_run_id in interrupted
-    _wait_until_waiting_to_retry(deployment, locations[run_ids.index(killed_run_id)], headers)
 
     runs = deployment.wait_for_all(locations, headers)
 
@@ -139,6 +122,10 @@ def test_twenty_exports_complete_once_each_when_a_worker_is_killed_mid_run(
         event["run_id"] for worker in deployment.workers for event in worker.events("run_finished")
     )
     recovered_by_survivor = {event["run_id"] for event in survivor.events("run_finished")}
+    # The survivor's sweep put the lost runs back in the queue (as WaitingToRetry; when the survivor is idle
+    # it claims them within milliseconds, so the state itself is checked in tests/unit/runs/test_claim.py).
+    released = {run_id for event in survivor.events("expired_runs_requeued") for run_id in event["run_ids"]}
+    assert interrupted <= released, (interrupted, released)
     rows = deployment.run_rows(run_ids)
     for location, run_id in zip(locations, run_ids, strict=True):
         run = runs[location]
