@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twinbridge.auth.scopes import Access, ScopeRequirement
-from twinbridge.auth.tokens import Caller
+from twinbridge.auth.tokens import Caller, bearer_token
 from twinbridge.db.engine import unit_of_work
 from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, InvalidAccessToken, TooManyRequests
 from twinbridge.runtime import Runtime
@@ -50,12 +50,12 @@ def _bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if header is None:
         raise HeaderNotFound()
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(header)
+    if token is None:
         raise InvalidAccessToken(
             details=[ErrorDetail("InvalidHeaderValue", "Expected 'Bearer <access token>'.", "Authorization")]
         )
-    return token.strip()
+    return token
 
 
 def authenticated(

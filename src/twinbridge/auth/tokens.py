@@ -81,6 +81,13 @@ class ExternalIssuerKeys:
         return self.keys[key_id]
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value; None when it is not one."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 class TokenValidator:
     def __init__(
         self,

@@ -23,11 +23,12 @@ class GetConnection:
     requirement: ClassVar[ScopeRequirement] = READ
 
     def answer(self, reads: SqliteReads, request: FastReadRequest) -> dict[str, Any] | None:
-        connection = ExportConnectionReads(reads).connection(
+        found = ExportConnectionReads(reads).connection(
             request.path_parameters["connection_id"], request.caller.subject
         )
-        if connection is None or not is_allowed(connection.role, Action.READ):
+        if found is None or not is_allowed(found[1], Action.READ):
             return None
+        connection = found[0]
         return {"connection": connection_body(connection, request.base_url, connection.last_run_id)}
 
 
@@ -45,7 +46,7 @@ class ListConnections:
         if not exists or not is_allowed(role, Action.READ):
             return None
         rows, has_next = split_page(
-            connections.connections_of_imodel(imodel_id, request.caller.subject, page.skip, page.fetch_limit),
+            connections.connections_of_imodel(imodel_id, page.skip, page.fetch_limit),
             page,
         )
         return {

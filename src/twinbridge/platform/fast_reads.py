@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from twinbridge.auth.scopes import ScopeRequirement
-from twinbridge.auth.tokens import Caller
+from twinbridge.auth.tokens import Caller, bearer_token
 from twinbridge.db.sqlite_reads import SqliteReads
 from twinbridge.platform.errors import ApiError
 from twinbridge.runtime import Runtime
@@ -79,9 +79,7 @@ def _pattern(template: str) -> re.Pattern[str]:
 def _bearer_token(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").strip().partition(" ")
-            token = token.strip()
-            return token if scheme.lower() == "bearer" and token else None
+            return bearer_token(value.decode("latin-1"))
     return None
 
 
