@@ -22,22 +22,15 @@ from twinbridge.db.base import Base
 from twinbridge.db.migrate import upgrade
 from twinbridge.runtime import Runtime
 
-# The project's shared folder lies beside the repository (CI clones it there too).
-SHARED = Path(os.environ.get("TWINBRIDGE_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
-SAMPLES = SHARED / "data"
+# Public sample files kept in the repository (samples/README.md says where each comes from).
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SAMPLE_IMODELS = SAMPLES / "imodels"
+SAMPLE_IFC = SAMPLES / "ifc"
+EMPTY_IMODEL = SAMPLE_IMODELS / "213d69e0-9a83-4e3f-942d-694e94c9f905m.bim"
 POSTGRES_ADMIN_URL = os.environ.get(
     "TWINBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not SAMPLE_IMODELS.is_dir():
-        raise pytest.UsageError(
-            f"the sample data is not at {SAMPLES}: "
-            "clone twinbridge beside shared/ or set TWINBRIDGE_SHARED_DIR"
-        )
 
 
 def _postgres_unavailable_reason() -> str | None:
@@ -132,8 +125,20 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 def token_for(runtime: Runtime) -> Callable[..., str]:
-    def mint(subject: str, kind: str = "user", scopes: str = "itwin-platform", ttl: int = 600) -> str:
-        return runtime.issuer.mint(subject=subject, kind=kind, scopes=scopes.split(), ttl=ttl).access_token  # type: ignore[arg-type]
+    def mint(
+        subject: str,
+        kind: str = "user",
+        scopes: str = "itwin-platform",
+        ttl: int = 600,
+        background_runs: bool = False,
+    ) -> str:
+        return runtime.issuer.mint(
+            subject=subject,
+            kind=kind,  # type: ignore[arg-type]
+            scopes=scopes.split(),
+            ttl=ttl,
+            background_runs=background_runs,
+        ).access_token
 
     return mint
 
