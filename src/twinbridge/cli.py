@@ -8,7 +8,6 @@ they work while `serve` runs on the same data directory.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from twinbridge.config import Settings
 from twinbridge.platform.errors import ApiError
 
 if TYPE_CHECKING:
-    from twinbridge.runtime import Runtime
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -71,19 +70,21 @@ def _send_waiting_runs(settings: Settings) -> None:
         celery.close()
 
 
-def _with_database(settings: Settings, work: Callable[[Runtime], Awaitable[Result]]) -> Result:
-    """Brings the schema up to date, then runs `work(runtime)` in one committed transaction boundary."""
-    from twinbridge.db.migrate import upgrade
-    from twinbridge.runtime import Runtime
+def _with_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[Result]]) -> Result:
+    """Brings the schema up to date, then runs `work(session)` in one committed transaction.
 
-    upgrade(settings)
+    Only a database engine is built, not a whole Runtime: a command should answer in a blink.
+    """
+    import asyncio
+
+    from twinbridge.db.engine import database_sessions, unit_of_work
+    from twinbridge.db.migrate import ensure_schema
+
+    ensure_schema(settings)
 
     async def run() -> Result:
-        runtime = Runtime.create(settings)
-        try:
-            return await work(runtime)
-        finally:
-            await runtime.aclose()
+        async with database_sessions(settings) as sessions, unit_of_work(sessions) as session:
+            return await work(session)
 
     try:
         return asyncio.run(run())
@@ -101,13 +102,13 @@ def serve(
     import uvicorn
 
     from twinbridge.app import create_app
-    from twinbridge.db.migrate import upgrade
+    from twinbridge.db.migrate import ensure_schema
     from twinbridge.platform.observability import configure_logging
 
     settings = _settings(host=host, port=port)
     _require_broker(settings)
     configure_logging(log_level.upper())
-    upgrade(settings)
+    ensure_schema(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings.server_record_path.write_text(json.dumps({"public_url": settings.base_url}))
     if settings.queue == "celery":
@@ -130,13 +131,14 @@ def token(
     scope: Annotated[str, typer.Option(help="Space-separated scopes.")] = "itwin-platform",
     ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds.")] = None,
     grant: Annotated[
-        bool, typer.Option(help="With --user: also record the user's consent to background runs.")
+        bool, typer.Option(help="With --user: the token carries the user's consent to background runs.")
     ] = True,
 ) -> None:
     """Print an access token of the built-in issuer, signed offline with the data dir's key.
 
-    A user token also records the user's grant, so that runs of User connections may act for them (the
-    cloud asks the user to authorize once); --no-grant leaves it out, to try the UserNotAuthenticated path.
+    A user token carries the user's consent to background runs: the server records it when the token starts
+    a run, so that runs of User connections may act for them (the cloud asks the user to authorize once);
+    --no-grant leaves it out, to try the UserNotAuthenticated path. Minting never opens the database.
     """
     from twinbridge.auth.issuer import BuiltInIssuer
     from twinbridge.auth.keys import load_or_create_signing_key
@@ -160,16 +162,8 @@ def token(
         kind="user" if user else "service",
         scopes=scopes,
         ttl=ttl or settings.token_ttl,
+        background_runs=bool(user and grant),
     )
-    if user and grant:
-        from twinbridge.auth.grants import GrantService
-        from twinbridge.db.engine import unit_of_work
-
-        async def record(runtime: Runtime) -> None:
-            async with unit_of_work(runtime.sessions) as session:
-                await GrantService(session).grant(user)
-
-        _with_database(settings, record)
     typer.echo(minted.access_token)
 
 
@@ -179,13 +173,11 @@ def itwins_create(
     owner: Annotated[str | None, typer.Option(help="User name or client id that becomes its Owner.")] = None,
 ) -> None:
     """Create an iTwin; prints its id."""
-    from twinbridge.db.engine import unit_of_work
     from twinbridge.itwins.service import ITwinService
 
-    async def work(runtime: Runtime) -> str:
-        async with unit_of_work(runtime.sessions) as session:
-            itwin = await ITwinService(session).create(name, owner)
-            return itwin.id
+    async def work(session: AsyncSession) -> str:
+        itwin = await ITwinService(session).create(name, owner)
+        return itwin.id
 
     itwin_id = _with_database(_settings(), work)
     if owner is None:
@@ -202,14 +194,12 @@ def itwins_add_member(
     role: Annotated[Role, typer.Option(help="Owner, Contributor or Reader.", case_sensitive=False)],
 ) -> None:
     """Give a user or service client a role on an iTwin (or change its role)."""
-    from twinbridge.db.engine import unit_of_work
     from twinbridge.itwins.service import ITwinService
 
-    async def work(runtime: Runtime) -> None:
-        async with unit_of_work(runtime.sessions) as session:
-            service = ITwinService(session)
-            await service.require(itwin_id)
-            await service.set_member(itwin_id, subject, role)
+    async def work(session: AsyncSession) -> None:
+        service = ITwinService(session)
+        await service.require(itwin_id)
+        await service.set_member(itwin_id, subject, role)
 
     _with_database(_settings(), work)
     typer.echo(f"{subject} is now {role.value} of iTwin {itwin_id}", err=True)
@@ -227,16 +217,19 @@ def imodels_import(
     description: Annotated[str | None, typer.Option(help="iModel description.")] = None,
 ) -> None:
     """Register a .bim snapshot as a new iModel; prints its id."""
-    from twinbridge.db.engine import unit_of_work
     from twinbridge.imodels.service import IModelService
+    from twinbridge.storage.blobs import create_blob_storage
 
-    async def work(runtime: Runtime) -> str:
-        async with unit_of_work(runtime.sessions) as session:
-            service = IModelService(session, runtime.blobs)
-            imported = await service.import_file(itwin_id, file, name or file.stem, description, caller=None)
-            return imported.imodel.id
+    settings = _settings()
+    blobs = create_blob_storage(settings.blob_storage_url, settings.data_dir / "blob-cache")
 
-    typer.echo(_with_database(_settings(), work))
+    async def work(session: AsyncSession) -> str:
+        imported = await IModelService(session, blobs).import_file(
+            itwin_id, file, name or file.stem, description, caller=None
+        )
+        return imported.imodel.id
+
+    typer.echo(_with_database(settings, work))
 
 
 @clients_app.command("create")
@@ -245,19 +238,20 @@ def clients_create(
     scope: Annotated[
         str, typer.Option(help="Space-separated scopes the client may request.")
     ] = "itwin-platform",
+    rotate: Annotated[
+        bool, typer.Option(help="Replace the secret of a client that exists (the old one stops working).")
+    ] = False,
 ) -> None:
-    """Register a service client for POST /connect/token; prints its secret (shown only once)."""
+    """Register a service client for POST /connect/token; prints its secret (shown only once).
+
+    A client that exists keeps its secret: the command refuses unless --rotate is given.
+    """
     from twinbridge.auth.service import ServiceClientService
-    from twinbridge.db.engine import unit_of_work
 
-    async def work(runtime: Runtime) -> str:
-        async with unit_of_work(runtime.sessions) as session:
-            return await ServiceClientService(session).register(client_id, scope.split())
+    async def work(session: AsyncSession) -> str:
+        return await ServiceClientService(session).register(client_id, scope.split(), rotate=rotate)
 
-    try:
-        typer.echo(_with_database(_settings(), work))
-    except ValueError as problem:
-        raise _fail(str(problem)) from None
+    typer.echo(_with_database(_settings(), work))
 
 
 @app.command()
@@ -291,13 +285,13 @@ def worker(
     import signal
     import threading
 
-    from twinbridge.db.migrate import upgrade
+    from twinbridge.db.migrate import ensure_schema
     from twinbridge.platform.observability import configure_logging
 
     settings = _settings()
     _require_broker(settings)
     configure_logging(log_level.upper())
-    upgrade(settings)
+    ensure_schema(settings)
     typer.echo(
         f"twinbridge worker: {settings.workers} run(s) at a time from the {settings.queue} queue", err=True
     )

@@ -389,6 +389,54 @@ async def test_user_run_without_a_grant_fails_with_user_not_authenticated(
     assert run["error"] == {"errorKey": "UserNotAuthenticated", "description": "User is not authenticated."}
 
 
+async def test_a_user_token_carrying_consent_records_the_grant_when_it_starts_a_run(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
+) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        await ITwinService(session).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
+    consenting = auth_headers("bob", background_runs=True)
+    params = {"redirectUrl": "http://localhost:3301/callback"}
+
+    async def authorized(headers: dict[str, str]) -> bool:
+        response = await client.get("/export/authorizationinformation", params=params, headers=headers)
+        return bool(response.json()["authorizationInformation"]["isUserAuthorized"])
+
+    assert await authorized(consenting) is True
+    assert await authorized(auth_headers("bob")) is False  # nothing recorded by asking
+    connection = await create_connection(client, consenting, world.imodel_id)
+    location = (await start_run(client, consenting, connection["id"])).headers["location"]
+    assert await authorized(auth_headers("bob")) is True  # recorded with the run
+    await execute_queued_runs()
+    run = (await client.get(location, headers=auth_headers("bob"))).json()["run"]
+    assert (run["state"], run["result"]) == ("Completed", "Success")
+
+
+async def test_a_service_client_runs_a_user_connection_as_itself(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Callable[[], Awaitable[None]],
+) -> None:
+    async with unit_of_work(runtime.sessions) as session:
+        await ITwinService(session).set_member(world.itwin_id, "ci-bot", "Contributor")  # type: ignore[arg-type]
+    service = auth_headers("ci-bot", kind="service")
+    information = await client.get(
+        "/export/authorizationinformation", params={"redirectUrl": "http://localhost/cb"}, headers=service
+    )
+    assert information.json()["authorizationInformation"]["isUserAuthorized"] is True
+    connection = await create_connection(client, service, world.imodel_id)
+    assert connection["authenticationType"] == "User"
+    location = (await start_run(client, service, connection["id"])).headers["location"]
+    await execute_queued_runs()
+    run = (await client.get(location, headers=service)).json()["run"]
+    assert (run["state"], run["result"]) == ("Completed", "Success"), run
+
+
 async def test_unknown_changeset_fails_the_run_with_a_clear_task_error(
     client: httpx.AsyncClient,
     auth_headers: Headers,

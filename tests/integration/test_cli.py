@@ -93,6 +93,23 @@ def test_token_needs_exactly_one_of_user_or_client(cli: Cli) -> None:
     assert cli("token", "--user", "a", "--client", "b", check=False).returncode == 1
 
 
+def test_clients_create_keeps_an_existing_secret_unless_told_to_rotate(cli: Cli) -> None:
+    first = cli("clients", "create", "ci-bot").stdout.strip()
+    again = cli("clients", "create", "ci-bot", check=False)
+    assert again.returncode == 1
+    assert again.stdout == ""
+    assert "registered already; its secret was not changed" in again.stderr
+    assert "--rotate" in again.stderr
+    rotated = cli("clients", "create", "ci-bot", "--rotate").stdout.strip()
+    assert rotated and rotated != first
+
+
+def test_clients_create_refuses_an_unknown_scope(cli: Cli) -> None:
+    result = cli("clients", "create", "ci-bot", "--scope", "everything", check=False)
+    assert result.returncode == 1
+    assert "Unknown scope(s) everything" in result.stderr
+
+
 def test_db_upgrade_is_idempotent(cli: Cli) -> None:
     first = cli("db", "upgrade")
     second = cli("db", "upgrade")

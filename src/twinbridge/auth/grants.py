@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import jwt
@@ -20,6 +21,9 @@ from twinbridge.auth.repository import UserGrantRepository
 from twinbridge.db.models import UserGrant
 from twinbridge.platform.errors import ApiError
 from twinbridge.platform.time import utc_now
+
+if TYPE_CHECKING:
+    from twinbridge.auth.tokens import Caller
 
 TICKET_PURPOSE = "twinbridge-grant"
 TICKET_TTL_SECONDS = 15 * 60
@@ -76,6 +80,16 @@ class GrantService:
 
     async def revoke(self, subject: str) -> None:
         await self.repository.delete(subject)
+
+    async def caller_is_authorized(self, caller: Caller) -> bool:
+        """What `isUserAuthorized` answers: may runs started by this caller act for them in the background?
+
+        A service client needs no consent (its runs act as the client); a user needs a recorded grant, or a
+        token that carries their consent (recorded when the token starts a run).
+        """
+        if caller.kind == "service" or caller.consents_to_background_runs:
+            return True
+        return await self.is_authorized(caller.subject)
 
     async def is_authorized(self, subject: str) -> bool:
         grant = await self.repository.get(subject)

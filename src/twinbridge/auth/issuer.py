@@ -14,6 +14,10 @@ from twinbridge.auth.keys import SigningKey
 # The client id written into user tokens minted by the CLI; a user token is told from a service token by
 # `sub` differing from `client_id` (service tokens carry the client id in both).
 CLI_CLIENT_ID = "twinbridge-cli"
+# A claim of user tokens minted by the local operator (`twinbridge token --user`): the user consents to runs
+# acting for them in the background. The server records the consent when the token starts a run, so minting
+# a token never has to open the database. Honoured only in tokens of the built-in issuer.
+BACKGROUND_RUNS_CLAIM = "twinbridge_background_runs"
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class BuiltInIssuer:
         scopes: list[str],
         ttl: int,
         client_id: str | None = None,
+        background_runs: bool = False,
     ) -> MintedToken:
         now = int(time.time())
         claims: dict[str, Any] = {
@@ -52,6 +57,8 @@ class BuiltInIssuer:
         if kind == "user":
             claims["name"] = subject
             claims["preferred_username"] = subject
+            if background_runs:
+                claims[BACKGROUND_RUNS_CLAIM] = True
         if self.audience:
             claims["aud"] = self.audience
         token = jwt.encode(

@@ -17,6 +17,7 @@ import httpx
 import jwt
 import structlog
 
+from twinbridge.auth.issuer import BACKGROUND_RUNS_CLAIM
 from twinbridge.auth.keys import SigningKey
 from twinbridge.auth.scopes import ACCEPTED_SCOPES, parse_scopes
 from twinbridge.platform.errors import ErrorDetail, InvalidAccessToken
@@ -37,6 +38,8 @@ class Caller:
     scopes: frozenset[str]
     issuer: str
     expires_at: int
+    # The token says the user consents to background runs (twinbridge.auth.issuer.BACKGROUND_RUNS_CLAIM).
+    consents_to_background_runs: bool = False
 
 
 def _rejected(reason: str) -> InvalidAccessToken:
@@ -180,5 +183,14 @@ class TokenValidator:
             raise _rejected("The token names no subject (sub) or client (client_id).")
         kind: Literal["user", "service"] = "service" if subject == client_id else "user"
         return Caller(
-            subject=str(subject), kind=kind, scopes=scopes, issuer=issuer, expires_at=int(claims["exp"])
+            subject=str(subject),
+            kind=kind,
+            scopes=scopes,
+            issuer=issuer,
+            expires_at=int(claims["exp"]),
+            consents_to_background_runs=(
+                kind == "user"
+                and issuer == self.builtin_issuer_url
+                and claims.get(BACKGROUND_RUNS_CLAIM) is True
+            ),
         )

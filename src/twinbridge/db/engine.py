@@ -10,13 +10,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from twinbridge.config import Settings
-
-logger = structlog.get_logger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -86,6 +83,20 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+@asynccontextmanager
+async def database_sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of their own, disposed at the end: for one CLI command or one sweep.
+
+    Lighter than a whole Runtime (no issuer, storage or queue), and it holds no connection afterwards, which
+    a process that forks (Celery's main process) must not.
+    """
+    database = create_database_engine(settings)
+    try:
+        yield create_session_factory(database)
+    finally:
+        await database.dispose()
+
+
 _ROLLBACK_ACTIONS = "twinbridge.rollback_actions"
 _COMMIT_ACTIONS = "twinbridge.commit_actions"
 
@@ -105,7 +116,9 @@ def _run_actions(session: AsyncSession, name: str) -> None:
         try:
             action()
         except Exception:  # a failed clean-up must not hide the outcome of the transaction
-            logger.exception("transaction_side_effect_failed", action=repr(action))
+            import structlog  # imported here: the CLI's commands import this module and must start fast
+
+            structlog.get_logger(__name__).exception("transaction_side_effect_failed", action=repr(action))
 
 
 @asynccontextmanager

@@ -22,7 +22,8 @@ from twinbridge.export.schemas import (
 from twinbridge.export.service import ExportService
 from twinbridge.platform.errors import InvalidRequest, RateLimitExceeded, TooManyRequests, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+from twinbridge.platform.pagination import page_links, page_parameters
+from twinbridge.platform.paging import Page, split_page
 from twinbridge.runs.links import location_of
 
 router = APIRouter(prefix="/export", tags=["Export"])
@@ -98,7 +99,7 @@ async def create_run(
     runtime: RuntimeDependency,
 ) -> Response:
     """202 with Location for a new run; 303 with Location when the iModel already has an active run."""
-    creation = await ExportService(session).create_run(connection_id, body, caller.subject)
+    creation = await ExportService(session).create_run(connection_id, body, caller)
     location = location_of(runtime.settings.base_url, creation.run)
     if not creation.created:
         return Response(status_code=303, headers={"Location": location})
@@ -151,7 +152,7 @@ async def authorization_information(
     """Whether runs may act for the caller; service callers need no grant."""
     if not _valid_redirect_url(redirect_url):
         raise InvalidRequest(details=[invalid_value("$redirectUrl", "redirectUrl must be a valid URL.")])
-    authorized = caller.kind == "service" or await GrantService(session).is_authorized(caller.subject)
+    authorized = await GrantService(session).caller_is_authorized(caller)
     return {
         "authorizationInformation": {
             "isUserAuthorized": authorized,

@@ -15,7 +15,7 @@ from twinbridge.export.endpoints import READ
 from twinbridge.export.repository import ExportConnectionReads
 from twinbridge.export.schemas import connection_body
 from twinbridge.platform.fast_reads import FastRead, FastReadRequest
-from twinbridge.platform.pagination import links_of_page, parse_page, split_page
+from twinbridge.platform.paging import links_of_page, parse_page, split_page
 
 
 class GetConnection:

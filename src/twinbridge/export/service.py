@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +15,12 @@ from twinbridge.imodels.service import INITIALIZED
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
-from twinbridge.platform.pagination import Page
+from twinbridge.platform.paging import Page
 from twinbridge.runs.service import JobPlan, RunCreation, RunService
 from twinbridge.runs.states import RunKind
+
+if TYPE_CHECKING:
+    from twinbridge.auth.tokens import Caller
 
 
 class ConnectionNotFound(NotFound):
@@ -85,8 +88,8 @@ class ExportService:
         await self.runs.forget_connection(connection.id)
         await self.connections.delete(connection)
 
-    async def create_run(self, connection_id: str, body: ExportRunCreate, caller: str) -> RunCreation:
-        connection = await self.authorized_connection(connection_id, caller, Action.MODIFY)
+    async def create_run(self, connection_id: str, body: ExportRunCreate, caller: Caller) -> RunCreation:
+        connection = await self.authorized_connection(connection_id, caller.subject, Action.MODIFY)
         imodel = await self.imodels.get(connection.imodel_id)
         if imodel is None or imodel.state != INITIALIZED:
             raise InvalidRequest(
@@ -108,8 +111,8 @@ class ExportService:
             kind=RunKind.EXPORT,
             connection_id=connection.id,
             imodel_id=connection.imodel_id,
-            requested_by=caller,
-            authentication_type=connection.authentication_type,
+            caller=caller,
+            connection_authentication_type=connection.authentication_type,
             options=options,
             jobs=[JobPlan()],
         )

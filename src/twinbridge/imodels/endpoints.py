@@ -12,7 +12,8 @@ from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency
 from twinbridge.imodels.schemas import IModelCreate, baseline_file_body, changeset_body, imodel_body
 from twinbridge.imodels.service import IModelService, baseline_problem, upload_key
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+from twinbridge.platform.pagination import page_links, page_parameters
+from twinbridge.platform.paging import Page, split_page
 from twinbridge.platform.prefer import ReturnPreference, return_preference
 from twinbridge.storage.uploads import UploadTooLarge, receive_to_temporary_file
 

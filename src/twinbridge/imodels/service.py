@@ -23,7 +23,7 @@ from twinbridge.imodels.validation import IModelFileInfo, NotAnIModel, inspect_i
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound
 from twinbridge.platform.ids import new_guid
-from twinbridge.platform.pagination import Page
+from twinbridge.platform.paging import Page
 from twinbridge.storage.blobs import BlobStorage, StoredBlob
 
 NOT_INITIALIZED = "notInitialized"

@@ -11,7 +11,8 @@ from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency
 from twinbridge.itwins.schemas import ITwinCreate, MemberCreate, itwin_body, member_body
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+from twinbridge.platform.pagination import page_links, page_parameters
+from twinbridge.platform.paging import Page, split_page
 
 router = APIRouter(prefix="/itwins", tags=["iTwins"])
 PageDependency = Annotated[Page, Depends(page_parameters)]

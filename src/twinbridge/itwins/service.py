@@ -9,7 +9,7 @@ from twinbridge.db.models import ITwin, ITwinMember
 from twinbridge.itwins.repository import ITwinRepository
 from twinbridge.platform.errors import Conflict, NotFound
 from twinbridge.platform.ids import new_guid
-from twinbridge.platform.pagination import Page
+from twinbridge.platform.paging import Page
 
 
 class ITwinNotFound(NotFound):

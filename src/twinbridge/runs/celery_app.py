@@ -227,14 +227,10 @@ async def _in_transaction(
 
     A worker's main process forks its pool processes and must not hold database connections when it does.
     """
-    from twinbridge.db.engine import create_database_engine, create_session_factory, unit_of_work
+    from twinbridge.db.engine import database_sessions, unit_of_work
 
-    database = create_database_engine(settings)
-    try:
-        async with unit_of_work(create_session_factory(database)) as session:
-            return await work(session)
-    finally:
-        await database.dispose()
+    async with database_sessions(settings) as sessions, unit_of_work(sessions) as session:
+        return await work(session)
 
 
 def _send_all(celery: Celery, run_ids: list[str]) -> None:

@@ -11,17 +11,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twinbridge.auth.grants import GrantService
 from twinbridge.db.models import Job, Run, Task
 from twinbridge.platform.errors import Conflict, NotFound
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
+
+if TYPE_CHECKING:
+    from twinbridge.auth.tokens import Caller
+
+# Connections' authenticationType values.
+USER = "User"
+SERVICE = "Service"
 
 
 class RunRequestInProgress(Conflict):
@@ -65,14 +73,25 @@ class RunService:
         kind: RunKind,
         connection_id: str,
         imodel_id: str,
-        requested_by: str,
-        authentication_type: str,
+        caller: Caller,
+        connection_authentication_type: str,
         options: dict[str, Any],
         jobs: Sequence[JobPlan],
     ) -> RunCreation:
+        """The new run, or the iModel's active run (created False).
+
+        A run started by a service client acts as that client, whatever the connection's type: a client has
+        no user to consent, and GET …/authorizationinformation tells it it is authorized, so its runs must not
+        then fail UserNotAuthenticated (docs/compatibility.md). A user's token that carries their consent
+        records it here, in the run's own transaction.
+        """
         active = await self.repository.active_for_imodel(imodel_id)
         if active is not None:
             return RunCreation(active, created=False)
+        authentication_type = SERVICE if caller.kind == "service" else connection_authentication_type
+        if authentication_type == USER and caller.consents_to_background_runs:
+            await GrantService(self.session).grant(caller.subject)
+        requested_by = caller.subject
         run = Run(
             id=new_guid(),
             kind=kind.value,

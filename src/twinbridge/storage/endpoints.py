@@ -17,7 +17,8 @@ from twinbridge.dependencies import (
 )
 from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+from twinbridge.platform.pagination import page_links, page_parameters
+from twinbridge.platform.paging import Page, split_page
 from twinbridge.runtime import Runtime
 from twinbridge.storage.blobs import read_chunks
 from twinbridge.storage.schemas import (

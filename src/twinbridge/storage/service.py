@@ -23,7 +23,7 @@ from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, NotFound
 from twinbridge.platform.ids import new_guid
-from twinbridge.platform.pagination import Page
+from twinbridge.platform.paging import Page
 from twinbridge.platform.time import utc_now
 from twinbridge.storage.blobs import BlobNotFound, BlobStorage
 from twinbridge.storage.repository import StorageRepository

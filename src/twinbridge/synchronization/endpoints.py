@@ -19,7 +19,8 @@ from twinbridge.db.engine import after_commit
 from twinbridge.dependencies import RuntimeDependency, SessionDependency, authenticated
 from twinbridge.platform.errors import InvalidRequest, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import Page, page_links, page_parameters, split_page
+from twinbridge.platform.pagination import page_links, page_parameters
+from twinbridge.platform.paging import Page, split_page
 from twinbridge.platform.prefer import ReturnPreference, return_preference
 from twinbridge.runs.links import location_of
 from twinbridge.synchronization.schemas import (
@@ -120,9 +121,7 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
     async def _accepted(
         connection_id: str, caller: Caller, session: Any, runtime: Any, manifest: ManifestRunCreate | None
     ) -> Response:
-        creation = await SynchronizationService(session).create_run(
-            kind, connection_id, caller.subject, manifest
-        )
+        creation = await SynchronizationService(session).create_run(kind, connection_id, caller, manifest)
         location = location_of(runtime.settings.base_url, creation.run)
         if not creation.created:
             return Response(status_code=303, headers={"Location": location})
@@ -274,7 +273,7 @@ async def authorization_information(
     """A1: like the Export operation, but `redirectUrl` is optional and its error says "should be"."""
     if redirect_url is not None and not redirect_url.lower().startswith(("http://", "https://")):
         raise InvalidRequest(details=[invalid_value("redirectUrl", "redirectUrl should be a valid URL.")])
-    authorized = caller.kind == "service" or await GrantService(session).is_authorized(caller.subject)
+    authorized = await GrantService(session).caller_is_authorized(caller)
     href = authorization_url(runtime.issuer, caller.subject, redirect_url)
     return {
         "authorizationInformation": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +21,7 @@ from twinbridge.imodels.repository import IModelRepository
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
-from twinbridge.platform.pagination import Page
+from twinbridge.platform.paging import Page
 from twinbridge.runs.service import JobPlan, RunCreation, RunService
 from twinbridge.runs.states import JobPhase, RunKind
 from twinbridge.storage.repository import StorageRepository
@@ -36,6 +36,9 @@ from twinbridge.synchronization.schemas import (
     StorageConnectionCreate,
     StorageFileMapping,
 )
+
+if TYPE_CHECKING:
+    from twinbridge.auth.tokens import Caller
 
 MANIFEST = "manifest"
 STORAGE = "storage"
@@ -219,9 +222,9 @@ class SynchronizationService:
         await self.connections.delete_source_file(existing)
 
     async def create_run(
-        self, kind: str, connection_id: str, caller: str, manifest: ManifestRunCreate | None = None
+        self, kind: str, connection_id: str, caller: Caller, manifest: ManifestRunCreate | None = None
     ) -> RunCreation:
-        connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        connection = await self.authorized_connection(kind, connection_id, caller.subject, Action.MODIFY)
         mapped = await self.connections.list_source_files(connection.id)
         if kind == STORAGE:
             if not mapped:
@@ -250,8 +253,8 @@ class SynchronizationService:
             kind=RunKind(kind),
             connection_id=connection.id,
             imodel_id=connection.imodel_id,
-            requested_by=caller,
-            authentication_type=connection.authentication_type,
+            caller=caller,
+            connection_authentication_type=connection.authentication_type,
             options={"files": files},
             jobs=[JobPlan(connector_type=connector, task_sources=ids) for connector, ids in jobs.items()],
         )

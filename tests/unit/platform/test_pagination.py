@@ -4,7 +4,8 @@ import pytest
 from starlette.requests import Request
 
 from twinbridge.platform.errors import InvalidRequest
-from twinbridge.platform.pagination import DEFAULT_PAGE_SIZE, Page, page_links, parse_page, split_page
+from twinbridge.platform.pagination import page_links
+from twinbridge.platform.paging import DEFAULT_PAGE_SIZE, Page, parse_page, split_page
 
 
 def _request(query: str) -> Request:
