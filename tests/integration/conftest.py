@@ -66,8 +66,17 @@ class Server:
     log: Path
 
 
-def start_server(environment: dict[str, str], log: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """Starts `twinbridge serve` on a free port and waits until /health answers."""
+def start_server(
+    environment: dict[str, str],
+    log: Path,
+    extra_env: dict[str, str] | None = None,
+    *,
+    process_group: bool = False,
+) -> Server:
+    """Starts `twinbridge serve` on a free port and waits until /health answers.
+
+    `process_group`: in a process group of its own, as a terminal runs a command (a Ctrl-C reaches the group).
+    """
     port = free_port()
     with log.open("a") as log_file:
         process = subprocess.Popen(
@@ -76,6 +85,7 @@ def start_server(environment: dict[str, str], log: Path, extra_env: dict[str, st
             stdout=log_file,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=process_group,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 
 from tests.conftest import SAMPLE_IMODELS
-from tests.integration.conftest import Server
+from tests.integration.conftest import Server, start_server, stop_server
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -111,3 +115,50 @@ def test_server_writes_structured_request_logs_with_request_ids(server: Server) 
     assert lines, server.log.read_text()
     assert '"status": 401' in lines[0]
     assert '"path": "/itwins"' in lines[0]
+
+
+def _group_is_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_ctrl_c_lets_the_running_export_finish_and_stops_every_process_quietly(
+    cli: Cli, environment: dict[str, str], tmp_path: Path
+) -> None:
+    itwin_id = cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
+    imodel_id = cli("imodels", "import", itwin_id, str(SAMPLE_IMODELS / "Building Blocks.bim")).stdout.strip()
+    log = tmp_path / "serve.log"
+    server = start_server(environment, log, process_group=True)
+    headers = _headers(cli, "alice")
+    connection = httpx.post(
+        f"{server.url}/export/connections", json={"iModelId": imodel_id}, headers=headers
+    ).json()["connection"]
+    run_url = httpx.post(
+        f"{server.url}/export/connections/{connection['id']}/runs",
+        json={"exportType": "IFC"},
+        headers=headers,
+    ).headers["location"]
+    deadline = time.monotonic() + 60
+    while httpx.get(run_url, headers=headers).json()["run"]["state"] == "Queued":
+        assert time.monotonic() < deadline, "the run was never picked up"
+        time.sleep(0.05)
+
+    os.killpg(server.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    assert server.process.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while not _group_is_gone(server.process.pid):
+        assert time.monotonic() < deadline, "a worker or engine outlived the server"
+        time.sleep(0.1)
+    output = log.read_text()
+    for noise in ("Traceback", "KeyboardInterrupt", "leaked"):
+        assert noise not in output, output
+
+    again = start_server(environment, tmp_path / "again.log")
+    try:
+        run = httpx.get(run_url.replace(server.url, again.url), headers=_headers(cli, "alice")).json()["run"]
+        assert (run["state"], run["result"]) == ("Completed", "Success")  # finished before the stop
+    finally:
+        stop_server(again)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from multiprocessing.context import SpawnProcess
@@ -91,13 +92,23 @@ class EmbeddedWorkers:
         self.stopping = threading.Event()
 
     def _spawn(self) -> SpawnProcess:
+        """Starts a worker with SIGINT blocked (the mask survives fork and exec).
+
+        A Ctrl-C in the terminal goes to every process of its group; the server alone should take it and
+        stop its workers through the stop event, between runs, rather than have each one interrupted in the
+        middle of whatever it was importing or writing, with a traceback on the user's screen.
+        """
         process = self.context.Process(
             target=worker_process_main,
             args=(self.settings.model_dump(), self.wake, self.stop_event),
             name="twinbridge-run-worker",
             daemon=True,
         )
-        process.start()
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return process
 
     def start(self) -> None:
