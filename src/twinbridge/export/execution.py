@@ -226,23 +226,16 @@ def engine_pool(context: WorkerContext) -> Any:
 
 
 def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping: Path | None) -> Any:
-    from twinbridge.engines.connectors.ifc_mapping import ifc_class_mapping
-    from twinbridge.engines.ifc import ClassMapping, IfcExportError, export_imodel_to_ifc, load_mapping_file
+    from twinbridge.engines.ifc import IfcExportError, export_imodel_to_ifc
     from twinbridge.engines.imodel import EngineError
 
     try:
-        # Elements the IFC connector wrote carry their IFC class; they go back out as that class. A caller's
-        # mapping file comes on top, so its entries win.
-        class_mapping = ifc_class_mapping()
-        if mapping is not None:
-            given = load_mapping_file(mapping)
-            class_mapping = ClassMapping({**class_mapping.entries, **given.entries}, given.source)
         return export_imodel_to_ifc(
             plan.source,
             destination,
             ifc_version=plan.ifc_version,
             model_ids=plan.model_ids,
-            mapping=class_mapping,
+            mapping=mapping,
             pool=engine_pool(context),
         )
     except IfcExportError as problem:

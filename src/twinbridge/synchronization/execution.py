@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -31,6 +31,9 @@ from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase
 from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error
 from twinbridge.runs.worker import WorkerContext
 from twinbridge.storage.service import FileNotFound, StorageService
+
+if TYPE_CHECKING:
+    from twinbridge.engines.connectors import FileSyncReport, SyncReport
 
 logger = structlog.get_logger(__name__)
 
@@ -66,6 +69,10 @@ class SyncPlan:
     tasks: dict[str, TaskFile] = field(default_factory=dict)
 
 
+# A task's details list its first issues; the diagnostic report keeps them all.
+ISSUES_IN_TASK_DETAILS = 100
+
+
 def _report(errors: int = 0, warnings: int = 0, message: str = "") -> dict[str, Any]:
     return {
         "synchronizationReport": {
@@ -76,6 +83,32 @@ def _report(errors: int = 0, warnings: int = 0, message: str = "") -> dict[str, 
             "totalOtherIssuesCount": 0,
         }
     }
+
+
+def _file_outcome(file: FileSyncReport) -> TaskOutcome:
+    """A file's counts and issues in its task's details; a file with issues ends PartialSuccess.
+
+    `synchronizationReport` is upstream's; `elements` and `warnings` are twinbridge's additions (an added
+    response field is a non-breaking change in the platform's versioning policy).
+    """
+    issues = [issue.as_dict() for issue in file.issues]
+    summary = (
+        f"{file.inserted} inserted, {file.updated} updated, {file.deleted} deleted, "
+        f"{file.unchanged} unchanged, {len(issues)} warning{'s' if len(issues) != 1 else ''}"
+    )
+    details = _report(warnings=len(issues), message=summary)
+    details["elements"] = {
+        "products": file.products,
+        "inserted": file.inserted,
+        "updated": file.updated,
+        "deleted": file.deleted,
+        "unchanged": file.unchanged,
+    }
+    details["warnings"] = issues[:ISSUES_IN_TASK_DETAILS]
+    if len(issues) > ISSUES_IN_TASK_DETAILS:
+        details["warningsOmitted"] = len(issues) - ISSUES_IN_TASK_DETAILS
+    result = ExecutionResult.PARTIAL_SUCCESS if issues else ExecutionResult.SUCCESS
+    return TaskOutcome(result, None, details)
 
 
 def _no_connector(connector_type: str) -> TaskOutcome:
@@ -211,16 +244,17 @@ def _connector(connector_type: str) -> Callable[..., Any]:
     return connector
 
 
-def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path], output: Path) -> Any:
+def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path], output: Path) -> SyncReport:
     from twinbridge.export.execution import engine_pool
 
-    return _connector("IFC")(
+    report: SyncReport = _connector("IFC")(
         list(files.values()),
         plan.base_version,
         output,
         engine_pool(context),
         file_keys=[plan.tasks[task_id].key for task_id in files],
     )
+    return report
 
 
 async def _record(
@@ -309,12 +343,8 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                     outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
             else:
                 new_version = output
-                warnings = len(getattr(report, "warnings", []) or [])
-                summary = str(getattr(report, "summary", "") or "")
-                for task_id in ifc_files:
-                    outcomes[task_id] = TaskOutcome(
-                        ExecutionResult.SUCCESS, None, _report(warnings=warnings, message=summary)
-                    )
+                for task_id, file_report in zip(ifc_files, report.files, strict=True):
+                    outcomes[task_id] = _file_outcome(file_report)
         await _record(context, run_id, outcomes, new_version, plan)
 
 

@@ -2,5 +2,13 @@
 
 from twinbridge.engines.connectors.errors import ConnectorError, SourceFileError
 from twinbridge.engines.connectors.ifc_sync import FileSyncReport, SyncReport, synchronize_ifc
+from twinbridge.engines.connectors.issues import SyncIssue
 
-__all__ = ["ConnectorError", "FileSyncReport", "SourceFileError", "SyncReport", "synchronize_ifc"]
+__all__ = [
+    "ConnectorError",
+    "FileSyncReport",
+    "SourceFileError",
+    "SyncIssue",
+    "SyncReport",
+    "synchronize_ifc",
+]

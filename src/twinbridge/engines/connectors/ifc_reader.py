@@ -26,6 +26,7 @@ import ifcopenshell.util.element
 import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
+from twinbridge.engines.connectors.issues import SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ class IfcSource:
     path: Path
     schema: str
     products: list[IfcProductRecord]
-    warnings: list[str]
+    issues: list[SyncIssue]
 
 
 def open_ifc(path: Path) -> ifcopenshell.file:
@@ -123,14 +124,21 @@ def importable_products(model: ifcopenshell.file) -> list[Any]:
 def read_ifc(path: Path, threads: int | None = None) -> IfcSource:
     """The importable products of an IFC file with their containers, property sets and meshes."""
     model = open_ifc(path)
-    warnings: list[str] = []
+    issues: list[SyncIssue] = []
     records: dict[str, IfcProductRecord] = {}
     products = importable_products(model)
     by_global_id: dict[str, Any] = {}
     for product in products:
         global_id = str(product.GlobalId)
         if global_id in records:
-            warnings.append(f"{path.name}: duplicate GlobalId {global_id} ({product.is_a()}); kept the first")
+            issues.append(
+                SyncIssue(
+                    "DuplicateGlobalId",
+                    f"{product.is_a()} #{product.id()} has the GlobalId of another product; only the first "
+                    "was imported",
+                    global_id,
+                )
+            )
             continue
         container, container_key = container_of(product)
         records[global_id] = IfcProductRecord(
@@ -143,12 +151,18 @@ def read_ifc(path: Path, threads: int | None = None) -> IfcSource:
             attributes=_attributes(product),
         )
         by_global_id[global_id] = product
-    _tessellate(model, path, list(by_global_id.values()), records, warnings, threads)
+    _tessellate(model, list(by_global_id.values()), records, issues, threads)
     for record in records.values():
         if not record.mesh:
-            warnings.append(f"{path.name}: {record.ifc_class} {record.global_id} has no geometry")
+            issues.append(
+                SyncIssue(
+                    "NoGeometry",
+                    f"{record.ifc_class} has no geometry that could be meshed; it was imported without any",
+                    record.global_id,
+                )
+            )
     return IfcSource(
-        path, str(model.schema_identifier or model.schema).upper(), list(records.values()), warnings
+        path, str(model.schema_identifier or model.schema).upper(), list(records.values()), issues
     )
 
 
@@ -227,10 +241,9 @@ def _settings() -> Any:
 
 def _tessellate(
     model: ifcopenshell.file,
-    path: Path,
     products: list[Any],
     records: dict[str, IfcProductRecord],
-    warnings: list[str],
+    issues: list[SyncIssue],
     threads: int | None,
 ) -> None:
     if not products:
@@ -239,7 +252,7 @@ def _tessellate(
     try:
         initialized = iterator.initialize()
     except Exception as problem:
-        warnings.append(f"{path.name}: tessellation failed for the whole file: {problem}")
+        issues.append(SyncIssue("TessellationFailed", f"No product of the file could be meshed: {problem}"))
         return
     if not initialized:
         return
@@ -250,7 +263,7 @@ def _tessellate(
             if record is not None:
                 record.origin, record.angles, record.mesh = _mesh(shape)
         except Exception as problem:
-            warnings.append(f"{path.name}: a product could not be tessellated: {problem}")
+            issues.append(SyncIssue("TessellationFailed", f"A product could not be meshed: {problem}"))
         if not iterator.next():
             break
 

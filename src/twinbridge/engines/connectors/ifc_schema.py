@@ -16,7 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
-SCHEMA_NAME = "IfcDynamic"
+from twinbridge.engines.ifc.mapping import SYNCHRONIZED_SCHEMA
+
+# The exporter gives elements of this schema their IFC entity back (engines/ifc/mapping.py).
+SCHEMA_NAME = SYNCHRONIZED_SCHEMA
 SCHEMA_ALIAS = "ifcdyn"
 BASE_CLASS = "IfcProduct"
 # Properties of IfcDynamic:IfcProduct: name -> EC type. Pset properties never clash (they contain ".").

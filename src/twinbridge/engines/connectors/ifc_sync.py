@@ -31,6 +31,7 @@ from twinbridge.engines.connectors.ifc_schema import (
     merge_types,
     property_name,
 )
+from twinbridge.engines.connectors.issues import SyncIssue
 from twinbridge.engines.connectors.writer import SnapshotWriter
 from twinbridge.engines.imodel import EngineError, EnginePool
 
@@ -54,7 +55,7 @@ class FileSyncReport:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
+    issues: list[SyncIssue] = field(default_factory=list)
 
 
 @dataclass
@@ -82,28 +83,8 @@ class SyncReport:
         return sum(report.unchanged for report in self.files)
 
     @property
-    def warnings(self) -> list[str]:
-        return [warning for report in self.files for warning in report.warnings]
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types, for a run's report."""
-        counts = ("inserted", "updated", "deleted", "unchanged")
-        return {
-            **{name: getattr(self, name) for name in counts},
-            "schemaVersion": self.schema_version,
-            "warnings": self.warnings,
-            "files": [
-                {
-                    "fileKey": report.file_key,
-                    "file": report.path.name,
-                    "schema": report.schema,
-                    "products": report.products,
-                    **{name: getattr(report, name) for name in counts},
-                    "warnings": report.warnings,
-                }
-                for report in self.files
-            ],
-        }
+    def issues(self) -> list[SyncIssue]:
+        return [issue for report in self.files for issue in report.issues]
 
 
 def federation_guid(global_id: str) -> str | None:
@@ -170,13 +151,13 @@ def synchronize_ifc(
             raise
     os.replace(temporary, output)
     logger.info(
-        "IFC sync to %s: %d inserted, %d updated, %d deleted, %d unchanged, %d warnings",
+        "IFC sync to %s: %d inserted, %d updated, %d deleted, %d unchanged, %d issues",
         output,
         report.inserted,
         report.updated,
         report.deleted,
         report.unchanged,
-        len(report.warnings),
+        len(report.issues),
     )
     return report
 
@@ -220,7 +201,7 @@ class _Synchronizer:
         inserts: list[_Planned] = []
         for source, key in zip(sources, keys, strict=True):
             file_report = FileSyncReport(key, source.path, source.schema, products=len(source.products))
-            file_report.warnings += source.warnings
+            file_report.issues += source.issues
             self.report.files.append(file_report)
             scope = self.writer.ensure_repository_link(key, source.path.name)
             existing = self._existing(scope)
@@ -283,9 +264,13 @@ class _Synchronizer:
         for planned in inserts:
             guid = planned.spec.get("federationGuid")
             if guid and guid in used_guids:
-                planned.file.warnings.append(
-                    f"{planned.file.path.name}: GlobalId {planned.record.global_id} is already the"
-                    " FederationGuid of another element; inserted without one"
+                planned.file.issues.append(
+                    SyncIssue(
+                        "FederationGuidTaken",
+                        "The GlobalId is already the FederationGuid of another element of the iModel; the "
+                        "element was inserted without one, so an export gives it a new GlobalId",
+                        planned.record.global_id,
+                    )
                 )
                 planned.spec.pop("federationGuid")
             elif guid:
@@ -409,9 +394,13 @@ class _Synchronizer:
                 )
                 converted = convert(raw, ec_type)
                 if converted is None or stored not in class_properties:
-                    file_report.warnings.append(
-                        f"{file_report.path.name}: {record.global_id} {set_name}.{name} = {raw!r} does not"
-                        f" fit the {ec_type} property of {SCHEMA_NAME}:{record.ifc_class}; left out"
+                    file_report.issues.append(
+                        SyncIssue(
+                            "PropertyLeftOut",
+                            f"{set_name}.{name} = {raw!r} does not fit the {ec_type} property of "
+                            f"{SCHEMA_NAME}:{record.ifc_class}; it was left out",
+                            record.global_id,
+                        )
                     )
                     continue
                 props[js_name(stored)] = converted
@@ -428,8 +417,13 @@ class _Synchronizer:
         }
         guid = federation_guid(record.global_id)
         if guid is None:
-            file_report.warnings.append(
-                f"{file_report.path.name}: {record.global_id} is not a valid GlobalId; no FederationGuid"
+            file_report.issues.append(
+                SyncIssue(
+                    "InvalidGlobalId",
+                    "The GlobalId is not a valid IFC GlobalId; the element has no FederationGuid, so an "
+                    "export gives it a new GlobalId",
+                    record.global_id,
+                )
             )
         else:
             spec["federationGuid"] = guid

@@ -1,9 +1,10 @@
 """Which IFC entity an iModel element becomes.
 
-The built-in table maps BIS and common domain class names (ArchitecturalPhysical:Wall,
-StructuralPhysical:Beam, a connector's "Door" class...) to IFC entities; a name matches the element's class
-or any of its base classes, the nearest first. A JSON mapping file (format in docs/ifc-export.md) overrides
-the table. Everything without a match becomes IfcBuildingElementProxy, as in Bentley's own exporter.
+In this order: a JSON mapping file's entries (format in docs/ifc-export.md); an element synchronized from IFC
+(class `IfcDynamic:IfcX`) goes back out as IfcX, or its nearest supertype the target schema can hold; the
+built-in table of BIS and common domain class names (ArchitecturalPhysical:Wall, StructuralPhysical:Beam, a
+connector's "Door" class...). A name matches the element's class or any of its base classes, the nearest
+first. Everything without a match becomes IfcBuildingElementProxy, as in Bentley's own exporter.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from twinbridge.engines.ifc.errors import MappingFileError
 FALLBACK_ENTITY = "IfcBuildingElementProxy"
 SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3_ADD2")
 DEFAULT_KEY = "default"
+# The IFC connector writes a product of entity IfcX as an element of class `IfcDynamic:IfcX`.
+SYNCHRONIZED_SCHEMA = "IfcDynamic"
 
 # Class name (without schema) -> IFC entity from IFC4 on. Matched against the class and its base classes.
 BUILT_IN_CLASSES: dict[str, str] = {
@@ -69,6 +73,31 @@ IFC2X3_REPLACEMENTS: dict[str, str] = {
 }
 
 
+def _supertype(entity: str, schema: str) -> str | None:
+    """The entity's supertype, read from `schema` or, when it lacks the entity, from another IFC schema."""
+    for candidate_schema in (schema, *SCHEMAS):
+        declaration = entity_declaration(candidate_schema, entity)
+        if declaration is not None:
+            parent = declaration.supertype()
+            return str(parent.name()) if parent is not None else None
+    return None
+
+
+@cache
+def nearest_exportable_entity(entity: str, schema: str) -> str | None:
+    """`entity`, or its nearest supertype that `schema` can hold as an element; None above IfcElement.
+
+    The supertypes come from any IFC schema that knows the entity, so an entity one schema lacks still finds
+    its nearest relative there.
+    """
+    current: str | None = entity
+    while current is not None and current != "IfcElement":
+        if is_exportable_element(schema, current):
+            return current
+        current = _supertype(current, schema)
+    return None
+
+
 def built_in_entity(class_name: str, schema: str) -> str | None:
     entity = BUILT_IN_CLASSES.get(class_name)
     if entity is None:
@@ -94,6 +123,12 @@ class ClassMapping:
                     entity = entry.get(schema) or entry.get(DEFAULT_KEY)
                     if entity:
                         return entity
+        for full_name in class_chain:
+            class_schema, _, class_name = full_name.partition(":")
+            if class_schema == SYNCHRONIZED_SCHEMA:
+                synchronized = nearest_exportable_entity(class_name, schema)
+                if synchronized is not None:
+                    return synchronized
         for full_name in class_chain:
             entity = built_in_entity(full_name.partition(":")[2], schema)
             if entity is not None:

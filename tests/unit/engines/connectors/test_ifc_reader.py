@@ -35,7 +35,7 @@ def test_a_wall_with_a_window_gives_two_coloured_meshes_in_their_storeys() -> No
     wall = next(record for record in source.products if record.ifc_class == "IfcWall")
     assert wall.name == "Basic Wall:Wall-Fnd_440Blk:313185"
     assert "Pset_WallCommon" in wall.properties
-    assert source.warnings == []
+    assert source.issues == []
 
 
 def test_products_outside_storeys_belong_to_their_building() -> None:

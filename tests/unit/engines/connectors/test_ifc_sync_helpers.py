@@ -8,10 +8,10 @@ from pathlib import Path
 import ifcopenshell.guid
 import pytest
 
-from twinbridge.engines.connectors.ifc_mapping import ifc_class_mapping
 from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart
 from twinbridge.engines.connectors.ifc_sync import _geometry_stream, _model_names, federation_guid, js_name
 from twinbridge.engines.ifc.identity import element_global_id
+from twinbridge.engines.ifc.mapping import ClassMapping
 
 IMODEL_GUID = ifcopenshell.guid.expand(ifcopenshell.guid.new())
 
@@ -64,9 +64,13 @@ def test_js_names_lower_the_first_letter_only() -> None:
 
 
 @pytest.mark.parametrize("schema", ["IFC2X3", "IFC4", "IFC4X3_ADD2"])
-def test_the_export_mapping_gives_each_dynamic_class_its_ifc_entity(schema: str) -> None:
-    mapping = ifc_class_mapping()
-    mapping.check(schema)
+def test_without_a_mapping_file_each_synchronized_class_exports_as_its_ifc_entity(schema: str) -> None:
+    mapping = ClassMapping()
     chain = ["IfcDynamic:IfcWindow", "IfcDynamic:IfcProduct", "BisCore:PhysicalElement"]
     assert mapping.entity_for(chain, schema) == "IfcWindow"
     assert mapping.entity_for(["IfcDynamic:IfcWallStandardCase"], schema) == "IfcWallStandardCase"
+
+
+def test_a_mapping_file_entry_wins_over_the_synchronized_class() -> None:
+    mapping = ClassMapping({"IfcDynamic:IfcWindow": {"default": "IfcDoor"}})
+    assert mapping.entity_for(["IfcDynamic:IfcWindow"], "IFC4") == "IfcDoor"
