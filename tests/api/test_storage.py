@@ -585,3 +585,94 @@ async def test_top_level_list_shows_subfolders_before_files_across_pages(
     assert folder.json()["folder"]["_links"]["parentFolder"] == {
         "href": f"http://twinbridge.test/storage/folders/{file['parentFolderId']}"
     }
+
+
+# Update file content: a complete file's bytes are replaced in three steps; it keeps the old ones until then.
+
+
+async def _content(client: httpx.AsyncClient, headers: dict[str, str], file_id: str) -> bytes:
+    redirect = await client.get(f"/storage/files/{file_id}/download", headers=headers)
+    assert redirect.status_code == 302, redirect.text
+    return (await client.get(redirect.headers["location"])).content
+
+
+async def test_update_content_replaces_the_bytes_once_completed(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    headers = auth_headers("alice")
+    file = await _stored_file(client, headers, itwin_id)
+    started = await client.post(f"/storage/files/{file['id']}/updatecontent", headers=headers)
+    assert started.status_code == 200, started.text
+    links = started.json()["_links"]
+    assert links["completeUrl"]["href"] == f"http://twinbridge.test/storage/files/{file['id']}/complete"
+    assert links["uploadUrl"]["href"].startswith(f"http://twinbridge.test/storage/files/{file['id']}/upload?")
+    new_content = CONTENT.replace(b"DATA;", b"DATA;\n#1=IFCPERSON($,$,'x',$,$,$,$,$);")
+    assert (await _upload(client, links, new_content)).status_code == 201
+    assert await _content(client, headers, file["id"]) == CONTENT  # not yet: the update is not complete
+    completed = await client.post(links["completeUrl"]["href"], headers=headers)
+    assert completed.status_code == 200, completed.text
+    assert completed.json()["file"]["size"] == len(new_content)
+    assert completed.json()["file"]["id"] == file["id"]
+    assert await _content(client, headers, file["id"]) == new_content
+    assert len(_blob_files(runtime)) == 1  # the old content is gone
+    assert (await _upload(client, links, CONTENT)).status_code == 404  # the upload URL stopped working
+
+
+async def test_update_content_may_rename_and_completing_without_an_upload_says_so(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    headers = auth_headers("alice")
+    file = await _stored_file(client, headers, itwin_id)
+    started = await client.post(
+        f"/storage/files/{file['id']}/updatecontent", json={"displayName": "v2.ifc"}, headers=headers
+    )
+    refused = await client.post(started.json()["_links"]["completeUrl"]["href"], headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["details"][0]["code"] == "FileNotUploaded"
+    described = (await client.get(f"/storage/files/{file['id']}", headers=headers)).json()["file"]
+    assert (described["displayName"], described["size"]) == ("v2.ifc", len(CONTENT))
+
+
+async def test_a_second_update_discards_the_first_pending_upload(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    headers = auth_headers("alice")
+    file = await _stored_file(client, headers, itwin_id)
+    first = (await client.post(f"/storage/files/{file['id']}/updatecontent", headers=headers)).json()
+    assert (await _upload(client, first["_links"], b"first pending")).status_code == 201
+    second = (await client.post(f"/storage/files/{file['id']}/updatecontent", headers=headers)).json()
+    assert (await _upload(client, first["_links"], b"stale URL")).status_code == 404
+    assert (await _upload(client, second["_links"], b"second")).status_code == 201
+    assert (await client.post(second["_links"]["completeUrl"]["href"], headers=headers)).status_code == 200
+    assert await _content(client, headers, file["id"]) == b"second"
+    assert len(_blob_files(runtime)) == 1
+
+
+async def test_update_content_needs_write_access_to_a_complete_file(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    await _add_member(client, auth_headers, itwin_id, "rita", "Reader")
+    file = await _stored_file(client, auth_headers("alice"), itwin_id)
+    reader = await client.post(f"/storage/files/{file['id']}/updatecontent", headers=auth_headers("rita"))
+    assert reader.status_code == 403
+    unknown = await client.post("/storage/files/nope/updatecontent", headers=auth_headers("alice"))
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "FileNotFound"
+    root = await _root_folder_id(client, auth_headers("alice"), itwin_id)
+    incomplete = (await _create(client, auth_headers("alice"), root))["completeUrl"]["href"].split("/")[-2]
+    not_yet = await client.post(f"/storage/files/{incomplete}/updatecontent", headers=auth_headers("alice"))
+    assert not_yet.status_code == 404
+
+
+async def test_deleting_a_file_during_an_update_removes_both_contents(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    headers = auth_headers("alice")
+    file = await _stored_file(client, headers, itwin_id)
+    links = (await client.post(f"/storage/files/{file['id']}/updatecontent", headers=headers)).json()[
+        "_links"
+    ]
+    assert (await _upload(client, links, b"pending")).status_code == 201
+    assert len(_blob_files(runtime)) == 2
+    assert (await client.delete(f"/storage/files/{file['id']}", headers=headers)).status_code == 204
+    assert _blob_files(runtime) == []

@@ -101,7 +101,8 @@ def test_clients_create_keeps_an_existing_secret_unless_told_to_rotate(cli: Cli)
     assert "registered already; its secret was not changed" in again.stderr
     assert "--rotate" in again.stderr
     rotated = cli("clients", "create", "ci-bot", "--rotate").stdout.strip()
-    assert rotated and rotated != first
+    assert rotated
+    assert rotated != first
 
 
 def test_clients_create_refuses_an_unknown_scope(cli: Cli) -> None:

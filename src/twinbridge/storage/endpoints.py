@@ -22,6 +22,7 @@ from twinbridge.platform.paging import Page, split_page
 from twinbridge.runtime import Runtime
 from twinbridge.storage.blobs import read_chunks
 from twinbridge.storage.schemas import (
+    FileContentUpdate,
     FileCreate,
     FileUpdate,
     content_disposition,
@@ -121,6 +122,25 @@ async def create_file(
 ) -> dict[str, Any]:
     """Step 1 of an upload: answers with `uploadUrl` (PUT the bytes there) and `completeUrl`."""
     file = await service.create_file(folder_id, body.display_name, body.description, caller.subject)
+    return upload_links(file, runtime.settings.base_url)
+
+
+@router.post("/files/{file_id}/updatecontent")
+@invalid_request_code(INVALID)
+async def update_file_content(
+    file_id: str,
+    caller: Writer,
+    service: ServiceDependency,
+    runtime: RuntimeDependency,
+    body: FileContentUpdate | None = None,
+) -> dict[str, Any]:
+    """Step 1 of replacing a file's content: `uploadUrl` for the new bytes, `completeUrl` to confirm them.
+
+    The file keeps its current content (downloads, runs) until the update completes.
+    """
+    file = await service.start_content_update(
+        file_id, caller.subject, body.display_name if body is not None else None
+    )
     return upload_links(file, runtime.settings.base_url)
 
 

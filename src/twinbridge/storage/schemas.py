@@ -18,6 +18,14 @@ class FileCreate(BaseModel):
     description: str | None = Field(default=None, max_length=255)
 
 
+class FileContentUpdate(BaseModel):
+    """Upstream's page asks for the displayName; twinbridge takes it optionally and renames the file."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    display_name: str | None = Field(default=None, alias="displayName", min_length=1, max_length=255)
+
+
 class FileUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

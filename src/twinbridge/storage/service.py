@@ -1,9 +1,10 @@
 """The rules of storage: the folders and files of each iTwin, uploads, and files stored by other features.
 
 A file goes "created" (its upload URL is handed out) -> "uploaded" (bytes arrived at that URL) -> "complete"
-(the owner confirmed it). Only complete files are listed, downloaded or read by runs. Each iTwin's root
-folder is made when first needed. A blob written in a transaction that rolls back is deleted again, and a
-deleted file's blob goes only once the deletion has committed.
+(the owner confirmed it). Only complete files are listed, downloaded or read by runs. A complete file's
+content is replaced the same way (update content, upload, complete); until then it keeps its old content.
+Each iTwin's root folder is made when first needed. A blob written in a transaction that rolls back is
+deleted again, and a deleted file's blob goes only once the deletion has committed.
 """
 
 from __future__ import annotations
@@ -51,10 +52,15 @@ def root_folder_id(itwin_id: str) -> str:
     return str(uuid.uuid5(ROOT_FOLDER_NAMESPACE, itwin_id))
 
 
-def file_key(file_id: str, display_name: str) -> str:
-    """The blob key keeps the name's extension, so that engines reading `local_path` see the file type."""
+def file_key(file_id: str, display_name: str, content_version: str | None = None) -> str:
+    """The blob key keeps the name's extension, so that engines reading `local_path` see the file type.
+
+    Replaced content gets a key of its own (`content_version`), so the old content stays readable until the
+    replacement completes.
+    """
     suffix = PurePosixPath(display_name).suffix
-    return f"storage/files/{file_id}{suffix.lower() if SAFE_SUFFIX.match(suffix) else ''}"
+    version = f".{content_version}" if content_version else ""
+    return f"storage/files/{file_id}{version}{suffix.lower() if SAFE_SUFFIX.match(suffix) else ''}"
 
 
 def not_uploaded() -> InvalidRequest:
@@ -155,6 +161,24 @@ class StorageService:
             )
         )
 
+    async def start_content_update(self, file_id: str, caller: str, display_name: str | None) -> StorageFile:
+        """Step 1 of replacing a complete file's content: a new upload URL (and an optional new name)."""
+        file = await self.authorized_complete(file_id, caller, Action.MODIFY)
+        self._discard_pending_content(file)
+        if display_name is not None:
+            file.display_name = display_name
+        file.upload_token = secrets.token_urlsafe(32)
+        file.modified_at = utc_now()
+        file.modified_by = caller
+        await self.repository.save()
+        return file
+
+    def _discard_pending_content(self, file: StorageFile) -> None:
+        key = file.pending_blob_key
+        if key is not None:
+            after_commit(self.session, lambda: self.blobs.delete(key))
+        file.pending_blob_key = file.pending_size = file.pending_sha256 = None
+
     async def upload_target(self, file_id: str, token: str) -> StorageFile:
         """The file an upload URL belongs to; the URL's token authorizes, as a SAS URL would."""
         file = await self.repository.get_file_by_upload_token(file_id, token)
@@ -163,20 +187,36 @@ class StorageService:
         return file
 
     async def receive_upload(self, file: StorageFile, path: Path) -> StorageFile:
-        """Stores uploaded bytes; a later upload before completion replaces them, as in Azure."""
-        blob = await asyncio.to_thread(self.blobs.put_file, file.blob_key, path)
-        on_rollback(self.session, lambda: self.blobs.delete(file.blob_key))
-        file.state = UPLOADED
-        file.size = blob.size
-        file.sha256 = blob.sha256
+        """Stores uploaded bytes; a later upload before completion replaces them, as in Azure.
+
+        The new content of a complete file waits apart (the pending blob) until its update completes.
+        """
+        if file.state != COMPLETE:
+            blob = await asyncio.to_thread(self.blobs.put_file, file.blob_key, path)
+            on_rollback(self.session, lambda: self.blobs.delete(file.blob_key))
+            file.state = UPLOADED
+            file.size = blob.size
+            file.sha256 = blob.sha256
+            await self.repository.save()
+            return file
+        key = file_key(file.id, file.display_name, content_version=secrets.token_hex(8))
+        blob = await asyncio.to_thread(self.blobs.put_file, key, path)
+        on_rollback(self.session, lambda: self.blobs.delete(key))
+        self._discard_pending_content(file)
+        file.pending_blob_key, file.pending_size, file.pending_sha256 = key, blob.size, blob.sha256
         await self.repository.save()
         return file
 
     async def complete(self, file_id: str, caller: str) -> StorageFile:
-        """Confirms an upload; the upload URL stops working. Completing a complete file changes nothing."""
+        """Confirms an upload (of a new file, or of new content); the upload URL stops working.
+
+        Completing a complete file with no content update under way changes nothing.
+        """
         file = await self.authorized(file_id, caller, Action.MODIFY)
-        if file.state == COMPLETE:
+        if file.state == COMPLETE and file.upload_token is None:
             return file
+        if file.state == COMPLETE:
+            return await self._complete_content_update(file, caller)
         if file.state != UPLOADED or not await asyncio.to_thread(self.blobs.exists, file.blob_key):
             raise not_uploaded()
         file.state = COMPLETE
@@ -184,6 +224,20 @@ class StorageService:
         file.modified_at = utc_now()
         file.modified_by = caller
         await self.repository.save()
+        return file
+
+    async def _complete_content_update(self, file: StorageFile, caller: str) -> StorageFile:
+        pending = file.pending_blob_key
+        if pending is None or not await asyncio.to_thread(self.blobs.exists, pending):
+            raise not_uploaded()
+        replaced = file.blob_key
+        file.blob_key, file.size, file.sha256 = pending, file.pending_size or 0, file.pending_sha256
+        file.pending_blob_key = file.pending_size = file.pending_sha256 = None
+        file.upload_token = None
+        file.modified_at = utc_now()
+        file.modified_by = caller
+        await self.repository.save()
+        after_commit(self.session, lambda: self.blobs.delete(replaced))
         return file
 
     async def update(
@@ -203,6 +257,7 @@ class StorageService:
     async def delete(self, file_id: str, caller: str) -> None:
         file = await self.authorized(file_id, caller, Action.MODIFY)
         key = file.blob_key
+        self._discard_pending_content(file)
         await self.repository.delete_file(file)
         after_commit(self.session, lambda: self.blobs.delete(key))
 

@@ -29,7 +29,11 @@ class StorageFolder(CreatedAt, Base):
 
 class StorageFile(CreatedAt, Base):
     """A file of an iTwin's storage: "created", then "uploaded" once bytes arrive at its upload URL, then
-    "complete". Only complete files are listed and downloadable."""
+    "complete". Only complete files are listed and downloadable.
+
+    A complete file's content is replaced in the same three steps (update content, upload, complete): the
+    new bytes wait as the pending blob, and the file keeps its current content until the update completes.
+    """
 
     __tablename__ = "storage_files"
 
@@ -42,8 +46,12 @@ class StorageFile(CreatedAt, Base):
     blob_key: Mapped[str] = mapped_column(String(512))
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     sha256: Mapped[str | None] = mapped_column(String(64))
-    # The secret of the upload URL, like a SAS token; cleared once the file is complete.
+    # The secret of the upload URL, like a SAS token; cleared once the file (or its new content) is complete.
     upload_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # New content uploaded to a complete file, waiting for its completion.
+    pending_blob_key: Mapped[str | None] = mapped_column(String(512))
+    pending_size: Mapped[int | None] = mapped_column(BigInteger)
+    pending_sha256: Mapped[str | None] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(255))
     modified_at: Mapped[datetime] = mapped_column(default=utc_now)
     modified_by: Mapped[str | None] = mapped_column(String(255))
