@@ -268,7 +268,7 @@ class _Synchronizer:
                     SyncIssue(
                         "FederationGuidTaken",
                         "The GlobalId is already the FederationGuid of another element of the iModel; the "
-                        "element was inserted without one, so an export gives it a new GlobalId",
+                        "element got a new FederationGuid, so an export gives it a new GlobalId",
                         planned.record.global_id,
                     )
                 )
