@@ -32,19 +32,24 @@ import statistics
 import subprocess
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import HOST, Bench, free_port, generated_imodels, http, note, wait_until_serving
+from harness import (
+    HOST,
+    Bench,
+    free_port,
+    generated_imodels,
+    http,
+    note,
+    postgres_database,
+    wait_until_serving,
+)
 
 WORKER_READY_SECONDS = 300.0
 PHASE_TIMEOUT_SECONDS = 1800.0
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TWINBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("TWINBRIDGE_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -141,26 +146,6 @@ def unused_redis_database() -> str:
             if client.dbsize() == 0:
                 return f"{REDIS_URL}/{number}"
     raise SystemExit(f"every Redis database of {REDIS_URL} holds data; give --broker-url")
-
-
-@contextlib.contextmanager
-def postgres_database(keep: bool) -> Any:
-    """A fresh PostgreSQL database for the bench, dropped at the end unless kept."""
-    from sqlalchemy import create_engine, text
-
-    name = f"twinbridge_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        if keep:
-            note(f"kept database {name}")
-        else:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- The phases -------------------------------------------------------------------------------------------

@@ -15,12 +15,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
 SERVER_START_SECONDS = 90.0
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TWINBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def note(message: str) -> None:
@@ -143,3 +147,24 @@ def generated_imodels(folder: Path, name: str, elements: int, count: int) -> lis
             note(f"generated {path.name} in {time.perf_counter() - started:.1f} s")
         paths.append(path)
     return paths
+
+
+@contextlib.contextmanager
+def postgres_database(keep: bool = False) -> Iterator[str]:
+    """A fresh PostgreSQL database for a bench (its URL), dropped at the end unless kept."""
+    import uuid
+
+    import psycopg
+
+    name = f"twinbridge_bench_{uuid.uuid4().hex[:12]}"
+    admin_url = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        if keep:
+            note(f"kept database {name}")
+        else:
+            with psycopg.connect(admin_url, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, text
 
 from twinbridge.app import create_app
 from twinbridge.config import Settings
-from twinbridge.db.base import Base
 from twinbridge.db.migrate import upgrade
 from twinbridge.runtime import Runtime
 
@@ -65,9 +64,16 @@ def postgres_url() -> Iterator[str]:
 
 
 def _truncate_postgres(url: str) -> None:
+    """Empties every table the migrations made (all but Alembic's own)."""
     engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
     with engine.begin() as connection:
+        names = connection.execute(
+            text(
+                "SELECT tablename FROM pg_tables"
+                " WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        tables = ", ".join(f'"{name}"' for name in names)
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

@@ -22,7 +22,7 @@ from twinbridge.config import Settings
 from twinbridge.platform.errors import ApiError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from twinbridge.db.database import Transaction
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -70,21 +70,25 @@ def _send_waiting_runs(settings: Settings) -> None:
         celery.close()
 
 
-def _with_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[Result]]) -> Result:
-    """Brings the schema up to date, then runs `work(session)` in one committed transaction.
+def _with_database(settings: Settings, work: Callable[[Transaction], Awaitable[Result]]) -> Result:
+    """Brings the schema up to date, then runs `work(transaction)` in one committed transaction.
 
-    Only a database engine is built, not a whole Runtime: a command should answer in a blink.
+    Only the database is opened, not a whole Runtime: a command should answer in a blink.
     """
     import asyncio
 
-    from twinbridge.db.engine import database_sessions, unit_of_work
+    from twinbridge.db.database import open_database
     from twinbridge.db.migrate import ensure_schema
 
     ensure_schema(settings)
 
     async def run() -> Result:
-        async with database_sessions(settings) as sessions, unit_of_work(sessions) as session:
-            return await work(session)
+        database = open_database(settings)
+        try:
+            async with database.transaction() as transaction:
+                return await work(transaction)
+        finally:
+            await database.close()
 
     try:
         return asyncio.run(run())
@@ -175,8 +179,8 @@ def itwins_create(
     """Create an iTwin; prints its id."""
     from twinbridge.itwins.service import ITwinService
 
-    async def work(session: AsyncSession) -> str:
-        itwin = await ITwinService(session).create(name, owner)
+    async def work(transaction: Transaction) -> str:
+        itwin = await ITwinService(transaction).create(name, owner)
         return itwin.id
 
     itwin_id = _with_database(_settings(), work)
@@ -196,8 +200,8 @@ def itwins_add_member(
     """Give a user or service client a role on an iTwin (or change its role)."""
     from twinbridge.itwins.service import ITwinService
 
-    async def work(session: AsyncSession) -> None:
-        service = ITwinService(session)
+    async def work(transaction: Transaction) -> None:
+        service = ITwinService(transaction)
         await service.require(itwin_id)
         await service.set_member(itwin_id, subject, role)
 
@@ -218,13 +222,13 @@ def imodels_import(
 ) -> None:
     """Register a .bim snapshot as a new iModel; prints its id."""
     from twinbridge.imodels.service import IModelService
-    from twinbridge.storage.blobs import create_blob_storage
+    from twinbridge.storage.backends import create_blob_storage
 
     settings = _settings()
     blobs = create_blob_storage(settings.blob_storage_url, settings.data_dir / "blob-cache")
 
-    async def work(session: AsyncSession) -> str:
-        imported = await IModelService(session, blobs).import_file(
+    async def work(transaction: Transaction) -> str:
+        imported = await IModelService(transaction, blobs).import_file(
             itwin_id, file, name or file.stem, description, caller=None
         )
         return imported.imodel.id
@@ -248,8 +252,8 @@ def clients_create(
     """
     from twinbridge.auth.service import ServiceClientService
 
-    async def work(session: AsyncSession) -> str:
-        return await ServiceClientService(session).register(client_id, scope.split(), rotate=rotate)
+    async def work(transaction: Transaction) -> str:
+        return await ServiceClientService(transaction).register(client_id, scope.split(), rotate=rotate)
 
     typer.echo(_with_database(_settings(), work))
 
@@ -286,6 +290,7 @@ def worker(
     import threading
 
     from twinbridge.db.migrate import ensure_schema
+    from twinbridge.features import run_executors
     from twinbridge.platform.observability import configure_logging
 
     settings = _settings()
@@ -298,12 +303,12 @@ def worker(
     if settings.queue == "celery":
         from twinbridge.runs.celery_app import run_celery_worker
 
-        run_celery_worker(settings, log_level)
+        run_celery_worker(settings, run_executors, log_level)
         return
 
     from twinbridge.runs.embedded import EmbeddedWorkers
 
-    workers = EmbeddedWorkers(settings)
+    workers = EmbeddedWorkers(settings, run_executors)
     stopping = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda *_: stopping.set())

@@ -6,7 +6,7 @@ The names and defaults of ARCHITECTURE.md section 1 are a fixed interface: other
 from __future__ import annotations
 
 import json
-from functools import cached_property
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -97,27 +97,20 @@ class Settings(BaseSettings):
         return [issuer.strip().rstrip("/") for issuer in self.auth_issuers.split(",") if issuer.strip()]
 
     @property
-    def sqlite_path(self) -> Path:
-        return self.data_dir / "twinbridge.db"
-
-    @cached_property
-    def sync_database_url(self) -> str:
-        """The URL for synchronous drivers (migrations)."""
-        url = self.database_url or f"sqlite:///{self.sqlite_path}"
-        return url.replace("sqlite+aiosqlite://", "sqlite://")
-
-    @cached_property
-    def async_database_url(self) -> str:
-        url = self.sync_database_url
-        if url.startswith("sqlite://"):
-            return url.replace("sqlite://", "sqlite+aiosqlite://", 1)
-        if url.startswith("postgresql://"):
-            return url.replace("postgresql://", "postgresql+psycopg://", 1)
-        return url
+    def is_sqlite(self) -> bool:
+        return not self.database_url or self.database_url.startswith("sqlite")
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.sync_database_url.startswith("sqlite")
+    def sqlite_path(self) -> Path:
+        """The SQLite file: the one a `sqlite:///path` URL names, else twinbridge.db in the data dir."""
+        if self.database_url and self.database_url.startswith("sqlite"):
+            return Path(self.database_url.split(":///", 1)[1])
+        return self.data_dir / "twinbridge.db"
+
+    @property
+    def postgres_url(self) -> str:
+        """The PostgreSQL URL as libpq reads it (a SQLAlchemy-style `postgresql+psycopg://` works too)."""
+        return re.sub(r"^postgresql\+\w+://", "postgresql://", self.database_url or "")
 
     @property
     def blob_storage_url(self) -> str:

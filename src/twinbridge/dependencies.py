@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.auth.tokens import Caller, bearer_token
-from twinbridge.db.engine import unit_of_work
+from twinbridge.db.database import Transaction
 from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, InvalidAccessToken, TooManyRequests
 from twinbridge.runtime import Runtime
 
@@ -26,24 +25,23 @@ RuntimeDependency = Annotated[Runtime, Depends(get_runtime)]
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_session(request: Request, runtime: RuntimeDependency) -> AsyncIterator[AsyncSession]:
+async def get_transaction(request: Request, runtime: RuntimeDependency) -> AsyncIterator[Transaction]:
     """The request boundary: commits when the endpoint returns, before the response is sent.
 
-    GET requests read; they get a session whose transactions never wait for the write lock (SQLite).
+    GET requests read: their transactions never wait for a writer.
     """
-    factory = runtime.read_sessions if request.method in READ_METHODS else runtime.sessions
-    async with unit_of_work(factory) as session:
-        yield session
+    async with runtime.database.transaction(write=request.method not in READ_METHODS) as transaction:
+        yield transaction
 
 
-async def get_write_session(runtime: RuntimeDependency) -> AsyncIterator[AsyncSession]:
+async def get_write_transaction(runtime: RuntimeDependency) -> AsyncIterator[Transaction]:
     """For the rare GET that writes (the authorize redirect of the built-in issuer)."""
-    async with unit_of_work(runtime.sessions) as session:
-        yield session
+    async with runtime.database.transaction(write=True) as transaction:
+        yield transaction
 
 
-SessionDependency = Annotated[AsyncSession, Depends(get_session, scope="function")]
-WriteSessionDependency = Annotated[AsyncSession, Depends(get_write_session, scope="function")]
+TransactionDependency = Annotated[Transaction, Depends(get_transaction, scope="function")]
+WriteTransactionDependency = Annotated[Transaction, Depends(get_write_transaction, scope="function")]
 
 
 def _bearer_token(request: Request) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from twinbridge.runs.executors import executors, release
+from twinbridge.features import run_executors
 from twinbridge.runs.worker import RunWorker
 from twinbridge.runtime import Runtime
 
@@ -17,12 +17,11 @@ def execute_queued_runs(runtime: Runtime) -> Callable[[], Awaitable[None]]:
     """Executes every queued run with a real worker (and engine), in this process, until none is left."""
 
     async def execute() -> None:
-        run_executors, timeout_handlers = executors()
-        worker = RunWorker(runtime, run_executors, timeout_handlers)
+        worker = RunWorker(runtime, run_executors())
         try:
             while await worker.run_once():
                 pass
         finally:
-            await asyncio.to_thread(release, worker.context)
+            await asyncio.to_thread(worker.context.release)
 
     return execute

@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import SAMPLE_IMODELS
 from twinbridge.auth.grants import GrantService
-from twinbridge.db.engine import unit_of_work
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
 from twinbridge.runtime import Runtime
@@ -25,14 +24,14 @@ class World:
 @pytest.fixture
 async def world(runtime: Runtime) -> World:
     """alice owns an iTwin with the Building Blocks iModel; rita is a Reader there."""
-    async with unit_of_work(runtime.sessions) as session:
-        itwins = ITwinService(session)
+    async with runtime.database.transaction() as transaction:
+        itwins = ITwinService(transaction)
         itwin = await itwins.create("Plant", "alice")
         await itwins.set_member(itwin.id, "rita", "Reader")  # type: ignore[arg-type]
-        imported = await IModelService(session, runtime.blobs).import_file(
+        imported = await IModelService(transaction, runtime.blobs).import_file(
             itwin.id, SAMPLE_IMODELS / "Building Blocks.bim", "Blocks", None, caller=None
         )
-        await GrantService(session).grant("alice")
+        await GrantService(transaction).grant("alice")
         return World(itwin.id, imported.imodel.id)
 
 

@@ -11,7 +11,6 @@ import pytest
 
 from tests.api.export_world import World, create_connection, start_run
 from tests.api.export_world import world as world  # the fixture
-from twinbridge.db.engine import unit_of_work
 from twinbridge.itwins.service import ITwinService
 from twinbridge.runtime import Runtime
 
@@ -379,8 +378,8 @@ async def test_user_run_without_a_grant_fails_with_user_not_authenticated(
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        await ITwinService(session).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
+    async with runtime.database.transaction() as transaction:
+        await ITwinService(transaction).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
     connection = await create_connection(client, auth_headers("bob"), world.imodel_id)
     location = (await start_run(client, auth_headers("bob"), connection["id"])).headers["location"]
     await execute_queued_runs()
@@ -396,8 +395,8 @@ async def test_a_user_token_carrying_consent_records_the_grant_when_it_starts_a_
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        await ITwinService(session).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
+    async with runtime.database.transaction() as transaction:
+        await ITwinService(transaction).set_member(world.itwin_id, "bob", "Contributor")  # type: ignore[arg-type]
     consenting = auth_headers("bob", background_runs=True)
     params = {"redirectUrl": "http://localhost:3301/callback"}
 
@@ -422,8 +421,8 @@ async def test_a_service_client_runs_a_user_connection_as_itself(
     runtime: Runtime,
     execute_queued_runs: Callable[[], Awaitable[None]],
 ) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        await ITwinService(session).set_member(world.itwin_id, "ci-bot", "Contributor")  # type: ignore[arg-type]
+    async with runtime.database.transaction() as transaction:
+        await ITwinService(transaction).set_member(world.itwin_id, "ci-bot", "Contributor")  # type: ignore[arg-type]
     service = auth_headers("ci-bot", kind="service")
     information = await client.get(
         "/export/authorizationinformation", params={"redirectUrl": "http://localhost/cb"}, headers=service

@@ -6,13 +6,12 @@ import httpx
 import jwt
 
 from twinbridge.auth.service import ServiceClientService
-from twinbridge.db.engine import unit_of_work
 from twinbridge.runtime import Runtime
 
 
 async def _register(runtime: Runtime, client_id: str, scopes: list[str] | None = None) -> str:
-    async with unit_of_work(runtime.sessions) as session:
-        return await ServiceClientService(session).register(client_id, scopes)
+    async with runtime.database.transaction() as transaction:
+        return await ServiceClientService(transaction).register(client_id, scopes)
 
 
 async def test_discovery_points_at_the_jwks_and_token_endpoint(client: httpx.AsyncClient) -> None:

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from twinbridge.db.engine import unit_of_work
 from twinbridge.db.models import StorageFolder
 from twinbridge.runtime import Runtime
+from twinbridge.storage.repository import FOLDERS
 from twinbridge.storage.service import FileNotFound, StorageService
 from twinbridge.storage.signing import DownloadSigner
 
@@ -494,12 +494,12 @@ async def test_stored_file_from_another_feature_is_complete_and_readable(
 ) -> None:
     source = tmp_path / "output.ifc"
     source.write_bytes(CONTENT)
-    async with runtime.sessions.begin() as session:
-        stored = await StorageService(session, runtime.blobs).store_file(
+    async with runtime.database.transaction() as transaction:
+        stored = await StorageService(transaction, runtime.blobs).store_file(
             itwin_id, "output.ifc", source, "alice"
         )
-    async with runtime.sessions() as session:
-        service = StorageService(session, runtime.blobs)
+    async with runtime.database.transaction(write=False) as transaction:
+        service = StorageService(transaction, runtime.blobs)
         with await service.open_for_read(stored.id) as stream:
             assert stream.read() == CONTENT
         assert (await service.local_path(stored.id)).read_bytes() == CONTENT
@@ -519,8 +519,10 @@ async def test_stored_file_is_removed_when_its_transaction_rolls_back(
     source.write_bytes(CONTENT)
 
     async def store_then_fail() -> None:
-        async with unit_of_work(runtime.sessions) as session:
-            await StorageService(session, runtime.blobs).store_file(itwin_id, "output.ifc", source, "alice")
+        async with runtime.database.transaction() as transaction:
+            await StorageService(transaction, runtime.blobs).store_file(
+                itwin_id, "output.ifc", source, "alice"
+            )
             raise RuntimeError("the run failed after storing its output")
 
     with pytest.raises(RuntimeError):
@@ -535,10 +537,12 @@ async def test_runs_cannot_read_a_file_of_another_itwin(
     source.write_bytes(b"{}")
     other = await client.post("/itwins", json={"displayName": "Other"}, headers=auth_headers("alice"))
     other_itwin_id = other.json()["iTwin"]["id"]
-    async with runtime.sessions.begin() as session:
-        stored = await StorageService(session, runtime.blobs).store_file(itwin_id, "m.json", source, "alice")
-    async with runtime.sessions() as session:
-        service = StorageService(session, runtime.blobs)
+    async with runtime.database.transaction() as transaction:
+        stored = await StorageService(transaction, runtime.blobs).store_file(
+            itwin_id, "m.json", source, "alice"
+        )
+    async with runtime.database.transaction(write=False) as transaction:
+        service = StorageService(transaction, runtime.blobs)
         assert (await service.local_path(stored.id, itwin_id)).read_bytes() == b"{}"
         with pytest.raises(FileNotFound):
             await service.local_path(stored.id, other_itwin_id)
@@ -559,16 +563,19 @@ async def test_top_level_list_shows_subfolders_before_files_across_pages(
     runtime: Runtime, client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
 ) -> None:
     file = await _stored_file(client, auth_headers("alice"), itwin_id, name="a.ifc")
-    async with runtime.sessions.begin() as session:
-        session.add(
-            StorageFolder(
-                id="5d3c2b1a-0000-4000-8000-000000000001",
-                itwin_id=itwin_id,
-                parent_id=file["parentFolderId"],
-                display_name="Designs",
-                created_by="alice",
-                modified_by="alice",
-            )
+    async with runtime.database.transaction() as transaction:
+        await transaction.execute(
+            FOLDERS.insert_sql,
+            FOLDERS.values(
+                StorageFolder(
+                    id="5d3c2b1a-0000-4000-8000-000000000001",
+                    itwin_id=itwin_id,
+                    parent_id=file["parentFolderId"],
+                    display_name="Designs",
+                    created_by="alice",
+                    modified_by="alice",
+                )
+            ),
         )
     params = {"iTwinId": itwin_id, "$top": 1}
     first = (await client.get("/storage/", params=params, headers=auth_headers("alice"))).json()

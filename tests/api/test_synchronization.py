@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import SAMPLE_IMODELS, SAMPLES
 from twinbridge.auth.grants import GrantService
-from twinbridge.db.engine import unit_of_work
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
 from twinbridge.runtime import Runtime
@@ -33,19 +32,19 @@ class World:
 
 @pytest.fixture
 async def world(runtime: Runtime, tmp_path: Any) -> World:
-    async with unit_of_work(runtime.sessions) as session:
-        itwins = ITwinService(session)
+    async with runtime.database.transaction() as transaction:
+        itwins = ITwinService(transaction)
         itwin = await itwins.create("Plant", "alice")
         await itwins.set_member(itwin.id, "rita", "Reader")  # type: ignore[arg-type]
-        imported = await IModelService(session, runtime.blobs).import_file(
+        imported = await IModelService(transaction, runtime.blobs).import_file(
             itwin.id, SAMPLE_IMODELS / "213d69e0-9a83-4e3f-942d-694e94c9f905m.bim", "Empty", None, caller=None
         )
-        storage = StorageService(session, runtime.blobs)
+        storage = StorageService(transaction, runtime.blobs)
         ifc = await storage.store_file(itwin.id, "wall.ifc", SAMPLES / "ifc" / "test.ifc", "alice")
         dwg_path = tmp_path / "plan.dwg"
         dwg_path.write_bytes(b"AC1032 not really a drawing")
         dwg = await storage.store_file(itwin.id, "plan.dwg", dwg_path, "alice")
-        await GrantService(session).grant("alice")
+        await GrantService(transaction).grant("alice")
         return World(itwin.id, imported.imodel.id, ifc.id, dwg.id)
 
 
@@ -451,8 +450,8 @@ async def test_failed_ifc_run_leaves_the_current_version_unchanged(
 ) -> None:
     bogus = tmp_path / "broken.ifc"
     bogus.write_text("this is not an IFC file")
-    async with unit_of_work(runtime.sessions) as session:
-        stored = await StorageService(session, runtime.blobs).store_file(
+    async with runtime.database.transaction() as transaction:
+        stored = await StorageService(transaction, runtime.blobs).store_file(
             world.itwin_id, "broken.ifc", bogus, "alice"
         )
     connection = await _storage(client, auth_headers("alice"), world, (stored.id, "IFC"))

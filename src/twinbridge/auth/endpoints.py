@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from twinbridge.auth.grants import GrantService, ticket_subject
 from twinbridge.auth.service import ServiceClientService
-from twinbridge.dependencies import RuntimeDependency, SessionDependency, WriteSessionDependency
+from twinbridge.dependencies import RuntimeDependency, TransactionDependency, WriteTransactionDependency
 from twinbridge.platform.errors import OAuthError
 
 router = APIRouter(tags=["Built-in issuer"])
@@ -42,13 +42,13 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 @router.get("/connect/authorize")
 async def authorize(
     runtime: RuntimeDependency,
-    session: WriteSessionDependency,
+    transaction: WriteTransactionDependency,
     ticket: Annotated[str, Query(description="The ticket of an authorization URL.")],
     redirect_url: Annotated[str | None, Query()] = None,
 ) -> Response:
     """Records the user's grant (auto-consent in the embedded mode) and sends the browser back."""
     subject = ticket_subject(runtime.issuer, ticket)
-    await GrantService(session).grant(subject)
+    await GrantService(transaction).grant(subject)
     if redirect_url:
         return RedirectResponse(redirect_url, status_code=302)
     return JSONResponse({"authorized": True, "user": subject})
@@ -58,7 +58,7 @@ async def authorize(
 async def token(
     request: Request,
     runtime: RuntimeDependency,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     grant_type: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
@@ -70,7 +70,7 @@ async def token(
     credentials = _basic_credentials(request) or (client_id, client_secret)
     if not credentials[0] or not credentials[1]:
         raise OAuthError("invalid_client", "client_id and client_secret are required.", status_code=401)
-    minted = await ServiceClientService(session).client_credentials(
+    minted = await ServiceClientService(transaction).client_credentials(
         runtime.issuer, credentials[0], credentials[1], scope, runtime.settings.token_ttl
     )
     return JSONResponse(

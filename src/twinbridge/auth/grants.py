@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import jwt
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from twinbridge.auth.issuer import BuiltInIssuer
 from twinbridge.auth.repository import UserGrantRepository
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import UserGrant
 from twinbridge.platform.errors import ApiError
 from twinbridge.platform.time import utc_now
@@ -72,8 +72,8 @@ def ticket_subject(issuer: BuiltInIssuer, ticket: str) -> str:
 
 
 class GrantService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.repository = UserGrantRepository(session)
+    def __init__(self, transaction: Transaction) -> None:
+        self.repository = UserGrantRepository(transaction)
 
     async def grant(self, subject: str, expires_at: datetime | None = None) -> UserGrant:
         return await self.repository.save(UserGrant(subject=subject, expires_at=expires_at))

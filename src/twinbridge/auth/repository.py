@@ -1,39 +1,43 @@
-"""All SQL of service clients."""
+"""All SQL of service clients and user grants."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import ServiceClient, UserGrant
+from twinbridge.db.tables import Table
+
+CLIENTS = Table("service_clients", ServiceClient, key=("client_id",))
+GRANTS = Table("user_grants", UserGrant, key=("subject",))
 
 
 class ServiceClientRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def get(self, client_id: str) -> ServiceClient | None:
-        return await self.session.get(ServiceClient, client_id)
+        row = await self.transaction.one(CLIENTS.get_sql, {"client_id": client_id})
+        return CLIENTS.row(row) if row else None
 
     async def save(self, client: ServiceClient) -> ServiceClient:
-        client = await self.session.merge(client)
-        await self.session.flush()
+        """Inserts the client, or replaces the one with its id."""
+        await self.transaction.execute(CLIENTS.delete_sql, {"client_id": client.client_id})
+        await self.transaction.execute(CLIENTS.insert_sql, CLIENTS.values(client))
         return client
 
 
 class UserGrantRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def get(self, subject: str) -> UserGrant | None:
-        return await self.session.get(UserGrant, subject)
+        row = await self.transaction.one(GRANTS.get_sql, {"subject": subject})
+        return GRANTS.row(row) if row else None
 
     async def save(self, grant: UserGrant) -> UserGrant:
-        grant = await self.session.merge(grant)
-        await self.session.flush()
+        """Inserts the grant, or replaces the subject's grant."""
+        await self.transaction.execute(GRANTS.delete_sql, {"subject": grant.subject})
+        await self.transaction.execute(GRANTS.insert_sql, GRANTS.values(grant))
         return grant
 
     async def delete(self, subject: str) -> None:
-        grant = await self.get(subject)
-        if grant is not None:
-            await self.session.delete(grant)
-            await self.session.flush()
+        await self.transaction.execute(GRANTS.delete_sql, {"subject": subject})

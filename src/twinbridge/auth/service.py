@@ -8,10 +8,9 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.repository import ServiceClientRepository
 from twinbridge.auth.scopes import ACCEPTED_SCOPES, PLATFORM_SCOPE
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import ServiceClient
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, OAuthError
 
@@ -55,8 +54,8 @@ class ServiceClientExists(Conflict):
 
 
 class ServiceClientService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.repository = ServiceClientRepository(session)
+    def __init__(self, transaction: Transaction) -> None:
+        self.repository = ServiceClientRepository(transaction)
 
     async def register(self, client_id: str, scopes: list[str] | None = None, *, rotate: bool = False) -> str:
         """Registers a client and returns its secret, which is stored only as a hash.

@@ -2,25 +2,25 @@
 `twinbridge db upgrade` calls `upgrade` on demand.
 
 Migration files are named after their revision (`0004_….py` holds revision "0004"), so the head is known
-from the folder's listing: checking that a database is current costs one query and never loads Alembic,
-which takes longer to import than a whole CLI command should.
+from the folder's listing: checking that a database is current costs one query through the database's own
+driver, and SQLAlchemy and Alembic (which take longer to import than a whole CLI command should) are loaded
+only to migrate.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING, Any
 
 from twinbridge.config import Settings
-from twinbridge.db.engine import create_sync_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_MIGRATION_BUSY_TIMEOUT_MS = 15_000
 
 
 def alembic_config() -> Config:
@@ -39,14 +39,42 @@ def head_revision() -> str:
 
 def current_revision(settings: Settings) -> str | None:
     """The database's revision; None for a database that has never been migrated."""
-    engine = create_sync_engine(settings)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except DBAPIError:  # no alembic_version table yet
-        return None
-    finally:
-        engine.dispose()
+    if settings.is_sqlite:
+        if not settings.sqlite_path.exists():
+            return None
+        connection = sqlite3.connect(settings.sqlite_path, timeout=SQLITE_MIGRATION_BUSY_TIMEOUT_MS / 1000)
+        try:
+            row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # no alembic_version table yet
+            return None
+        finally:
+            connection.close()
+        return str(row[0]) if row else None
+    import psycopg
+
+    with psycopg.connect(settings.postgres_url, autocommit=True) as postgres:
+        try:
+            found = postgres.execute("SELECT version_num FROM alembic_version").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return str(found[0]) if found else None
+
+
+def _sync_engine(settings: Settings) -> Engine:
+    from sqlalchemy import create_engine, event
+
+    if not settings.is_sqlite:
+        return create_engine(settings.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{settings.sqlite_path}")
+
+    def configure(connection: Any, _record: Any) -> None:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_MIGRATION_BUSY_TIMEOUT_MS}")
+
+    event.listen(engine, "connect", configure)
+    return engine
 
 
 def upgrade(settings: Settings, revision: str = "head") -> str:
@@ -55,7 +83,7 @@ def upgrade(settings: Settings, revision: str = "head") -> str:
     from alembic.runtime.migration import MigrationContext
 
     config = alembic_config()
-    engine = create_sync_engine(settings)
+    engine = _sync_engine(settings)
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection

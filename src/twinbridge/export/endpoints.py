@@ -11,8 +11,7 @@ from twinbridge.auth.grants import GrantService, authorization_url
 from twinbridge.auth.permissions import Action
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.auth.tokens import Caller
-from twinbridge.db.engine import after_commit
-from twinbridge.dependencies import RuntimeDependency, SessionDependency, authenticated
+from twinbridge.dependencies import RuntimeDependency, TransactionDependency, authenticated
 from twinbridge.export.schemas import (
     ExportConnectionCreate,
     ExportRunCreate,
@@ -43,18 +42,21 @@ CONNECTION_REQUEST = "InvalidExportConnectionRequest"
 @router.post("/connections", status_code=201)
 @invalid_request_code(CONNECTION_REQUEST, targets={"iModelId": "imodelId"})
 async def create_connection(
-    body: ExportConnectionCreate, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+    body: ExportConnectionCreate,
+    caller: Writer,
+    transaction: TransactionDependency,
+    runtime: RuntimeDependency,
 ) -> dict[str, Any]:
-    connection = await ExportService(session).create_connection(body, caller.subject)
+    connection = await ExportService(transaction).create_connection(body, caller.subject)
     return {"connection": connection_body(connection, runtime.settings.base_url, None)}
 
 
 @router.get("/connections/{connection_id}")
 @invalid_request_code(CONNECTION_REQUEST)
 async def get_connection(
-    connection_id: str, caller: ReaderLimited, session: SessionDependency, runtime: RuntimeDependency
+    connection_id: str, caller: ReaderLimited, transaction: TransactionDependency, runtime: RuntimeDependency
 ) -> dict[str, Any]:
-    service = ExportService(session)
+    service = ExportService(transaction)
     connection = await service.authorized_connection(connection_id, caller.subject, Action.READ)
     last_run_id = await service.last_run_id(connection.id)
     return {"connection": connection_body(connection, runtime.settings.base_url, last_run_id)}
@@ -66,11 +68,11 @@ async def list_connections(
     request: Request,
     imodel_id: Annotated[str, Query(alias="imodelId")],
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
     page: PageDependency,
 ) -> dict[str, Any]:
-    service = ExportService(session)
+    service = ExportService(transaction)
     rows, has_next = split_page(await service.list_connections(imodel_id, caller.subject, page), page)
     last_runs = await service.last_run_ids(rows)
     base_url = runtime.settings.base_url
@@ -83,9 +85,9 @@ async def list_connections(
 @router.delete("/connections/{connection_id}", status_code=204)
 @invalid_request_code(CONNECTION_REQUEST)
 async def delete_connection(
-    connection_id: str, caller: WriterLimited, session: SessionDependency
+    connection_id: str, caller: WriterLimited, transaction: TransactionDependency
 ) -> Response:
-    await ExportService(session).delete_connection(connection_id, caller.subject)
+    await ExportService(transaction).delete_connection(connection_id, caller.subject)
     return Response(status_code=204)
 
 
@@ -95,25 +97,25 @@ async def create_run(
     connection_id: str,
     body: ExportRunCreate,
     caller: WriterLimited,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
 ) -> Response:
     """202 with Location for a new run; 303 with Location when the iModel already has an active run."""
-    creation = await ExportService(session).create_run(connection_id, body, caller)
+    creation = await ExportService(transaction).create_run(connection_id, body, caller)
     location = location_of(runtime.settings.base_url, creation.run)
     if not creation.created:
         return Response(status_code=303, headers={"Location": location})
     run_id = creation.run.id
-    after_commit(session, lambda: runtime.run_queue.enqueue(run_id))
+    transaction.after_commit(lambda: runtime.run_queue.enqueue(run_id))
     return Response(status_code=202, headers={"Location": location})
 
 
 @router.get("/connections/{connection_id}/runs/{run_id}")
 @invalid_request_code("InvalidConnectionRunRequest")
 async def get_run(
-    connection_id: str, run_id: str, caller: Reader, session: SessionDependency
+    connection_id: str, run_id: str, caller: Reader, transaction: TransactionDependency
 ) -> dict[str, Any]:
-    run = await ExportService(session).get_run(connection_id, run_id, caller.subject)
+    run = await ExportService(transaction).get_run(connection_id, run_id, caller.subject)
     return {"run": run_body(run)}
 
 
@@ -123,12 +125,12 @@ async def list_runs(
     connection_id: str,
     request: Request,
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
     page: PageDependency,
 ) -> dict[str, Any]:
     rows, has_next = split_page(
-        await ExportService(session).list_runs(connection_id, caller.subject, page), page
+        await ExportService(transaction).list_runs(connection_id, caller.subject, page), page
     )
     return {
         "runs": [run_body(run) for run in rows],
@@ -146,13 +148,13 @@ def _valid_redirect_url(value: str) -> bool:
 async def authorization_information(
     redirect_url: Annotated[str, Query(alias="redirectUrl")],
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
 ) -> dict[str, Any]:
     """Whether runs may act for the caller; service callers need no grant."""
     if not _valid_redirect_url(redirect_url):
         raise InvalidRequest(details=[invalid_value("$redirectUrl", "redirectUrl must be a valid URL.")])
-    authorized = await GrantService(session).caller_is_authorized(caller)
+    authorized = await GrantService(transaction).caller_is_authorized(caller)
     return {
         "authorizationInformation": {
             "isUserAuthorized": authorized,

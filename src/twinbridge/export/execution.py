@@ -17,7 +17,6 @@ import httpx
 import structlog
 
 from twinbridge.auth.grants import GrantService
-from twinbridge.db.engine import unit_of_work
 from twinbridge.db.models import IModelVersion, Run
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.platform.time import utc_now
@@ -78,8 +77,8 @@ def _file_name(name: str) -> str:
 
 async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
     runtime = context.runtime
-    async with unit_of_work(runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with runtime.database.transaction() as transaction:
+        run = await RunRepository(transaction).get(run_id)
         if run is None:
             raise LookupError(run_id)
         now = utc_now()
@@ -90,7 +89,7 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
         task.started_at = now
         task.retry_attempts = max(run.attempts - 1, 0)
         options = run.options
-        if run.authentication_type == "User" and not await GrantService(session).is_authorized(
+        if run.authentication_type == "User" and not await GrantService(transaction).is_authorized(
             run.requested_by
         ):
             raise RunFailed(
@@ -108,7 +107,7 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
                 ),
                 run_error=USER_NOT_AUTHENTICATED,
             )
-        imodels = IModelRepository(session)
+        imodels = IModelRepository(transaction)
         imodel = await imodels.get(run.imodel_id)
         assert imodel is not None
         version = await _version(imodels, run, options.get("inputOptions", {}).get("changesetId"))
@@ -116,7 +115,7 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
         mapping_path = None
         if input_options.get("mappingFileId"):
             try:
-                mapping_path = await StorageService(session, runtime.blobs).local_path(
+                mapping_path = await StorageService(transaction, runtime.blobs).local_path(
                     input_options["mappingFileId"], itwin_id=imodel.itwin_id
                 )
             except FileNotFound:
@@ -145,6 +144,7 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
                     can_user_fix=True,
                 )
             )
+        await RunRepository(transaction).save(run)
         return ExportPlan(
             itwin_id=imodel.itwin_id,
             imodel_name=imodel.name,
@@ -160,7 +160,7 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
 
 
 async def _version(imodels: IModelRepository, run: Run, changeset_id: str | None) -> IModelVersion:
-    versions = await imodels.list_versions(run.imodel_id)
+    versions = await imodels.all_versions(run.imodel_id)
     if changeset_id is None:
         return versions[-1]
     for version in versions:
@@ -214,17 +214,6 @@ async def _download_mapping(url: str, directory: Path) -> Path:
     return target
 
 
-def engine_pool(context: WorkerContext) -> Any:
-    from twinbridge.engines.imodel import EnginePool
-
-    pool = context.resources.get("engine_pool")
-    if pool is None:
-        # One engine per worker process, which executes one run at a time; warmed once, reused by every run.
-        pool = EnginePool.from_settings(context.settings.model_copy(update={"workers": 1}))
-        context.resources["engine_pool"] = pool
-    return pool
-
-
 def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping: Path | None) -> Any:
     from twinbridge.engines.ifc import IfcExportError, export_imodel_to_ifc
     from twinbridge.engines.imodel import EngineError
@@ -236,7 +225,7 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
             ifc_version=plan.ifc_version,
             model_ids=plan.model_ids,
             mapping=mapping,
-            pool=engine_pool(context),
+            pool=context.engine_pool(),
         )
     except IfcExportError as problem:
         raise _user_error(
@@ -308,8 +297,8 @@ async def _finish(
     run_error: dict[str, Any] | None = None,
     output_file_id: str | None = None,
 ) -> None:
-    async with unit_of_work(context.runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with context.runtime.database.transaction() as transaction:
+        run = await RunRepository(transaction).get(run_id)
         if run is None:  # the connection was deleted meanwhile
             return
         if run.worker_id != context.worker_id:
@@ -317,13 +306,16 @@ async def _finish(
             logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id, holder=run.worker_id)
             return
         finish(run, result, task_error=error, run_error=run_error, output_file_id=output_file_id)
+        await RunRepository(transaction).save(run)
 
 
 async def _set_finalizing(context: WorkerContext, run_id: str) -> None:
-    async with unit_of_work(context.runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with context.runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
         if run is not None and run.worker_id == context.worker_id:
             run.state = ExecutionState.FINALIZING.value
+            await runs.save(run)
 
 
 async def execute_export_run(context: WorkerContext, run_id: str) -> None:
@@ -355,8 +347,8 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
             f"elements: {summary.elements}\ntriangles: {summary.triangles}\n"
             f"bounding-box fallbacks: {summary.bounding_box_fallbacks}\nseconds: {summary.seconds:.2f}\n"
         )
-        async with unit_of_work(context.runtime.sessions) as session:
-            stored = await StorageService(session, context.runtime.blobs).store_file(
+        async with context.runtime.database.transaction() as transaction:
+            stored = await StorageService(transaction, context.runtime.blobs).store_file(
                 plan.itwin_id,
                 output.name,
                 output,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.permissions import Action
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import ExportConnection, Run
 from twinbridge.export.repository import ExportConnectionRepository
 from twinbridge.export.schemas import ExportConnectionCreate, ExportRunCreate
@@ -36,12 +35,11 @@ class IModelOfConnectionsNotFound(NotFound):
 
 
 class ExportService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.connections = ExportConnectionRepository(session)
-        self.imodels = IModelRepository(session)
-        self.itwins = ITwinService(session)
-        self.runs = RunService(session)
+    def __init__(self, transaction: Transaction) -> None:
+        self.connections = ExportConnectionRepository(transaction)
+        self.imodels = IModelRepository(transaction)
+        self.itwins = ITwinService(transaction)
+        self.runs = RunService(transaction)
 
     async def create_connection(self, body: ExportConnectionCreate, caller: str) -> ExportConnection:
         imodel = await self.imodels.get(body.imodel_id)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from twinbridge.auth.permissions import Action
-from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency, Writer
+from twinbridge.dependencies import Reader, RuntimeDependency, TransactionDependency, Writer
 from twinbridge.imodels.schemas import IModelCreate, baseline_file_body, changeset_body, imodel_body
 from twinbridge.imodels.service import IModelService, baseline_problem, upload_key
 from twinbridge.platform.handlers import invalid_request_code
@@ -25,10 +25,10 @@ INVALID = "InvalidiModelsRequest"
 @router.post("", status_code=201)
 @invalid_request_code(INVALID)
 async def create_imodel(
-    body: IModelCreate, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+    body: IModelCreate, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
 ) -> dict[str, Any]:
     """Step 1 of "fromBaseline": answers with `_links.upload` (PUT the file there) and `_links.complete`."""
-    service = IModelService(session, runtime.blobs)
+    service = IModelService(transaction, runtime.blobs)
     imodel = await service.create_awaiting_baseline(
         body.itwin_id, body.name, body.description, body.baseline_file.size, caller.subject
     )
@@ -41,11 +41,11 @@ async def upload_baseline(
     imodel_id: str,
     request: Request,
     token: Annotated[str, Query(description="The secret of the upload URL.")],
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
 ) -> Response:
     """Step 2: the file's bytes. Like a SAS URL, the URL itself authorizes; no Authorization header."""
-    imodel = await IModelService(session, runtime.blobs).upload_target(imodel_id, token)
+    imodel = await IModelService(transaction, runtime.blobs).upload_target(imodel_id, token)
     limit = imodel.baseline_expected_size or 0
     try:
         path, _ = await receive_to_temporary_file(request.stream(), runtime.settings.data_dir / "tmp", limit)
@@ -64,10 +64,10 @@ async def upload_baseline(
 @router.post("/{imodel_id}/baselinefile/complete")
 @invalid_request_code(INVALID)
 async def complete_baseline(
-    imodel_id: str, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+    imodel_id: str, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
 ) -> dict[str, Any]:
     """Step 3: the file is checked; a file that is not an iModel is refused with 422 and deleted."""
-    imodel, baseline = await IModelService(session, runtime.blobs).complete_baseline(
+    imodel, baseline = await IModelService(transaction, runtime.blobs).complete_baseline(
         imodel_id, caller.subject
     )
     return {"baselineFile": baseline_file_body(imodel, baseline)}
@@ -76,9 +76,9 @@ async def complete_baseline(
 @router.get("/{imodel_id}/baselinefile")
 @invalid_request_code(INVALID)
 async def get_baseline(
-    imodel_id: str, caller: Reader, session: SessionDependency, runtime: RuntimeDependency
+    imodel_id: str, caller: Reader, transaction: TransactionDependency, runtime: RuntimeDependency
 ) -> dict[str, Any]:
-    service = IModelService(session, runtime.blobs)
+    service = IModelService(transaction, runtime.blobs)
     imodel = await service.authorized(imodel_id, caller.subject, Action.READ)
     return {"baselineFile": baseline_file_body(imodel, await service.baseline(imodel.id))}
 
@@ -89,12 +89,12 @@ async def list_imodels(
     request: Request,
     itwin_id: Annotated[str, Query(alias="iTwinId")],
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
     page: PageDependency,
     preference: Annotated[ReturnPreference, Depends(return_preference)],
 ) -> dict[str, Any]:
-    service = IModelService(session, runtime.blobs)
+    service = IModelService(transaction, runtime.blobs)
     rows, has_next = split_page(await service.list_in_itwin(itwin_id, caller.subject, page), page)
     if preference == "representation":
         items = [
@@ -109,9 +109,9 @@ async def list_imodels(
 @router.get("/{imodel_id}")
 @invalid_request_code(INVALID)
 async def get_imodel(
-    imodel_id: str, caller: Reader, session: SessionDependency, runtime: RuntimeDependency
+    imodel_id: str, caller: Reader, transaction: TransactionDependency, runtime: RuntimeDependency
 ) -> dict[str, Any]:
-    service = IModelService(session, runtime.blobs)
+    service = IModelService(transaction, runtime.blobs)
     imodel = await service.authorized(imodel_id, caller.subject, Action.READ)
     latest = await service.latest_version(imodel.id)
     return {"iModel": imodel_body(imodel, runtime.settings.base_url, latest, upload_links=True)}
@@ -123,11 +123,11 @@ async def list_changesets(
     imodel_id: str,
     request: Request,
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
     page: PageDependency,
 ) -> dict[str, Any]:
-    service = IModelService(session, runtime.blobs)
+    service = IModelService(transaction, runtime.blobs)
     await service.authorized(imodel_id, caller.subject, Action.READ)
     rows, has_next = split_page(await service.changesets(imodel_id, page), page)
     return {
@@ -139,7 +139,7 @@ async def list_changesets(
 @router.delete("/{imodel_id}", status_code=204)
 @invalid_request_code(INVALID)
 async def delete_imodel(
-    imodel_id: str, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+    imodel_id: str, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
 ) -> Response:
-    await IModelService(session, runtime.blobs).delete(imodel_id, caller.subject)
+    await IModelService(transaction, runtime.blobs).delete(imodel_id, caller.subject)
     return Response(status_code=204)

@@ -2,69 +2,88 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import IModel, IModelVersion
+from twinbridge.db.tables import Table
+
+IMODELS = Table("imodels", IModel)
+VERSIONS = Table("imodel_versions", IModelVersion)
+# Inserted without an id: the database numbers versions.
+_VERSION_COLUMNS = [column for column in VERSIONS.columns if column != "id"]
+_INSERT_VERSION = (
+    f"INSERT INTO imodel_versions ({', '.join(_VERSION_COLUMNS)})"
+    f" VALUES ({', '.join(':' + column for column in _VERSION_COLUMNS)}) RETURNING id"
+)
 
 
 class IModelRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def add(self, imodel: IModel) -> IModel:
-        self.session.add(imodel)
-        await self.session.flush()
+        await self.transaction.execute(IMODELS.insert_sql, IMODELS.values(imodel))
+        return imodel
+
+    async def update(self, imodel: IModel) -> IModel:
+        await self.transaction.execute(IMODELS.update_sql, IMODELS.values(imodel))
         return imodel
 
     async def get(self, imodel_id: str) -> IModel | None:
-        return await self.session.get(IModel, imodel_id)
+        row = await self.transaction.one(IMODELS.get_sql, {"id": imodel_id})
+        return IMODELS.row(row) if row else None
 
     async def get_by_upload_token(self, imodel_id: str, token: str) -> IModel | None:
-        statement = select(IModel).where(IModel.id == imodel_id, IModel.baseline_upload_token == token)
-        return await self.session.scalar(statement)
+        row = await self.transaction.one(
+            f"SELECT {IMODELS.select()} FROM imodels WHERE id = :id AND baseline_upload_token = :token",
+            {"id": imodel_id, "token": token},
+        )
+        return IMODELS.row(row) if row else None
 
     async def name_taken(self, itwin_id: str, name: str) -> bool:
-        statement = select(IModel.id).where(IModel.itwin_id == itwin_id, IModel.name == name)
-        return await self.session.scalar(statement) is not None
+        found = await self.transaction.value(
+            "SELECT 1 FROM imodels WHERE itwin_id = :itwin_id AND name = :name",
+            {"itwin_id": itwin_id, "name": name},
+        )
+        return found is not None
 
     async def list_in_itwin(self, itwin_id: str, offset: int, limit: int) -> list[IModel]:
-        statement = (
-            select(IModel)
-            .where(IModel.itwin_id == itwin_id)
-            .order_by(IModel.created_at, IModel.id)
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {IMODELS.select()} FROM imodels WHERE itwin_id = :itwin_id"
+            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            {"itwin_id": itwin_id, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return IMODELS.rows(rows)
 
     async def add_version(self, version: IModelVersion) -> IModelVersion:
-        self.session.add(version)
-        await self.session.flush()
+        values = VERSIONS.values(version)
+        del values["id"]
+        version.id = await self.transaction.value(_INSERT_VERSION, values)
         return version
 
     async def latest_version(self, imodel_id: str) -> IModelVersion | None:
-        statement = (
-            select(IModelVersion)
-            .where(IModelVersion.imodel_id == imodel_id)
-            .order_by(IModelVersion.changeset_index.desc())
-            .limit(1)
+        row = await self.transaction.one(
+            f"SELECT {VERSIONS.select()} FROM imodel_versions WHERE imodel_id = :imodel_id"
+            " ORDER BY changeset_index DESC LIMIT 1",
+            {"imodel_id": imodel_id},
         )
-        return await self.session.scalar(statement)
+        return VERSIONS.row(row) if row else None
 
-    async def list_versions(
-        self, imodel_id: str, offset: int = 0, limit: int | None = None
-    ) -> list[IModelVersion]:
-        statement = (
-            select(IModelVersion)
-            .where(IModelVersion.imodel_id == imodel_id)
-            .order_by(IModelVersion.changeset_index)
-            .offset(offset)
-            .limit(limit)
+    async def list_versions(self, imodel_id: str, offset: int, limit: int) -> list[IModelVersion]:
+        rows = await self.transaction.all(
+            f"SELECT {VERSIONS.select()} FROM imodel_versions WHERE imodel_id = :imodel_id"
+            " ORDER BY changeset_index LIMIT :limit OFFSET :offset",
+            {"imodel_id": imodel_id, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return VERSIONS.rows(rows)
+
+    async def all_versions(self, imodel_id: str) -> list[IModelVersion]:
+        rows = await self.transaction.all(
+            f"SELECT {VERSIONS.select()} FROM imodel_versions WHERE imodel_id = :imodel_id"
+            " ORDER BY changeset_index",
+            {"imodel_id": imodel_id},
+        )
+        return VERSIONS.rows(rows)
 
     async def delete(self, imodel: IModel) -> None:
-        await self.session.execute(delete(IModelVersion).where(IModelVersion.imodel_id == imodel.id))
-        await self.session.delete(imodel)
-        await self.session.flush()
+        await self.transaction.execute("DELETE FROM imodel_versions WHERE imodel_id = :id", {"id": imodel.id})
+        await self.transaction.execute(IMODELS.delete_sql, {"id": imodel.id})

@@ -13,10 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.permissions import Action
-from twinbridge.db.engine import after_commit, on_rollback
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import IModel, IModelVersion
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.imodels.validation import IModelFileInfo, NotAnIModel, inspect_imodel_file
@@ -65,11 +63,11 @@ class ImportedIModel:
 
 
 class IModelService:
-    def __init__(self, session: AsyncSession, blobs: BlobStorage) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction, blobs: BlobStorage) -> None:
+        self.transaction = transaction
         self.blobs = blobs
-        self.repository = IModelRepository(session)
-        self.itwins = ITwinService(session)
+        self.repository = IModelRepository(transaction)
+        self.itwins = ITwinService(transaction)
 
     async def _check_itwin(self, itwin_id: str, caller: str | None, action: Action) -> None:
         if caller is None:
@@ -109,7 +107,7 @@ class IModelService:
     ) -> IModelVersion:
         key = version_key(imodel.id, 0)
         blob = await asyncio.to_thread(store, key)
-        on_rollback(self.session, lambda: self.blobs.delete(key))
+        self.transaction.on_rollback(lambda: self.blobs.delete(key))
         return await self.repository.add_version(
             IModelVersion(
                 imodel_id=imodel.id,
@@ -167,10 +165,10 @@ class IModelService:
         version = await self._store_baseline(
             imodel, lambda key: self.blobs.put_file(key, uploaded_path), caller
         )
-        after_commit(self.session, lambda: self.blobs.delete(upload))
+        self.transaction.after_commit(lambda: self.blobs.delete(upload))
         imodel.state = INITIALIZED
         imodel.baseline_upload_token = None
-        await self.session.flush()
+        await self.repository.update(imodel)
         return imodel, version
 
     async def authorized(self, imodel_id: str, caller: str, action: Action) -> IModel:
@@ -196,7 +194,7 @@ class IModelService:
         index = latest.changeset_index + 1 if latest else 0
         key = version_key(imodel_id, index)
         blob = await asyncio.to_thread(self.blobs.put_file, key, path)
-        on_rollback(self.session, lambda: self.blobs.delete(key))
+        self.transaction.on_rollback(lambda: self.blobs.delete(key))
         return await self.repository.add_version(
             IModelVersion(
                 imodel_id=imodel_id,
@@ -210,16 +208,16 @@ class IModelService:
         )
 
     async def baseline(self, imodel_id: str) -> IModelVersion | None:
-        versions = await self.repository.list_versions(imodel_id, 0, 1)
+        versions = await self.repository.list_versions(imodel_id, offset=0, limit=1)
         return versions[0] if versions else None
 
     async def changesets(self, imodel_id: str, page: Page) -> list[IModelVersion]:
         """Versions after the baseline, as the iModels API lists changesets (index 1 and on)."""
-        return await self.repository.list_versions(imodel_id, page.skip + 1, page.fetch_limit)
+        return await self.repository.list_versions(imodel_id, offset=page.skip + 1, limit=page.fetch_limit)
 
     async def delete(self, imodel_id: str, caller: str) -> None:
         imodel = await self.authorized(imodel_id, caller, Action.MODIFY)
-        keys = [version.blob_key for version in await self.repository.list_versions(imodel.id)]
+        keys = [version.blob_key for version in await self.repository.all_versions(imodel.id)]
         keys.append(upload_key(imodel.id))
         await self.repository.delete(imodel)
 
@@ -227,4 +225,4 @@ class IModelService:
             for key in keys:
                 self.blobs.delete(key)
 
-        after_commit(self.session, delete_blobs)
+        self.transaction.after_commit(delete_blobs)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from twinbridge.auth.permissions import Action
-from twinbridge.dependencies import Reader, RuntimeDependency, SessionDependency, Writer
+from twinbridge.dependencies import Reader, RuntimeDependency, TransactionDependency, Writer
 from twinbridge.itwins.schemas import ITwinCreate, MemberCreate, itwin_body, member_body
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.handlers import invalid_request_code
@@ -21,8 +21,12 @@ INVALID = "InvalidiTwinsRequest"
 
 @router.post("", status_code=201)
 @invalid_request_code(INVALID)
-async def create_itwin(body: ITwinCreate, caller: Writer, session: SessionDependency) -> dict[str, Any]:
-    itwin = await ITwinService(session).create(body.display_name, caller.subject, body.number, body.sub_class)
+async def create_itwin(
+    body: ITwinCreate, caller: Writer, transaction: TransactionDependency
+) -> dict[str, Any]:
+    itwin = await ITwinService(transaction).create(
+        body.display_name, caller.subject, body.number, body.sub_class
+    )
     return {"iTwin": itwin_body(itwin)}
 
 
@@ -31,11 +35,11 @@ async def create_itwin(body: ITwinCreate, caller: Writer, session: SessionDepend
 async def list_itwins(
     request: Request,
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     page: PageDependency,
     runtime: RuntimeDependency,
 ) -> dict[str, Any]:
-    rows, has_next = split_page(await ITwinService(session).list_for(caller.subject, page), page)
+    rows, has_next = split_page(await ITwinService(transaction).list_for(caller.subject, page), page)
     return {
         "iTwins": [itwin_body(itwin) for itwin in rows],
         "_links": page_links(runtime.settings.base_url, request, page, has_next),
@@ -44,8 +48,8 @@ async def list_itwins(
 
 @router.get("/{itwin_id}")
 @invalid_request_code(INVALID)
-async def get_itwin(itwin_id: str, caller: Reader, session: SessionDependency) -> dict[str, Any]:
-    itwin = await ITwinService(session).authorized(itwin_id, caller.subject, Action.READ)
+async def get_itwin(itwin_id: str, caller: Reader, transaction: TransactionDependency) -> dict[str, Any]:
+    itwin = await ITwinService(transaction).authorized(itwin_id, caller.subject, Action.READ)
     return {"iTwin": itwin_body(itwin)}
 
 
@@ -55,11 +59,11 @@ async def list_members(
     itwin_id: str,
     request: Request,
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     page: PageDependency,
     runtime: RuntimeDependency,
 ) -> dict[str, Any]:
-    service = ITwinService(session)
+    service = ITwinService(transaction)
     await service.authorized(itwin_id, caller.subject, Action.READ)
     rows, has_next = split_page(await service.list_members(itwin_id, page), page)
     return {
@@ -71,9 +75,9 @@ async def list_members(
 @router.post("/{itwin_id}/members", status_code=201)
 @invalid_request_code(INVALID)
 async def add_member(
-    itwin_id: str, body: MemberCreate, caller: Writer, session: SessionDependency
+    itwin_id: str, body: MemberCreate, caller: Writer, transaction: TransactionDependency
 ) -> dict[str, Any]:
-    service = ITwinService(session)
+    service = ITwinService(transaction)
     await service.authorized(itwin_id, caller.subject, Action.MANAGE_MEMBERS)
     member = await service.set_member(itwin_id, body.subject, body.role)
     return {"member": member_body(member)}
@@ -81,8 +85,10 @@ async def add_member(
 
 @router.delete("/{itwin_id}/members/{subject}", status_code=204)
 @invalid_request_code(INVALID)
-async def remove_member(itwin_id: str, subject: str, caller: Writer, session: SessionDependency) -> Response:
-    service = ITwinService(session)
+async def remove_member(
+    itwin_id: str, subject: str, caller: Writer, transaction: TransactionDependency
+) -> Response:
+    service = ITwinService(transaction)
     await service.authorized(itwin_id, caller.subject, Action.MANAGE_MEMBERS)
     await service.remove_member(itwin_id, subject)
     return Response(status_code=204)

@@ -2,63 +2,70 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import ITwin, ITwinMember
+from twinbridge.db.tables import Table
+
+ITWINS = Table("itwins", ITwin)
+MEMBERS = Table("itwin_members", ITwinMember, key=("itwin_id", "subject"))
 
 
 class ITwinRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def add(self, itwin: ITwin) -> ITwin:
-        self.session.add(itwin)
-        await self.session.flush()
+        await self.transaction.execute(ITWINS.insert_sql, ITWINS.values(itwin))
         return itwin
 
     async def get(self, itwin_id: str) -> ITwin | None:
-        return await self.session.get(ITwin, itwin_id)
+        row = await self.transaction.one(ITWINS.get_sql, {"id": itwin_id})
+        return ITWINS.row(row) if row else None
 
     async def list_for_subject(self, subject: str, offset: int, limit: int) -> list[ITwin]:
-        statement = (
-            select(ITwin)
-            .join(ITwinMember, ITwinMember.itwin_id == ITwin.id)
-            .where(ITwinMember.subject == subject)
-            .order_by(ITwin.created_at, ITwin.id)
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {ITWINS.select('i')} FROM itwins i"
+            " JOIN itwin_members m ON m.itwin_id = i.id AND m.subject = :subject"
+            " ORDER BY i.created_at, i.id LIMIT :limit OFFSET :offset",
+            {"subject": subject, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return ITWINS.rows(rows)
 
     async def role_of(self, itwin_id: str, subject: str) -> str | None:
-        statement = select(ITwinMember.role).where(
-            ITwinMember.itwin_id == itwin_id, ITwinMember.subject == subject
+        role: str | None = await self.transaction.value(
+            "SELECT role FROM itwin_members WHERE itwin_id = :itwin_id AND subject = :subject",
+            {"itwin_id": itwin_id, "subject": subject},
         )
-        return await self.session.scalar(statement)
+        return role
 
     async def get_member(self, itwin_id: str, subject: str) -> ITwinMember | None:
-        return await self.session.get(ITwinMember, (itwin_id, subject))
+        row = await self.transaction.one(MEMBERS.get_sql, MEMBERS.key_values(itwin_id, subject))
+        return MEMBERS.row(row) if row else None
 
-    async def save_member(self, member: ITwinMember) -> ITwinMember:
-        member = await self.session.merge(member)
-        await self.session.flush()
+    async def add_member(self, member: ITwinMember) -> ITwinMember:
+        await self.transaction.execute(MEMBERS.insert_sql, MEMBERS.values(member))
+        return member
+
+    async def update_member(self, member: ITwinMember) -> ITwinMember:
+        await self.transaction.execute(MEMBERS.update_sql, MEMBERS.values(member))
         return member
 
     async def delete_member(self, member: ITwinMember) -> None:
-        await self.session.delete(member)
-        await self.session.flush()
+        await self.transaction.execute(
+            MEMBERS.delete_sql, MEMBERS.key_values(member.itwin_id, member.subject)
+        )
 
     async def list_members(self, itwin_id: str, offset: int, limit: int) -> list[ITwinMember]:
-        statement = (
-            select(ITwinMember)
-            .where(ITwinMember.itwin_id == itwin_id)
-            .order_by(ITwinMember.created_at, ITwinMember.subject)
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {MEMBERS.select()} FROM itwin_members WHERE itwin_id = :itwin_id"
+            " ORDER BY created_at, subject LIMIT :limit OFFSET :offset",
+            {"itwin_id": itwin_id, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return MEMBERS.rows(rows)
 
     async def count_owners(self, itwin_id: str) -> int:
-        statement = select(func.count()).where(ITwinMember.itwin_id == itwin_id, ITwinMember.role == "Owner")
-        return int(await self.session.scalar(statement) or 0)
+        count = await self.transaction.value(
+            "SELECT count(*) FROM itwin_members WHERE itwin_id = :itwin_id AND role = 'Owner'",
+            {"itwin_id": itwin_id},
+        )
+        return int(count or 0)

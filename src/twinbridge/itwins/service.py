@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.permissions import Action, Role, authorize
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import ITwin, ITwinMember
 from twinbridge.itwins.repository import ITwinRepository
 from twinbridge.platform.errors import Conflict, NotFound
@@ -28,8 +27,8 @@ class LastOwner(Conflict):
 
 
 class ITwinService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.repository = ITwinRepository(session)
+    def __init__(self, transaction: Transaction) -> None:
+        self.repository = ITwinRepository(transaction)
 
     async def create(
         self, display_name: str, owner: str | None, number: str | None = None, sub_class: str = "Project"
@@ -41,7 +40,7 @@ class ITwinService:
             )
         )
         if owner:
-            await self.repository.save_member(ITwinMember(itwin_id=itwin.id, subject=owner, role=Role.OWNER))
+            await self.repository.add_member(ITwinMember(itwin_id=itwin.id, subject=owner, role=Role.OWNER))
         return itwin
 
     async def authorized(self, itwin_id: str, subject: str, action: Action) -> ITwin:
@@ -75,8 +74,8 @@ class ITwinService:
             if existing.role == Role.OWNER and role != Role.OWNER:
                 await self._keep_an_owner(itwin_id)
             existing.role = role
-            return await self.repository.save_member(existing)
-        return await self.repository.save_member(ITwinMember(itwin_id=itwin_id, subject=subject, role=role))
+            return await self.repository.update_member(existing)
+        return await self.repository.add_member(ITwinMember(itwin_id=itwin_id, subject=subject, role=role))
 
     async def remove_member(self, itwin_id: str, subject: str) -> None:
         member = await self.repository.get_member(itwin_id, subject)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from twinbridge import __version__
 from twinbridge.dependencies import RuntimeDependency
@@ -15,8 +14,8 @@ router = APIRouter(tags=["Operations"])
 @router.get("/health")
 async def health(runtime: RuntimeDependency) -> JSONResponse:
     try:
-        async with runtime.database.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with runtime.database.transaction(write=False) as transaction:
+            await transaction.value("SELECT 1")
         database = "ok"
     except Exception as failure:  # reported, not raised: health must answer even when the database is down
         database = f"error: {type(failure).__name__}"

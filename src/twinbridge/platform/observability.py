@@ -1,15 +1,19 @@
 """Request ids, structured request logs and Prometheus metrics, as one pure-ASGI middleware.
 
-Pure ASGI rather than BaseHTTPMiddleware: it adds no task per request, which matters for throughput.
+Pure ASGI rather than BaseHTTPMiddleware: it adds no task per request, which matters for throughput. The
+request log line is written straight to stderr as one JSON object (the same fields structlog writes), not
+through structlog's processor chain, which cost a quarter of a cheap request.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 import time
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -20,9 +24,16 @@ REQUEST_ID_HEADER = "x-request-id"
 CORRELATION_ID_HEADER = "x-correlation-id"
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
+# Where request log lines go; None until configure_logging says requests are logged (level INFO or lower).
+_request_log: TextIO | None = None
+_ENCODER = json.JSONEncoder()
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
+    global _request_log
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    _request_log = sys.stderr if logging.getLevelName(level) <= logging.INFO else None
+    renderer: Any = structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -79,11 +90,29 @@ def _route_template(scope: Scope) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
+def _log_request(scope: Scope, request_id: str, status: int, elapsed: float) -> None:
+    if _request_log is None:
+        return
+    line = _ENCODER.encode(
+        {
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+            "caller": scope["state"].get("caller_subject"),
+            "event": "request",
+            "level": "info",
+            "timestamp": datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        }
+    )
+    _request_log.write(line + "\n")
+
+
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.logger = structlog.get_logger("twinbridge.request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -114,12 +143,4 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe(scope["method"], _route_template(scope), status, elapsed)
-            self.logger.info(
-                "request",
-                request_id=request_id,
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                caller=scope["state"].get("caller_subject"),
-            )
+            _log_request(scope, request_id, status, elapsed)

@@ -39,7 +39,8 @@ from twinbridge.config import Settings
 from twinbridge.runs.queue import RunQueue
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from twinbridge.db.database import Transaction
+    from twinbridge.runs.worker import ExecutorsFactory
 
 logger = structlog.get_logger(__name__)
 
@@ -56,7 +57,8 @@ ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.0, "interval_step"
 BROKER_CONNECTION_TIMEOUT_SECONDS = 2.0
 
 
-def create_celery_app(settings: Settings) -> Celery:
+def create_celery_app(settings: Settings, executors: ExecutorsFactory | None = None) -> Celery:
+    """The Celery app; `executors` only in worker processes (an API node only sends messages)."""
     if not settings.broker_url:
         raise ValueError(
             "TWINBRIDGE_QUEUE=celery needs TWINBRIDGE_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
@@ -83,7 +85,9 @@ def create_celery_app(settings: Settings) -> Celery:
     @celery.task(name=EXECUTE_RUN_TASK)
     def execute_run(run_id: str) -> bool:
         """Claims run X through its lease and executes it; True when it was executed by this message."""
-        worker = process_worker(settings)
+        if executors is None:
+            raise RuntimeError("this Celery app only sends messages; a worker needs its executors")
+        worker = process_worker(settings, executors)
         if worker.execute(run_id):
             return True
         remaining = worker.lease_remaining(run_id)
@@ -127,8 +131,7 @@ class CeleryRunQueue(RunQueue):
 class ProcessWorker:
     """One Celery worker process's runtime, run worker, engine and event loop, kept from task to task."""
 
-    def __init__(self, settings: Settings) -> None:
-        from twinbridge.runs.executors import executors
+    def __init__(self, settings: Settings, executors: ExecutorsFactory) -> None:
         from twinbridge.runs.worker import RunWorker
         from twinbridge.runtime import Runtime
 
@@ -137,13 +140,10 @@ class ProcessWorker:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         self.runtime = Runtime.create(settings)
-        run_executors, timeout_handlers = executors()
-        self.worker = RunWorker(self.runtime, run_executors, timeout_handlers)
+        self.worker = RunWorker(self.runtime, executors())
 
     def warm_up(self) -> None:
-        from twinbridge.runs.executors import warm_up
-
-        warm_up(self.worker.context)
+        self.worker.context.warm_up()
 
     def execute(self, run_id: str) -> bool:
         from twinbridge.runs.worker import RunTimedOut
@@ -160,9 +160,7 @@ class ProcessWorker:
         return self.loop.run_until_complete(self.worker.lease_remaining(run_id))
 
     def close(self) -> None:
-        from twinbridge.runs.executors import release
-
-        release(self.worker.context)
+        self.worker.context.release()
         self.loop.run_until_complete(self.runtime.aclose())
         self.loop.close()
 
@@ -170,11 +168,11 @@ class ProcessWorker:
 _process_worker: ProcessWorker | None = None
 
 
-def process_worker(settings: Settings) -> ProcessWorker:
+def process_worker(settings: Settings, executors: ExecutorsFactory) -> ProcessWorker:
     """This process's worker, built on first use (the solo pool sends no worker_process_init)."""
     global _process_worker
     if _process_worker is None:
-        _process_worker = ProcessWorker(settings)
+        _process_worker = ProcessWorker(settings, executors)
     return _process_worker
 
 
@@ -188,10 +186,12 @@ def requeue_expired_runs(settings: Settings, celery: Celery) -> list[str]:
     from twinbridge.runs.repository import RunRepository
     from twinbridge.runs.service import release_for_retry
 
-    async def release(session: AsyncSession) -> list[str]:
-        runs = await RunRepository(session).expired_leases(utc_now())
+    async def release(transaction: Transaction) -> list[str]:
+        repository = RunRepository(transaction)
+        runs = await repository.expired_leases(utc_now())
         for run in runs:
             release_for_retry(run)
+            await repository.save(run)
         return [run.id for run in runs]
 
     run_ids = asyncio.run(_in_transaction(settings, release))
@@ -210,8 +210,8 @@ def requeue_waiting_runs(settings: Settings, celery: Celery) -> list[str]:
     """
     from twinbridge.runs.repository import RunRepository
 
-    async def waiting(session: AsyncSession) -> list[str]:
-        return await RunRepository(session).claimable_ids()
+    async def waiting(transaction: Transaction) -> list[str]:
+        return await RunRepository(transaction).claimable_ids()
 
     run_ids = asyncio.run(_in_transaction(settings, waiting))
     _send_all(celery, run_ids)
@@ -221,16 +221,20 @@ def requeue_waiting_runs(settings: Settings, celery: Celery) -> list[str]:
 
 
 async def _in_transaction(
-    settings: Settings, work: Callable[[AsyncSession], Awaitable[list[str]]]
+    settings: Settings, work: Callable[[Transaction], Awaitable[list[str]]]
 ) -> list[str]:
-    """`work` in one committed transaction, on a database engine of its own, disposed at once.
+    """`work` in one committed transaction, on a database connection of its own, closed at once.
 
     A worker's main process forks its pool processes and must not hold database connections when it does.
     """
-    from twinbridge.db.engine import database_sessions, unit_of_work
+    from twinbridge.db.database import open_database
 
-    async with database_sessions(settings) as sessions, unit_of_work(sessions) as session:
-        return await work(session)
+    database = open_database(settings)
+    try:
+        async with database.transaction() as transaction:
+            return await work(transaction)
+    finally:
+        await database.close()
 
 
 def _send_all(celery: Celery, run_ids: list[str]) -> None:
@@ -272,13 +276,13 @@ def _expired_lease_sweep(settings: Settings, celery: Celery) -> type[bootsteps.S
     return ExpiredLeaseSweep
 
 
-def run_celery_worker(settings: Settings, log_level: str = "info") -> None:
+def run_celery_worker(settings: Settings, executors: ExecutorsFactory, log_level: str = "info") -> None:
     """`twinbridge worker` with TWINBRIDGE_QUEUE=celery: TWINBRIDGE_WORKERS processes, one run each."""
-    celery = create_celery_app(settings)
+    celery = create_celery_app(settings, executors)
 
     def start_process(**_: Any) -> None:
         # Each process warms its engine once, before it takes its first message: no run pays for it.
-        worker = process_worker(settings)
+        worker = process_worker(settings, executors)
         worker.warm_up()
         # Celery says "ready" before its processes are: this says when one can take a run at full speed.
         logger.info("worker_process_ready", worker_id=worker.worker.context.worker_id)

@@ -14,11 +14,14 @@ import threading
 import time
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from twinbridge.config import Settings
+
+if TYPE_CHECKING:
+    from twinbridge.runs.worker import ExecutorsFactory
 
 logger = structlog.get_logger(__name__)
 
@@ -28,10 +31,11 @@ PARENT_CHECK_SECONDS = 0.5
 WORKER_NICENESS = 10
 
 
-def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Event) -> None:
+def worker_process_main(
+    settings_values: dict[str, Any], executors: ExecutorsFactory, wake: Event, stop: Event
+) -> None:
     """Entry point of a worker process."""
     from twinbridge.platform.observability import configure_logging
-    from twinbridge.runs.executors import executors, release, warm_up
     from twinbridge.runs.worker import RunTimedOut, RunWorker
     from twinbridge.runtime import Runtime
 
@@ -49,13 +53,12 @@ def worker_process_main(settings_values: dict[str, Any], wake: Event, stop: Even
 
     async def main() -> None:
         runtime = Runtime.create(settings)
-        run_executors, timeout_handlers = executors()
-        worker = RunWorker(runtime, run_executors, timeout_handlers)
+        worker = RunWorker(runtime, executors())
         try:
-            await asyncio.to_thread(warm_up, worker.context)
+            await asyncio.to_thread(worker.context.warm_up)
             await worker.run_forever(wait, stop.is_set)
         finally:
-            await asyncio.to_thread(release, worker.context)
+            await asyncio.to_thread(worker.context.release)
             await runtime.aclose()
 
     try:
@@ -81,8 +84,9 @@ def _exit_with_parent() -> None:
 
 
 class EmbeddedWorkers:
-    def __init__(self, settings: Settings, count: int | None = None) -> None:
+    def __init__(self, settings: Settings, executors: ExecutorsFactory, count: int | None = None) -> None:
         self.settings = settings
+        self.executors = executors
         self.count = count or settings.workers
         self.context = multiprocessing.get_context("spawn")
         self.wake = self.context.Event()
@@ -100,7 +104,7 @@ class EmbeddedWorkers:
         """
         process = self.context.Process(
             target=worker_process_main,
-            args=(self.settings.model_dump(), self.wake, self.stop_event),
+            args=(self.settings.model_dump(), self.executors, self.wake, self.stop_event),
             name="twinbridge-run-worker",
             daemon=True,
         )

@@ -1,141 +1,176 @@
-"""All SQL of runs, jobs and tasks, including the worker's claim on a run."""
+"""All SQL of runs, jobs and tasks, including the worker's claim on a run.
+
+A run is read whole, with its jobs and their tasks (three statements, whatever the number of runs), and
+written whole by `save`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from twinbridge.db.models import Run
+from twinbridge.db.database import Transaction
+from twinbridge.db.models import Job, Run, Task
+from twinbridge.db.tables import Table
 from twinbridge.runs.states import CLAIMABLE_STATES, RUNNING_STATES, ExecutionState
+
+RUNS = Table("runs", Run)
+JOBS = Table("run_jobs", Job)
+TASKS = Table("run_tasks", Task)
+
+_CLAIMABLE = ", ".join(f"'{state.value}'" for state in CLAIMABLE_STATES)
+_RUNNING = ", ".join(f"'{state.value}'" for state in RUNNING_STATES)
+# A run a worker may take: waiting for one, or executing under a lease nobody extends any more.
+_TAKEABLE = f"(state IN ({_CLAIMABLE}) OR (state IN ({_RUNNING}) AND lease_expires_at < :now))"
 
 
 class RunRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
+
+    async def _whole(self, rows: list[tuple[object, ...]]) -> list[Run]:
+        """Runs from their rows, with their jobs and tasks."""
+        runs = RUNS.rows(rows)
+        if not runs:
+            return runs
+        ids = {f"run{index}": run.id for index, run in enumerate(runs)}
+        placeholders = ", ".join(f":{name}" for name in ids)
+        jobs = JOBS.rows(
+            await self.transaction.all(
+                f"SELECT {JOBS.select()} FROM run_jobs WHERE run_id IN ({placeholders}) ORDER BY ordinal", ids
+            )
+        )
+        tasks = TASKS.rows(
+            await self.transaction.all(
+                f"SELECT {TASKS.select('t')} FROM run_tasks t JOIN run_jobs j ON j.id = t.job_id"
+                f" WHERE j.run_id IN ({placeholders}) ORDER BY t.ordinal",
+                ids,
+            )
+        )
+        jobs_by_id = {job.id: job for job in jobs}
+        for task in tasks:
+            jobs_by_id[task.job_id].tasks.append(task)
+        runs_by_id = {run.id: run for run in runs}
+        for job in jobs:
+            runs_by_id[job.run_id].jobs.append(job)
+        return runs
 
     async def add(self, run: Run) -> Run:
-        self.session.add(run)
-        await self.session.flush()
+        await self.transaction.execute(RUNS.insert_sql, RUNS.values(run))
+        await self.transaction.execute_many(JOBS.insert_sql, [JOBS.values(job) for job in run.jobs])
+        await self.transaction.execute_many(
+            TASKS.insert_sql, [TASKS.values(task) for job in run.jobs for task in job.tasks]
+        )
+        return run
+
+    async def save(self, run: Run) -> Run:
+        """Writes the run, its jobs and its tasks as they are now."""
+        await self.transaction.execute(RUNS.update_sql, RUNS.values(run))
+        await self.transaction.execute_many(JOBS.update_sql, [JOBS.values(job) for job in run.jobs])
+        await self.transaction.execute_many(
+            TASKS.update_sql, [TASKS.values(task) for job in run.jobs for task in job.tasks]
+        )
         return run
 
     async def get(self, run_id: str) -> Run | None:
-        return await self.session.get(Run, run_id)
+        runs = await self._whole(await self.transaction.all(RUNS.get_sql, {"id": run_id}))
+        return runs[0] if runs else None
 
     async def active_for_imodel(self, imodel_id: str) -> Run | None:
-        return await self.session.scalar(select(Run).where(Run.active_imodel_id == imodel_id))
+        rows = await self.transaction.all(
+            f"SELECT {RUNS.select()} FROM runs WHERE active_imodel_id = :imodel_id", {"imodel_id": imodel_id}
+        )
+        runs = await self._whole(rows)
+        return runs[0] if runs else None
 
     async def has_active_for_connection(self, connection_id: str) -> bool:
-        statement = select(Run.id).where(
-            Run.connection_id == connection_id, Run.active_imodel_id.is_not(None)
+        found = await self.transaction.value(
+            "SELECT 1 FROM runs WHERE connection_id = :connection_id AND active_imodel_id IS NOT NULL"
+            " LIMIT 1",
+            {"connection_id": connection_id},
         )
-        return await self.session.scalar(statement.limit(1)) is not None
+        return found is not None
 
     async def latest_id_for_connection(self, connection_id: str) -> str | None:
-        statement = (
-            select(Run.id)
-            .where(Run.connection_id == connection_id)
-            .order_by(Run.created_at.desc(), Run.id.desc())
-            .limit(1)
+        run_id: str | None = await self.transaction.value(
+            "SELECT id FROM runs WHERE connection_id = :connection_id"
+            " ORDER BY created_at DESC, id DESC LIMIT 1",
+            {"connection_id": connection_id},
         )
-        return await self.session.scalar(statement)
+        return run_id
 
-    async def latest_ids_for_connections(self, connection_ids: list[str]) -> dict[str, str]:
+    async def latest_ids_for_connections(self, connection_ids: Sequence[str]) -> dict[str, str]:
         """The newest run id of each connection, in one query."""
         if not connection_ids:
             return {}
-        statement = (
-            select(Run.connection_id, Run.id, Run.created_at)
-            .where(Run.connection_id.in_(connection_ids))
-            .order_by(Run.connection_id, Run.created_at, Run.id)
+        ids = {f"connection{index}": connection_id for index, connection_id in enumerate(connection_ids)}
+        placeholders = ", ".join(":" + name for name in ids)
+        rows = await self.transaction.all(
+            f"SELECT connection_id, id FROM runs WHERE connection_id IN ({placeholders})"
+            " ORDER BY connection_id, created_at, id",
+            ids,
         )
-        latest: dict[str, str] = {}
-        for connection_id, run_id, _ in await self.session.execute(statement):
-            latest[connection_id] = run_id
-        return latest
+        return {str(connection_id): str(run_id) for connection_id, run_id in rows}
 
     async def list_for_connection(self, connection_id: str, offset: int, limit: int) -> list[Run]:
-        statement = (
-            select(Run)
-            .where(Run.connection_id == connection_id)
-            .order_by(Run.created_at.desc(), Run.id.desc())
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {RUNS.select()} FROM runs WHERE connection_id = :connection_id"
+            " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset",
+            {"connection_id": connection_id, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return await self._whole(rows)
 
     async def delete_for_connection(self, connection_id: str) -> None:
-        for run in (await self.session.scalars(select(Run).where(Run.connection_id == connection_id))).all():
-            await self.session.delete(run)
-        await self.session.flush()
+        """Deletes the connection's runs; their jobs and tasks go with them (ON DELETE CASCADE)."""
+        await self.transaction.execute("DELETE FROM runs WHERE connection_id = :id", {"id": connection_id})
 
     async def next_claimable_id(self, now: datetime) -> str | None:
         """The oldest run waiting for a worker, or running under a lease that has expired."""
-        statement = (
-            select(Run.id)
-            .where(
-                or_(
-                    Run.state.in_([state.value for state in CLAIMABLE_STATES]),
-                    (Run.state.in_([state.value for state in RUNNING_STATES])) & (Run.lease_expires_at < now),
-                )
-            )
-            .order_by(Run.created_at, Run.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+        run_id: str | None = await self.transaction.value(
+            f"SELECT id FROM runs WHERE {_TAKEABLE}"
+            f" ORDER BY created_at, id LIMIT 1{self.transaction.skip_locked}",
+            {"now": now},
         )
-        return await self.session.scalar(statement)
+        return run_id
 
     async def expired_leases(self, now: datetime) -> list[Run]:
         """Runs that were executing under a lease nobody extends any more: their worker is gone.
 
         Locked, and skipped when another sweep holds them (PostgreSQL; SQLite serializes writers anyway).
         """
-        statement = (
-            select(Run)
-            .where(Run.state.in_([state.value for state in RUNNING_STATES]), Run.lease_expires_at < now)
-            .order_by(Run.created_at, Run.id)
-            .with_for_update(skip_locked=True)
+        rows = await self.transaction.all(
+            f"SELECT {RUNS.select()} FROM runs WHERE state IN ({_RUNNING}) AND lease_expires_at < :now"
+            f" ORDER BY created_at, id{self.transaction.skip_locked}",
+            {"now": now},
         )
-        return list((await self.session.scalars(statement)).all())
+        return await self._whole(rows)
 
     async def claimable_ids(self) -> list[str]:
         """Runs waiting for a worker (Queued or WaitingToRetry), oldest first."""
-        statement = (
-            select(Run.id)
-            .where(Run.state.in_([state.value for state in CLAIMABLE_STATES]))
-            .order_by(Run.created_at, Run.id)
+        rows = await self.transaction.all(
+            f"SELECT id FROM runs WHERE state IN ({_CLAIMABLE}) ORDER BY created_at, id"
         )
-        return list((await self.session.scalars(statement)).all())
+        return [str(row[0]) for row in rows]
 
     async def claim(self, run_id: str, worker_id: str, now: datetime, lease_until: datetime) -> bool:
         """Takes the run for `worker_id` if nobody holds a live lease on it; True when taken."""
-        statement = (
-            update(Run)
-            .where(
-                Run.id == run_id,
-                or_(
-                    Run.state.in_([state.value for state in CLAIMABLE_STATES]),
-                    (Run.state.in_([state.value for state in RUNNING_STATES])) & (Run.lease_expires_at < now),
-                ),
-            )
-            .values(
-                state=ExecutionState.EXECUTING.value,
-                worker_id=worker_id,
-                lease_expires_at=lease_until,
-                attempts=Run.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
+        changed = await self.transaction.execute(
+            f"UPDATE runs SET state = :executing, worker_id = :worker_id, lease_expires_at = :lease_until,"
+            f" attempts = attempts + 1 WHERE id = :id AND {_TAKEABLE}",
+            {
+                "executing": ExecutionState.EXECUTING.value,
+                "worker_id": worker_id,
+                "lease_until": lease_until,
+                "id": run_id,
+                "now": now,
+            },
         )
-        result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return changed > 0
 
     async def extend_lease(self, run_id: str, worker_id: str, lease_until: datetime) -> bool:
-        statement = (
-            update(Run)
-            .where(Run.id == run_id, Run.worker_id == worker_id, Run.active_imodel_id.is_not(None))
-            .values(lease_expires_at=lease_until)
-            .execution_options(synchronize_session=False)
+        changed = await self.transaction.execute(
+            "UPDATE runs SET lease_expires_at = :lease_until"
+            " WHERE id = :id AND worker_id = :worker_id AND active_imodel_id IS NOT NULL",
+            {"lease_until": lease_until, "id": run_id, "worker_id": worker_id},
         )
-        result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return changed > 0

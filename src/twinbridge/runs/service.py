@@ -13,10 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.grants import GrantService
+from twinbridge.db.database import IntegrityError, Transaction
 from twinbridge.db.models import Job, Run, Task
 from twinbridge.platform.errors import Conflict, NotFound
 from twinbridge.platform.ids import new_guid
@@ -63,9 +61,9 @@ class RunCreation:
 
 
 class RunService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.repository = RunRepository(session)
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
+        self.repository = RunRepository(transaction)
 
     async def create(
         self,
@@ -90,10 +88,11 @@ class RunService:
             return RunCreation(active, created=False)
         authentication_type = SERVICE if caller.kind == "service" else connection_authentication_type
         if authentication_type == USER and caller.consents_to_background_runs:
-            await GrantService(self.session).grant(caller.subject)
+            await GrantService(self.transaction).grant(caller.subject)
         requested_by = caller.subject
+        run_id = new_guid()
         run = Run(
-            id=new_guid(),
+            id=run_id,
             kind=kind.value,
             connection_id=connection_id,
             imodel_id=imodel_id,
@@ -104,28 +103,7 @@ class RunService:
             authentication_type=authentication_type,
             options=options,
             started_at=utc_now(),
-            jobs=[
-                Job(
-                    id=new_guid(),
-                    ordinal=job_index,
-                    connector_type=plan.connector_type,
-                    phase=plan.phase,
-                    state=ExecutionState.NOT_STARTED.value,
-                    result=ExecutionResult.UNDETERMINED.value,
-                    tasks=[
-                        Task(
-                            id=new_guid(),
-                            ordinal=task_index,
-                            state=ExecutionState.NOT_STARTED.value,
-                            result=ExecutionResult.UNDETERMINED.value,
-                            retry_attempts=0,
-                            source_file_id=source,
-                        )
-                        for task_index, source in enumerate(plan.task_sources)
-                    ],
-                )
-                for job_index, plan in enumerate(jobs)
-            ],
+            jobs=[_new_job(run_id, job_index, plan) for job_index, plan in enumerate(jobs)],
         )
         try:
             await self.repository.add(run)
@@ -154,6 +132,31 @@ class RunService:
         if await self.repository.has_active_for_connection(connection_id):
             raise ConnectionAlreadyInUse()
         await self.repository.delete_for_connection(connection_id)
+
+
+def _new_job(run_id: str, ordinal: int, plan: JobPlan) -> Job:
+    job_id = new_guid()
+    return Job(
+        id=job_id,
+        run_id=run_id,
+        ordinal=ordinal,
+        connector_type=plan.connector_type,
+        phase=plan.phase,
+        state=ExecutionState.NOT_STARTED.value,
+        result=ExecutionResult.UNDETERMINED.value,
+        tasks=[
+            Task(
+                id=new_guid(),
+                job_id=job_id,
+                ordinal=task_index,
+                state=ExecutionState.NOT_STARTED.value,
+                result=ExecutionResult.UNDETERMINED.value,
+                retry_attempts=0,
+                source_file_id=source,
+            )
+            for task_index, source in enumerate(plan.task_sources)
+        ],
+    )
 
 
 def release_for_retry(run: Run) -> None:

@@ -13,19 +13,21 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from twinbridge.config import Settings
-from twinbridge.db.engine import unit_of_work
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
 from twinbridge.runs.task_errors import task_error
 from twinbridge.runtime import Runtime
+
+if TYPE_CHECKING:
+    from twinbridge.engines.imodel import EnginePool
 
 logger = structlog.get_logger(__name__)
 
@@ -34,19 +36,52 @@ IDLE_POLL_SECONDS = 1.0
 
 @dataclass
 class WorkerContext:
-    """What an executor needs: the process's runtime, its engine pool, and who it is."""
+    """What an executor needs: the process's runtime, its engine, and who it is."""
 
     runtime: Runtime
     worker_id: str
-    resources: dict[str, Any] = field(default_factory=dict)
+    _engine_pool: EnginePool | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
         return self.runtime.settings
 
+    def engine_pool(self) -> EnginePool:
+        """The process's engine: one, as a worker process executes one run at a time; warmed once and used
+        by every run of the process."""
+        if self._engine_pool is None:
+            from twinbridge.engines.imodel import EnginePool  # engines load only in processes that run
+
+            self._engine_pool = EnginePool.from_settings(self.settings.model_copy(update={"workers": 1}))
+        return self._engine_pool
+
+    def warm_up(self) -> None:
+        """Starts and warms the engine before the worker takes a run: no run pays for the warm-up."""
+        self.engine_pool().start()
+
+    def release(self) -> None:
+        if self._engine_pool is not None:
+            self._engine_pool.close()
+            self._engine_pool = None
+
 
 Executor = Callable[[WorkerContext, str], Awaitable[None]]
 TimeoutHandler = Callable[[WorkerContext, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RunExecutors:
+    """How each kind of run is executed, and what ends one that outlived the time limit.
+
+    Features provide them (twinbridge.features); the run machinery never imports a feature.
+    """
+
+    execute: dict[RunKind, Executor]
+    on_timeout: dict[RunKind, TimeoutHandler]
+
+
+# A module-level function returning the executors: it travels by name to the processes that run them.
+ExecutorsFactory = Callable[[], RunExecutors]
 
 
 def new_worker_id() -> str:
@@ -54,16 +89,9 @@ def new_worker_id() -> str:
 
 
 class RunWorker:
-    def __init__(
-        self,
-        runtime: Runtime,
-        executors: dict[RunKind, Executor],
-        on_timeout: dict[RunKind, TimeoutHandler],
-        worker_id: str | None = None,
-    ) -> None:
+    def __init__(self, runtime: Runtime, executors: RunExecutors, worker_id: str | None = None) -> None:
         self.context = WorkerContext(runtime=runtime, worker_id=worker_id or new_worker_id())
         self.executors = executors
-        self.on_timeout = on_timeout
 
     @property
     def lease(self) -> timedelta:
@@ -73,8 +101,8 @@ class RunWorker:
         """Claims the next run; a run interrupted too often (crashes, restarts) is failed instead."""
         while True:
             now = utc_now()
-            async with unit_of_work(self.context.runtime.sessions) as session:
-                repository = RunRepository(session)
+            async with self.context.runtime.database.transaction() as transaction:
+                repository = RunRepository(transaction)
                 run_id = await repository.next_claimable_id(now)
                 if run_id is None:
                     return None
@@ -92,8 +120,8 @@ class RunWorker:
         interrupted too often and has just been failed.
         """
         now = utc_now()
-        async with unit_of_work(self.context.runtime.sessions) as session:
-            repository = RunRepository(session)
+        async with self.context.runtime.database.transaction() as transaction:
+            repository = RunRepository(transaction)
             if not await repository.claim(run_id, self.context.worker_id, now, now + self.lease):
                 return None
             return await self._admit(repository, run_id)
@@ -102,18 +130,20 @@ class RunWorker:
         """After a successful claim: the run to execute, or None when it has been failed for its attempts."""
         run = await repository.get(run_id)
         assert run is not None
-        await repository.session.refresh(run)
         if run.attempts <= self.context.settings.run_max_attempts:
             return run.id, RunKind(run.kind)
         finish(run, ExecutionResult.ERROR, task_error=_interrupted_too_often(run.attempts - 1))
+        await repository.save(run)
         return None
 
     async def _heartbeat(self, run_id: str) -> None:
         while True:
             await asyncio.sleep(self.context.settings.run_lease_seconds / 4)
-            async with unit_of_work(self.context.runtime.sessions) as session:
+            async with self.context.runtime.database.transaction() as transaction:
                 lease_until = utc_now() + self.lease
-                if not await RunRepository(session).extend_lease(run_id, self.context.worker_id, lease_until):
+                if not await RunRepository(transaction).extend_lease(
+                    run_id, self.context.worker_id, lease_until
+                ):
                     return
 
     async def execute(self, run_id: str, kind: RunKind) -> bool:
@@ -123,11 +153,11 @@ class RunWorker:
         log.info("run_started")
         try:
             await asyncio.wait_for(
-                self.executors[kind](self.context, run_id), timeout=self.context.settings.run_timeout
+                self.executors.execute[kind](self.context, run_id), timeout=self.context.settings.run_timeout
             )
         except TimeoutError:
             log.warning("run_timed_out", timeout=self.context.settings.run_timeout)
-            await self.on_timeout[kind](self.context, run_id)
+            await self.executors.on_timeout[kind](self.context, run_id)
             return False
         finally:
             heartbeat.cancel()
@@ -154,15 +184,13 @@ class RunWorker:
 
     async def lease_remaining(self, run_id: str) -> float | None:
         """Seconds until the lease on an unfinished run expires; None when the run is Completed or gone."""
-        async with unit_of_work(self.context.runtime.sessions) as session:
-            run = await RunRepository(session).get(run_id)
+        async with self.context.runtime.database.transaction(write=False) as transaction:
+            run = await RunRepository(transaction).get(run_id)
             if run is None or run.state == ExecutionState.COMPLETED.value:
                 return None
             if run.lease_expires_at is None:
                 return 0.0
-            # SQLite gives naive timestamps back; every stored timestamp is UTC.
-            expires = run.lease_expires_at.replace(tzinfo=run.lease_expires_at.tzinfo or UTC)
-            return max((expires - utc_now()).total_seconds(), 0.0)
+            return max((run.lease_expires_at - utc_now()).total_seconds(), 0.0)
 
     async def run_forever(self, wake: Callable[[float], bool], should_stop: Callable[[], bool]) -> None:
         while not should_stop():

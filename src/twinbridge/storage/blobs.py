@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlparse
 
 COPY_CHUNK = 1024 * 1024
 
@@ -125,21 +124,6 @@ class LocalBlobStorage(BlobStorage):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
-
-
-def create_blob_storage(storage_url: str, cache_dir: Path | None = None) -> BlobStorage:
-    """The storage of TWINBRIDGE_STORAGE_URL; `cache_dir` keeps local copies of remote blobs."""
-    parsed = urlparse(storage_url)
-    if parsed.scheme == "file":
-        return LocalBlobStorage(Path(parsed.path))
-    if parsed.scheme == "s3":
-        # Imported here: boto3 is loaded only by processes configured for S3.
-        from twinbridge.storage.s3 import S3BlobStorage
-
-        return S3BlobStorage.from_url(
-            storage_url, cache_dir or Path(tempfile.gettempdir()) / "twinbridge-blob-cache"
-        )
-    raise ValueError(f"TWINBRIDGE_STORAGE_URL {storage_url!r}: only file:// and s3:// storage are available")
 
 
 def read_chunks(stream: BinaryIO, chunk_size: int = COPY_CHUNK) -> Iterator[bytes]:

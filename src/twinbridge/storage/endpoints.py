@@ -11,9 +11,9 @@ from twinbridge.auth.permissions import Action
 from twinbridge.dependencies import (
     Reader,
     RuntimeDependency,
-    SessionDependency,
+    TransactionDependency,
     Writer,
-    WriteSessionDependency,
+    WriteTransactionDependency,
 )
 from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
@@ -43,15 +43,15 @@ INVALID = "InvalidStorageRequest"
 MAXIMUM_UPLOAD_SIZE = 5000 * 1024 * 1024
 
 
-async def _service(session: SessionDependency, runtime: RuntimeDependency) -> StorageService:
-    return StorageService(session, runtime.blobs)
+async def _service(transaction: TransactionDependency, runtime: RuntimeDependency) -> StorageService:
+    return StorageService(transaction, runtime.blobs)
 
 
 async def _service_that_may_write(
-    session: WriteSessionDependency, runtime: RuntimeDependency
+    transaction: WriteTransactionDependency, runtime: RuntimeDependency
 ) -> StorageService:
     """For the GET that makes the iTwin's root folder on first use: it must hold the write lock."""
-    return StorageService(session, runtime.blobs)
+    return StorageService(transaction, runtime.blobs)
 
 
 ServiceDependency = Annotated[StorageService, Depends(_service)]

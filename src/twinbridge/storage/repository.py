@@ -2,73 +2,71 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import StorageFile, StorageFolder
+from twinbridge.db.tables import Table
+
+FOLDERS = Table("storage_folders", StorageFolder)
+FILES = Table("storage_files", StorageFile)
 
 
 class StorageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def get_folder(self, folder_id: str) -> StorageFolder | None:
-        return await self.session.get(StorageFolder, folder_id)
+        row = await self.transaction.one(FOLDERS.get_sql, {"id": folder_id})
+        return FOLDERS.row(row) if row else None
 
     async def add_root_folder(self, folder: StorageFolder) -> StorageFolder:
         """Inserts a root folder, or returns the one a concurrent transaction inserted first."""
-        try:
-            async with self.session.begin_nested():
-                self.session.add(folder)
-        except IntegrityError:
-            existing = await self.session.get(StorageFolder, folder.id, populate_existing=True)
-            if existing is None:
-                raise
-            return existing
-        return folder
+        await self.transaction.execute(
+            f"{FOLDERS.insert_sql} ON CONFLICT (id) DO NOTHING", FOLDERS.values(folder)
+        )
+        existing = await self.get_folder(folder.id)
+        assert existing is not None
+        return existing
 
     async def count_subfolders(self, folder_id: str) -> int:
-        statement = (
-            select(func.count()).select_from(StorageFolder).where(StorageFolder.parent_id == folder_id)
+        count = await self.transaction.value(
+            "SELECT count(*) FROM storage_folders WHERE parent_id = :folder_id", {"folder_id": folder_id}
         )
-        return int(await self.session.scalar(statement) or 0)
+        return int(count or 0)
 
     async def list_subfolders(self, folder_id: str, offset: int, limit: int) -> list[StorageFolder]:
-        statement = (
-            select(StorageFolder)
-            .where(StorageFolder.parent_id == folder_id)
-            .order_by(StorageFolder.created_at, StorageFolder.id)
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {FOLDERS.select()} FROM storage_folders WHERE parent_id = :folder_id"
+            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            {"folder_id": folder_id, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return FOLDERS.rows(rows)
 
     async def add_file(self, file: StorageFile) -> StorageFile:
-        self.session.add(file)
-        await self.session.flush()
+        await self.transaction.execute(FILES.insert_sql, FILES.values(file))
         return file
 
     async def get_file(self, file_id: str) -> StorageFile | None:
-        return await self.session.get(StorageFile, file_id)
+        row = await self.transaction.one(FILES.get_sql, {"id": file_id})
+        return FILES.row(row) if row else None
 
     async def get_file_by_upload_token(self, file_id: str, token: str) -> StorageFile | None:
-        statement = select(StorageFile).where(StorageFile.id == file_id, StorageFile.upload_token == token)
-        return await self.session.scalar(statement)
+        row = await self.transaction.one(
+            f"SELECT {FILES.select()} FROM storage_files WHERE id = :id AND upload_token = :token",
+            {"id": file_id, "token": token},
+        )
+        return FILES.row(row) if row else None
 
     async def list_files(self, folder_id: str, state: str, offset: int, limit: int) -> list[StorageFile]:
-        statement = (
-            select(StorageFile)
-            .where(StorageFile.folder_id == folder_id, StorageFile.state == state)
-            .order_by(StorageFile.created_at, StorageFile.id)
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {FILES.select()} FROM storage_files WHERE folder_id = :folder_id AND state = :state"
+            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            {"folder_id": folder_id, "state": state, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return FILES.rows(rows)
 
-    async def save(self) -> None:
-        await self.session.flush()
+    async def update_file(self, file: StorageFile) -> StorageFile:
+        await self.transaction.execute(FILES.update_sql, FILES.values(file))
+        return file
 
     async def delete_file(self, file: StorageFile) -> None:
-        await self.session.delete(file)
-        await self.session.flush()
+        await self.transaction.execute(FILES.delete_sql, {"id": file.id})

@@ -16,10 +16,8 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.permissions import Action
-from twinbridge.db.engine import after_commit, on_rollback
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, NotFound
@@ -70,11 +68,11 @@ def not_uploaded() -> InvalidRequest:
 
 
 class StorageService:
-    def __init__(self, session: AsyncSession, blobs: BlobStorage) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction, blobs: BlobStorage) -> None:
+        self.transaction = transaction
         self.blobs = blobs
-        self.repository = StorageRepository(session)
-        self.itwins = ITwinService(session)
+        self.repository = StorageRepository(transaction)
+        self.itwins = ITwinService(transaction)
 
     async def root_folder(self, itwin_id: str) -> StorageFolder:
         """The iTwin's root folder, made on first use."""
@@ -170,13 +168,13 @@ class StorageService:
         file.upload_token = secrets.token_urlsafe(32)
         file.modified_at = utc_now()
         file.modified_by = caller
-        await self.repository.save()
+        await self.repository.update_file(file)
         return file
 
     def _discard_pending_content(self, file: StorageFile) -> None:
         key = file.pending_blob_key
         if key is not None:
-            after_commit(self.session, lambda: self.blobs.delete(key))
+            self.transaction.after_commit(lambda: self.blobs.delete(key))
         file.pending_blob_key = file.pending_size = file.pending_sha256 = None
 
     async def upload_target(self, file_id: str, token: str) -> StorageFile:
@@ -193,18 +191,18 @@ class StorageService:
         """
         if file.state != COMPLETE:
             blob = await asyncio.to_thread(self.blobs.put_file, file.blob_key, path)
-            on_rollback(self.session, lambda: self.blobs.delete(file.blob_key))
+            self.transaction.on_rollback(lambda: self.blobs.delete(file.blob_key))
             file.state = UPLOADED
             file.size = blob.size
             file.sha256 = blob.sha256
-            await self.repository.save()
+            await self.repository.update_file(file)
             return file
         key = file_key(file.id, file.display_name, content_version=secrets.token_hex(8))
         blob = await asyncio.to_thread(self.blobs.put_file, key, path)
-        on_rollback(self.session, lambda: self.blobs.delete(key))
+        self.transaction.on_rollback(lambda: self.blobs.delete(key))
         self._discard_pending_content(file)
         file.pending_blob_key, file.pending_size, file.pending_sha256 = key, blob.size, blob.sha256
-        await self.repository.save()
+        await self.repository.update_file(file)
         return file
 
     async def complete(self, file_id: str, caller: str) -> StorageFile:
@@ -223,7 +221,7 @@ class StorageService:
         file.upload_token = None
         file.modified_at = utc_now()
         file.modified_by = caller
-        await self.repository.save()
+        await self.repository.update_file(file)
         return file
 
     async def _complete_content_update(self, file: StorageFile, caller: str) -> StorageFile:
@@ -236,8 +234,8 @@ class StorageService:
         file.upload_token = None
         file.modified_at = utc_now()
         file.modified_by = caller
-        await self.repository.save()
-        after_commit(self.session, lambda: self.blobs.delete(replaced))
+        await self.repository.update_file(file)
+        self.transaction.after_commit(lambda: self.blobs.delete(replaced))
         return file
 
     async def update(
@@ -251,7 +249,7 @@ class StorageService:
             file.description = description
         file.modified_at = utc_now()
         file.modified_by = caller
-        await self.repository.save()
+        await self.repository.update_file(file)
         return file
 
     async def delete(self, file_id: str, caller: str) -> None:
@@ -259,7 +257,7 @@ class StorageService:
         key = file.blob_key
         self._discard_pending_content(file)
         await self.repository.delete_file(file)
-        after_commit(self.session, lambda: self.blobs.delete(key))
+        self.transaction.after_commit(lambda: self.blobs.delete(key))
 
     async def downloadable(self, file_id: str, itwin_id: str | None = None) -> StorageFile:
         """A complete file (of `itwin_id` when given), for a caller who has already been authorized."""
@@ -291,7 +289,7 @@ class StorageService:
         file_id = new_guid()
         key = file_key(file_id, display_name)
         blob = await asyncio.to_thread(self.blobs.put_file, key, local_path)
-        on_rollback(self.session, lambda: self.blobs.delete(key))
+        self.transaction.on_rollback(lambda: self.blobs.delete(key))
         return await self.repository.add_file(
             StorageFile(
                 id=file_id,

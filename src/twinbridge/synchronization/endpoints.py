@@ -15,8 +15,7 @@ from twinbridge.auth.grants import GrantService, authorization_url
 from twinbridge.auth.permissions import Action
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.auth.tokens import Caller
-from twinbridge.db.engine import after_commit
-from twinbridge.dependencies import RuntimeDependency, SessionDependency, authenticated
+from twinbridge.dependencies import RuntimeDependency, TransactionDependency, authenticated
 from twinbridge.platform.errors import InvalidRequest, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
 from twinbridge.platform.pagination import page_links, page_parameters
@@ -59,18 +58,18 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
     async def create_connection(
         body: create_body,  # type: ignore[valid-type]
         caller: Writer,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
     ) -> dict[str, Any]:
-        connection = await SynchronizationService(session).create_connection(kind, body, caller.subject)
+        connection = await SynchronizationService(transaction).create_connection(kind, body, caller.subject)
         return {"connection": connection_body(connection, runtime.settings.base_url, None)}
 
     @router.get(base + "/{connection_id}", name=f"get_{kind}_connection")
     @invalid_request_code(invalid)
     async def get_connection(
-        connection_id: str, caller: Reader, session: SessionDependency, runtime: RuntimeDependency
+        connection_id: str, caller: Reader, transaction: TransactionDependency, runtime: RuntimeDependency
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         connection = await service.authorized_connection(kind, connection_id, caller.subject, Action.READ)
         last_run = await service.last_run_id(connection.id)
         return {"connection": connection_body(connection, runtime.settings.base_url, last_run)}
@@ -81,12 +80,12 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         request: Request,
         imodel_id: Annotated[str, Query(alias="imodelId")],
         caller: Reader,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
         page: PageDependency,
         preference: PreferDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         rows, has_next = split_page(
             await service.list_connections(kind, imodel_id, caller.subject, page), page
         )
@@ -104,29 +103,31 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         connection_id: str,
         body: ConnectionUpdate,
         caller: Writer,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         connection = await service.update_connection(kind, connection_id, body, caller.subject)
         last_run = await service.last_run_id(connection.id)
         return {"connection": connection_body(connection, runtime.settings.base_url, last_run)}
 
     @router.delete(base + "/{connection_id}", status_code=204, name=f"delete_{kind}_connection")
     @invalid_request_code(invalid)
-    async def delete_connection(connection_id: str, caller: Writer, session: SessionDependency) -> Response:
-        await SynchronizationService(session).delete_connection(kind, connection_id, caller.subject)
+    async def delete_connection(
+        connection_id: str, caller: Writer, transaction: TransactionDependency
+    ) -> Response:
+        await SynchronizationService(transaction).delete_connection(kind, connection_id, caller.subject)
         return Response(status_code=204)
 
     async def _accepted(
-        connection_id: str, caller: Caller, session: Any, runtime: Any, manifest: ManifestRunCreate | None
+        connection_id: str, caller: Caller, transaction: Any, runtime: Any, manifest: ManifestRunCreate | None
     ) -> Response:
-        creation = await SynchronizationService(session).create_run(kind, connection_id, caller, manifest)
+        creation = await SynchronizationService(transaction).create_run(kind, connection_id, caller, manifest)
         location = location_of(runtime.settings.base_url, creation.run)
         if not creation.created:
             return Response(status_code=303, headers={"Location": location})
         run_id = creation.run.id
-        after_commit(session, lambda: runtime.run_queue.enqueue(run_id))
+        transaction.after_commit(lambda: runtime.run_queue.enqueue(run_id))
         return Response(status_code=202, headers={"Location": location})
 
     if kind == MANIFEST:
@@ -137,27 +138,27 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
             connection_id: str,
             body: ManifestRunCreate,
             caller: Writer,
-            session: SessionDependency,
+            transaction: TransactionDependency,
             runtime: RuntimeDependency,
         ) -> Response:
-            return await _accepted(connection_id, caller, session, runtime, body)
+            return await _accepted(connection_id, caller, transaction, runtime, body)
 
     else:
 
         @router.post(base + "/{connection_id}/run", status_code=202, name="create_storage_connection_run")
         @invalid_request_code(invalid_run)
         async def create_storage_run(
-            connection_id: str, caller: Writer, session: SessionDependency, runtime: RuntimeDependency
+            connection_id: str, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
         ) -> Response:
             """No body: the run synchronizes the connection's source files (note the singular /run)."""
-            return await _accepted(connection_id, caller, session, runtime, None)
+            return await _accepted(connection_id, caller, transaction, runtime, None)
 
     @router.get(base + "/{connection_id}/runs/{run_id}", name=f"get_{kind}_connection_run")
     @invalid_request_code(invalid_run)
     async def get_run(
-        connection_id: str, run_id: str, caller: Reader, session: SessionDependency
+        connection_id: str, run_id: str, caller: Reader, transaction: TransactionDependency
     ) -> dict[str, Any]:
-        run = await SynchronizationService(session).get_run(kind, connection_id, run_id, caller.subject)
+        run = await SynchronizationService(transaction).get_run(kind, connection_id, run_id, caller.subject)
         return {"run": run_body(run)}
 
     @router.get(base + "/{connection_id}/runs", name=f"list_{kind}_connection_runs")
@@ -166,12 +167,12 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         connection_id: str,
         request: Request,
         caller: Reader,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
         page: PageDependency,
         preference: PreferDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         rows, has_next = split_page(await service.list_runs(kind, connection_id, caller.subject, page), page)
         shape = run_body if preference == "representation" else run_summary
         return {
@@ -185,10 +186,10 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         connection_id: str,
         body: mapping_body,  # type: ignore[valid-type]
         caller: Writer,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
     ) -> dict[str, Any]:
-        source_file = await SynchronizationService(session).add_source_file(
+        source_file = await SynchronizationService(transaction).add_source_file(
             kind, connection_id, body, caller.subject
         )
         return {"sourceFile": source_file_body(source_file, runtime.settings.base_url)}
@@ -199,10 +200,10 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         connection_id: str,
         source_file_id: str,
         caller: Reader,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         source_file = await service.source_file(kind, connection_id, source_file_id, caller.subject)
         return {"sourceFile": source_file_body(source_file, runtime.settings.base_url)}
 
@@ -212,12 +213,12 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         connection_id: str,
         request: Request,
         caller: Reader,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
         page: PageDependency,
         preference: PreferDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         rows, has_next = split_page(
             await service.list_source_files(kind, connection_id, caller.subject, page), page
         )
@@ -234,10 +235,10 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         source_file_id: str,
         body: mapping_body,  # type: ignore[valid-type]
         caller: Writer,
-        session: SessionDependency,
+        transaction: TransactionDependency,
         runtime: RuntimeDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(session)
+        service = SynchronizationService(transaction)
         source_file = await service.update_source_file(
             kind, connection_id, source_file_id, body, caller.subject
         )
@@ -250,9 +251,9 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
     )
     @invalid_request_code(invalid_source_file)
     async def remove_source_file(
-        connection_id: str, source_file_id: str, caller: Writer, session: SessionDependency
+        connection_id: str, source_file_id: str, caller: Writer, transaction: TransactionDependency
     ) -> Response:
-        await SynchronizationService(session).remove_source_file(
+        await SynchronizationService(transaction).remove_source_file(
             kind, connection_id, source_file_id, caller.subject
         )
         return Response(status_code=204)
@@ -266,14 +267,14 @@ _register(STORAGE, StorageConnectionCreate, StorageFileMapping)
 @invalid_request_code("InvalidAuthorizationInformationRequest")
 async def authorization_information(
     caller: Reader,
-    session: SessionDependency,
+    transaction: TransactionDependency,
     runtime: RuntimeDependency,
     redirect_url: Annotated[str | None, Query(alias="redirectUrl")] = None,
 ) -> dict[str, Any]:
     """A1: like the Export operation, but `redirectUrl` is optional and its error says "should be"."""
     if redirect_url is not None and not redirect_url.lower().startswith(("http://", "https://")):
         raise InvalidRequest(details=[invalid_value("redirectUrl", "redirectUrl should be a valid URL.")])
-    authorized = await GrantService(session).caller_is_authorized(caller)
+    authorized = await GrantService(transaction).caller_is_authorized(caller)
     href = authorization_url(runtime.issuer, caller.subject, redirect_url)
     return {
         "authorizationInformation": {

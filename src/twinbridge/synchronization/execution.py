@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from twinbridge.auth.grants import GrantService
-from twinbridge.db.engine import unit_of_work
 from twinbridge.db.models import Run
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.imodels.service import IModelService
@@ -146,16 +145,19 @@ def _fetch_failed(reason: str) -> TaskOutcome:
 
 
 async def _set_phase(context: WorkerContext, run_id: str, phase: JobPhase) -> None:
-    async with unit_of_work(context.runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with context.runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
         if run is not None and run.worker_id == context.worker_id:
             run.phase = phase.value
+            await runs.save(run)
 
 
 async def _start(context: WorkerContext, run_id: str) -> SyncPlan | None:
     """Marks the run executing and resolves what to fetch; None when the run ended already (no grant)."""
-    async with unit_of_work(context.runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with context.runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
         if run is None:
             return None
         now = utc_now()
@@ -167,7 +169,7 @@ async def _start(context: WorkerContext, run_id: str) -> SyncPlan | None:
                 task.state = ExecutionState.EXECUTING.value
                 task.started_at = now
                 task.retry_attempts = max(run.attempts - 1, 0)
-        if run.authentication_type == "User" and not await GrantService(session).is_authorized(
+        if run.authentication_type == "User" and not await GrantService(transaction).is_authorized(
             run.requested_by
         ):
             finish(
@@ -186,10 +188,12 @@ async def _start(context: WorkerContext, run_id: str) -> SyncPlan | None:
                 ),
                 run_error=USER_NOT_AUTHENTICATED,
             )
+            await runs.save(run)
             return None
-        imodel = await IModelRepository(session).get(run.imodel_id)
+        await runs.save(run)
+        imodel = await IModelRepository(transaction).get(run.imodel_id)
         assert imodel is not None
-        latest = await IModelRepository(session).latest_version(run.imodel_id)
+        latest = await IModelRepository(transaction).latest_version(run.imodel_id)
         base = await asyncio.to_thread(context.runtime.blobs.local_path, latest.blob_key) if latest else None
         return SyncPlan(
             kind=run.kind,
@@ -229,9 +233,9 @@ async def _fetch(context: WorkerContext, plan: SyncPlan, task_id: str, directory
         except FetchError as failure:
             return _fetch_failed(str(failure))
         return target
-    async with unit_of_work(context.runtime.sessions) as session:
+    async with context.runtime.database.transaction() as transaction:
         try:
-            return await StorageService(session, context.runtime.blobs).local_path(
+            return await StorageService(transaction, context.runtime.blobs).local_path(
                 source_id, itwin_id=plan.itwin_id
             )
         except FileNotFound:
@@ -245,13 +249,11 @@ def _connector(connector_type: str) -> Callable[..., Any]:
 
 
 def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path], output: Path) -> SyncReport:
-    from twinbridge.export.execution import engine_pool
-
     report: SyncReport = _connector("IFC")(
         list(files.values()),
         plan.base_version,
         output,
-        engine_pool(context),
+        context.engine_pool(),
         file_keys=[plan.tasks[task_id].key for task_id in files],
     )
     return report
@@ -264,13 +266,14 @@ async def _record(
     new_version: Path | None,
     plan: SyncPlan,
 ) -> None:
-    async with unit_of_work(context.runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with context.runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
         if run is None or run.worker_id != context.worker_id:
             logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id)
             return
         if new_version is not None:
-            await IModelService(session, context.runtime.blobs).add_version(
+            await IModelService(transaction, context.runtime.blobs).add_version(
                 plan.imodel_id, new_version, plan.requested_by
             )
         now = utc_now()
@@ -290,6 +293,7 @@ async def _record(
             job.ended_at = now
             results += job_results
         finish(run, _overall(results))
+        await runs.save(run)
 
 
 def _overall(results: list[ExecutionResult]) -> ExecutionResult:
@@ -349,8 +353,9 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
 
 
 async def time_out_synchronization_run(context: WorkerContext, run_id: str) -> None:
-    async with unit_of_work(context.runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with context.runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
         if run is None:
             return
         finish(
@@ -366,3 +371,4 @@ async def time_out_synchronization_run(context: WorkerContext, run_id: str) -> N
                 can_user_fix=False,
             ),
         )
+        await runs.save(run)

@@ -2,68 +2,87 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import SyncConnection, SyncSourceFile
+from twinbridge.db.tables import Table
+
+CONNECTIONS = Table("sync_connections", SyncConnection)
+SOURCE_FILES = Table("sync_source_files", SyncSourceFile)
 
 
 class SyncConnectionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
 
     async def add(self, connection: SyncConnection) -> SyncConnection:
-        self.session.add(connection)
-        await self.session.flush()
+        await self.transaction.execute(CONNECTIONS.insert_sql, CONNECTIONS.values(connection))
+        return connection
+
+    async def update(self, connection: SyncConnection) -> SyncConnection:
+        await self.transaction.execute(CONNECTIONS.update_sql, CONNECTIONS.values(connection))
         return connection
 
     async def get(self, kind: str, connection_id: str) -> SyncConnection | None:
-        connection = await self.session.get(SyncConnection, connection_id)
-        return connection if connection is not None and connection.kind == kind else None
+        row = await self.transaction.one(
+            f"SELECT {CONNECTIONS.select()} FROM sync_connections WHERE id = :id AND kind = :kind",
+            {"id": connection_id, "kind": kind},
+        )
+        return CONNECTIONS.row(row) if row else None
 
     async def list_for_imodel(
         self, kind: str, imodel_id: str, offset: int, limit: int
     ) -> list[SyncConnection]:
-        statement = (
-            select(SyncConnection)
-            .where(SyncConnection.kind == kind, SyncConnection.imodel_id == imodel_id)
-            .order_by(SyncConnection.created_at, SyncConnection.id)
-            .offset(offset)
-            .limit(limit)
+        rows = await self.transaction.all(
+            f"SELECT {CONNECTIONS.select()} FROM sync_connections"
+            " WHERE kind = :kind AND imodel_id = :imodel_id"
+            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            {"kind": kind, "imodel_id": imodel_id, "limit": limit, "offset": offset},
         )
-        return list((await self.session.scalars(statement)).all())
+        return CONNECTIONS.rows(rows)
 
     async def delete(self, connection: SyncConnection) -> None:
-        await self.session.delete(connection)
-        await self.session.flush()
+        await self.transaction.execute(CONNECTIONS.delete_sql, {"id": connection.id})
 
     async def add_source_files(self, source_files: list[SyncSourceFile]) -> list[SyncSourceFile]:
-        self.session.add_all(source_files)
-        await self.session.flush()
+        await self.transaction.execute_many(
+            SOURCE_FILES.insert_sql, [SOURCE_FILES.values(file) for file in source_files]
+        )
         return source_files
 
-    async def get_source_file(self, connection_id: str, source_file_id: str) -> SyncSourceFile | None:
-        source_file = await self.session.get(SyncSourceFile, source_file_id)
-        return source_file if source_file is not None and source_file.connection_id == connection_id else None
+    async def update_source_file(self, source_file: SyncSourceFile) -> SyncSourceFile:
+        await self.transaction.execute(SOURCE_FILES.update_sql, SOURCE_FILES.values(source_file))
+        return source_file
 
-    async def list_source_files(
-        self, connection_id: str, offset: int = 0, limit: int | None = None
-    ) -> list[SyncSourceFile]:
-        statement = (
-            select(SyncSourceFile)
-            .where(SyncSourceFile.connection_id == connection_id)
-            .order_by(SyncSourceFile.ordinal, SyncSourceFile.created_at, SyncSourceFile.id)
-            .offset(offset)
-            .limit(limit)
+    async def get_source_file(self, connection_id: str, source_file_id: str) -> SyncSourceFile | None:
+        row = await self.transaction.one(
+            f"SELECT {SOURCE_FILES.select()} FROM sync_source_files"
+            " WHERE id = :id AND connection_id = :connection_id",
+            {"id": source_file_id, "connection_id": connection_id},
         )
-        return list((await self.session.scalars(statement)).all())
+        return SOURCE_FILES.row(row) if row else None
+
+    async def list_source_files(self, connection_id: str, offset: int, limit: int) -> list[SyncSourceFile]:
+        rows = await self.transaction.all(
+            f"SELECT {SOURCE_FILES.select()} FROM sync_source_files WHERE connection_id = :connection_id"
+            " ORDER BY ordinal, created_at, id LIMIT :limit OFFSET :offset",
+            {"connection_id": connection_id, "limit": limit, "offset": offset},
+        )
+        return SOURCE_FILES.rows(rows)
+
+    async def all_source_files(self, connection_id: str) -> list[SyncSourceFile]:
+        rows = await self.transaction.all(
+            f"SELECT {SOURCE_FILES.select()} FROM sync_source_files WHERE connection_id = :connection_id"
+            " ORDER BY ordinal, created_at, id",
+            {"connection_id": connection_id},
+        )
+        return SOURCE_FILES.rows(rows)
 
     async def next_ordinal(self, connection_id: str) -> int:
-        statement = select(func.coalesce(func.max(SyncSourceFile.ordinal), -1)).where(
-            SyncSourceFile.connection_id == connection_id
+        highest = await self.transaction.value(
+            "SELECT coalesce(max(ordinal), -1) FROM sync_source_files WHERE connection_id = :connection_id",
+            {"connection_id": connection_id},
         )
-        return int(await self.session.scalar(statement) or 0) + 1
+        return int(highest if highest is not None else -1) + 1
 
     async def delete_source_file(self, source_file: SyncSourceFile) -> None:
-        await self.session.delete(source_file)
-        await self.session.flush()
+        await self.transaction.execute(SOURCE_FILES.delete_sql, {"id": source_file.id})

@@ -12,10 +12,8 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from twinbridge.auth.permissions import Action
+from twinbridge.db.database import IntegrityError, Transaction
 from twinbridge.db.models import IModel, Run, SyncConnection, SyncSourceFile
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.itwins.service import ITwinService
@@ -63,13 +61,12 @@ class FileMappingExists(Conflict):
 
 
 class SynchronizationService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.connections = SyncConnectionRepository(session)
-        self.imodels = IModelRepository(session)
-        self.itwins = ITwinService(session)
-        self.storage = StorageRepository(session)
-        self.runs = RunService(session)
+    def __init__(self, transaction: Transaction) -> None:
+        self.connections = SyncConnectionRepository(transaction)
+        self.imodels = IModelRepository(transaction)
+        self.itwins = ITwinService(transaction)
+        self.storage = StorageRepository(transaction)
+        self.runs = RunService(transaction)
 
     async def _imodel_for_create(self, imodel_id: str, caller: str) -> IModel:
         imodel = await self.imodels.get(imodel_id)
@@ -166,8 +163,7 @@ class SynchronizationService:
             connection.display_name = body.display_name
         if body.authentication_type is not None:
             connection.authentication_type = body.authentication_type
-        await self.session.flush()
-        return connection
+        return await self.connections.update(connection)
 
     async def delete_connection(self, kind: str, connection_id: str, caller: str) -> None:
         connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
@@ -207,10 +203,9 @@ class SynchronizationService:
         existing.connector_type = replacement.connector_type
         existing.last_known_file_name = replacement.last_known_file_name
         try:
-            await self.session.flush()
+            return await self.connections.update_source_file(existing)
         except IntegrityError:
             raise FileMappingExists() from None
-        return existing
 
     async def remove_source_file(
         self, kind: str, connection_id: str, source_file_id: str, caller: str
@@ -225,7 +220,7 @@ class SynchronizationService:
         self, kind: str, connection_id: str, caller: Caller, manifest: ManifestRunCreate | None = None
     ) -> RunCreation:
         connection = await self.authorized_connection(kind, connection_id, caller.subject, Action.MODIFY)
-        mapped = await self.connections.list_source_files(connection.id)
+        mapped = await self.connections.all_source_files(connection.id)
         if kind == STORAGE:
             if not mapped:
                 raise InvalidRequest(

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import SAMPLE_IMODELS
-from twinbridge.db.engine import unit_of_work
 from twinbridge.db.models import Job, Run, Task
 from twinbridge.imodels.service import IModelService
 from twinbridge.itwins.service import ITwinService
@@ -17,20 +16,21 @@ from twinbridge.platform.time import utc_now
 from twinbridge.runs.celery_app import create_celery_app, requeue_expired_runs, requeue_waiting_runs
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
-from twinbridge.runs.worker import RunWorker
+from twinbridge.runs.worker import RunExecutors, RunWorker
 from twinbridge.runtime import Runtime
 
 
 @pytest.fixture
 async def run_id(runtime: Runtime) -> str:
     """A Queued export run of a fresh iModel."""
-    async with unit_of_work(runtime.sessions) as session:
-        itwin = await ITwinService(session).create("Plant", "alice")
-        imported = await IModelService(session, runtime.blobs).import_file(
+    async with runtime.database.transaction() as transaction:
+        itwin = await ITwinService(transaction).create("Plant", "alice")
+        imported = await IModelService(transaction, runtime.blobs).import_file(
             itwin.id, SAMPLE_IMODELS / "Building Blocks.bim", "Blocks", None, caller=None
         )
+        run_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
         run = Run(
-            id=str(uuid.uuid4()),
+            id=run_id,
             kind=RunKind.EXPORT.value,
             connection_id="connection",
             imodel_id=imported.imodel.id,
@@ -41,13 +41,15 @@ async def run_id(runtime: Runtime) -> str:
             authentication_type="User",
             jobs=[
                 Job(
-                    id=str(uuid.uuid4()),
+                    id=job_id,
+                    run_id=run_id,
                     ordinal=0,
                     state=ExecutionState.NOT_STARTED.value,
                     result=ExecutionResult.UNDETERMINED.value,
                     tasks=[
                         Task(
                             id=str(uuid.uuid4()),
+                            job_id=job_id,
                             ordinal=0,
                             state=ExecutionState.NOT_STARTED.value,
                             result=ExecutionResult.UNDETERMINED.value,
@@ -57,28 +59,30 @@ async def run_id(runtime: Runtime) -> str:
                 )
             ],
         )
-        await RunRepository(session).add(run)
+        await RunRepository(transaction).add(run)
         return run.id
 
 
 def _worker(runtime: Runtime) -> RunWorker:
     # Claims need no executors; nothing is executed here.
-    return RunWorker(runtime, executors={}, on_timeout={})
+    return RunWorker(runtime, RunExecutors(execute={}, on_timeout={}))
 
 
 async def _run(runtime: Runtime, run_id: str) -> Run:
-    async with unit_of_work(runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with runtime.database.transaction() as transaction:
+        run = await RunRepository(transaction).get(run_id)
         assert run is not None
         return run
 
 
 async def _set(runtime: Runtime, run_id: str, **values: object) -> None:
-    async with unit_of_work(runtime.sessions) as session:
-        run = await RunRepository(session).get(run_id)
+    async with runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
         assert run is not None
         for name, value in values.items():
             setattr(run, name, value)
+        await runs.save(run)
 
 
 async def test_queued_run_is_claimed_by_the_first_message_only(runtime: Runtime, run_id: str) -> None:
@@ -96,8 +100,8 @@ async def test_run_whose_lease_expired_is_claimed_again(runtime: Runtime, run_id
     assert await _worker(runtime).claim(run_id) is not None
     await _set(runtime, run_id, lease_expires_at=utc_now() - timedelta(seconds=1))
     assert await _worker(runtime).lease_remaining(run_id) == 0.0
-    async with unit_of_work(runtime.sessions) as session:
-        assert [run.id for run in await RunRepository(session).expired_leases(utc_now())] == [run_id]
+    async with runtime.database.transaction() as transaction:
+        assert [run.id for run in await RunRepository(transaction).expired_leases(utc_now())] == [run_id]
     assert await _worker(runtime).claim(run_id) == (run_id, RunKind.EXPORT)
     assert (await _run(runtime, run_id)).attempts == 2
 

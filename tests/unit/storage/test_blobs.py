@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from twinbridge.storage.blobs import BlobNotFound, BlobTooLarge, LocalBlobStorage, create_blob_storage
+from twinbridge.storage.backends import create_blob_storage
+from twinbridge.storage.blobs import BlobNotFound, BlobTooLarge, LocalBlobStorage
 
 
 @pytest.fixture

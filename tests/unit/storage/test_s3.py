@@ -11,7 +11,8 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from tests.s3_server import create_bucket, s3_endpoint
-from twinbridge.storage.blobs import BlobNotFound, BlobTooLarge, create_blob_storage
+from twinbridge.storage.backends import create_blob_storage
+from twinbridge.storage.blobs import BlobNotFound, BlobTooLarge
 from twinbridge.storage.s3 import S3BlobStorage
 
 __all__ = ["s3_endpoint"]  # the session fixture, imported for the tests below

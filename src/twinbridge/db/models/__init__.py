@@ -1,4 +1,7 @@
-"""Every table, imported here so that Base.metadata knows them all (Alembic compares against it)."""
+"""The entities of every table: plain dataclasses, one per row. Repositories read and write them.
+
+The schema itself comes only from the migrations (db/migrations).
+"""
 
 from twinbridge.db.models.export_connection import ExportConnection
 from twinbridge.db.models.imodel import IModel, IModelVersion

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from twinbridge.db.base import Base, CreatedAt
+from twinbridge.platform.time import utc_now
 
 
-class ExportConnection(CreatedAt, Base):
+@dataclass(slots=True)
+class ExportConnection:
     """Says which iModel is exported; each connection can be run many times."""
 
-    __tablename__ = "export_connections"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    imodel_id: Mapped[str] = mapped_column(ForeignKey("imodels.id", ondelete="CASCADE"), index=True)
-    itwin_id: Mapped[str] = mapped_column(String(36))
-    display_name: Mapped[str] = mapped_column(String(255))
-    authentication_type: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[str] = mapped_column(String(255))
+    id: str
+    imodel_id: str
+    itwin_id: str
+    display_name: str
+    authentication_type: str
+    created_by: str
+    created_at: datetime = field(default_factory=utc_now)

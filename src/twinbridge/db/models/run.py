@@ -7,78 +7,66 @@ one run per iModel be active, on SQLite and PostgreSQL alike (both allow many NU
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
-
-from twinbridge.db.base import Base, CreatedAt
+from twinbridge.db.tables import NOT_A_COLUMN
+from twinbridge.platform.time import utc_now
 
 
-class Run(CreatedAt, Base):
-    __tablename__ = "runs"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    connection_id: Mapped[str] = mapped_column(String(64), index=True)
-    imodel_id: Mapped[str] = mapped_column(ForeignKey("imodels.id", ondelete="CASCADE"), index=True)
-    active_imodel_id: Mapped[str | None] = mapped_column(String(36), unique=True)
-    state: Mapped[str] = mapped_column(String(32))
-    result: Mapped[str] = mapped_column(String(32))
-    # Who asked: the run acts on their behalf (User connections) or as the service client (Service).
-    requested_by: Mapped[str] = mapped_column(String(255))
-    authentication_type: Mapped[str] = mapped_column(String(16))
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # Synchronization runs report the phase they are in (Preprocessor, MasterFile, ReferenceFile).
-    phase: Mapped[str | None] = mapped_column(String(32))
-    started_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
-    # The lease of the worker executing the run; an expired lease makes the run claimable again.
-    worker_id: Mapped[str | None] = mapped_column(String(128))
-    lease_expires_at: Mapped[datetime | None]
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-
-    jobs: Mapped[list[Job]] = relationship(
-        back_populates="run", order_by="Job.ordinal", cascade="all, delete-orphan", lazy="selectin"
-    )
-
-
-class Job(Base):
-    __tablename__ = "run_jobs"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
-    ordinal: Mapped[int] = mapped_column(Integer)
-    connector_type: Mapped[str | None] = mapped_column(String(32))
-    phase: Mapped[str | None] = mapped_column(String(32))
-    state: Mapped[str] = mapped_column(String(32))
-    result: Mapped[str] = mapped_column(String(32))
-    started_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
-
-    run: Mapped[Run] = relationship(back_populates="jobs")
-    tasks: Mapped[list[Task]] = relationship(
-        back_populates="job", order_by="Task.ordinal", cascade="all, delete-orphan", lazy="selectin"
-    )
-
-
-class Task(Base):
-    __tablename__ = "run_tasks"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    job_id: Mapped[str] = mapped_column(ForeignKey("run_jobs.id", ondelete="CASCADE"), index=True)
-    ordinal: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(32))
-    result: Mapped[str] = mapped_column(String(32))
-    started_at: Mapped[datetime | None]
-    ended_at: Mapped[datetime | None]
-    retry_attempts: Mapped[int] = mapped_column(Integer, default=0)
+@dataclass(slots=True)
+class Task:
+    id: str
+    job_id: str
+    ordinal: int
+    state: str
+    result: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    retry_attempts: int = 0
     # Export: the stored output file. Synchronization: the source file the task processes.
-    output_file_id: Mapped[str | None] = mapped_column(String(36))
-    source_file_id: Mapped[str | None] = mapped_column(String(64))
-    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    output_file_id: str | None = None
+    source_file_id: str | None = None
+    error: dict[str, Any] | None = None
+    details: dict[str, Any] | None = None
 
-    job: Mapped[Job] = relationship(back_populates="tasks")
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    run_id: str
+    ordinal: int
+    state: str
+    result: str
+    connector_type: str | None = None
+    phase: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    tasks: list[Task] = field(default_factory=list, metadata=NOT_A_COLUMN)
+
+
+@dataclass(slots=True)
+class Run:
+    id: str
+    kind: str
+    connection_id: str
+    imodel_id: str
+    state: str
+    result: str
+    # Who asked: the run acts on their behalf (User connections) or as the service client (Service).
+    requested_by: str
+    authentication_type: str
+    active_imodel_id: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    # Synchronization runs report the phase they are in (Preprocessor, MasterFile, ReferenceFile).
+    phase: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    # The lease of the worker executing the run; an expired lease makes the run claimable again.
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
+    created_at: datetime = field(default_factory=utc_now)
+    jobs: list[Job] = field(default_factory=list, metadata=NOT_A_COLUMN)

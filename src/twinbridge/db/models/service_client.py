@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from twinbridge.db.base import Base, CreatedAt
+from twinbridge.platform.time import utc_now
 
 
-class ServiceClient(CreatedAt, Base):
+@dataclass(slots=True)
+class ServiceClient:
     """A client registered with the built-in issuer for the client_credentials grant."""
 
-    __tablename__ = "service_clients"
-
-    client_id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    secret_hash: Mapped[str] = mapped_column(String(255))
-    scopes: Mapped[str] = mapped_column(String(1024))
+    client_id: str
+    secret_hash: str
+    scopes: str
+    created_at: datetime = field(default_factory=utc_now)

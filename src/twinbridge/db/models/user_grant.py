@@ -1,17 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, mapped_column
-
-from twinbridge.db.base import Base, CreatedAt
+from twinbridge.platform.time import utc_now
 
 
-class UserGrant(CreatedAt, Base):
+@dataclass(slots=True)
+class UserGrant:
     """A user's consent that runs may act on their behalf in the background (the cloud's stored token)."""
 
-    __tablename__ = "user_grants"
-
-    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
-    expires_at: Mapped[datetime | None]
+    subject: str
+    expires_at: datetime | None = None
+    created_at: datetime = field(default_factory=utc_now)

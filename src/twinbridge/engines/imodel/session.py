@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from twinbridge.engines.imodel.errors import (
     EngineCrashedError,
@@ -24,8 +24,12 @@ from twinbridge.engines.imodel.frames import (
 )
 from twinbridge.engines.imodel.process import EngineProcess
 
-if TYPE_CHECKING:
-    from twinbridge.engines.imodel.pool import EnginePool
+
+class EngineReplacer(Protocol):
+    """What a session needs of its pool (EnginePool): a fresh engine for one that crashed or hung."""
+
+    def replace(self, engine: EngineProcess) -> EngineProcess: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ class GraphicsExportReport:
 class IModelSession:
     """Commands against one open iModel; use through `EnginePool.open`."""
 
-    def __init__(self, pool: EnginePool, engine: EngineProcess, path: Path) -> None:
+    def __init__(self, pool: EngineReplacer, engine: EngineProcess, path: Path) -> None:
         self.pool = pool
         self.engine = engine
         self.path = path.resolve()

@@ -1,0 +1,55 @@
+"""The features of the server put together: their routers, and how they execute runs.
+
+The infrastructure (platform, db, runs, engines) never imports a feature; this is where features meet it.
+`create_app` takes the routers, and the processes that execute runs take `run_executors` (by name: the
+function travels to spawned and Celery worker processes).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from twinbridge.runs.states import RunKind
+from twinbridge.runs.worker import RunExecutors
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+
+def routers() -> list[APIRouter]:
+    from twinbridge.auth.endpoints import router as issuer_router
+    from twinbridge.export.endpoints import router as export_router
+    from twinbridge.imodels.endpoints import router as imodels_router
+    from twinbridge.itwins.endpoints import router as itwins_router
+    from twinbridge.operations.endpoints import router as operations_router
+    from twinbridge.storage.endpoints import router as storage_router
+    from twinbridge.synchronization.endpoints import router as synchronization_router
+
+    return [
+        operations_router,
+        issuer_router,
+        itwins_router,
+        imodels_router,
+        storage_router,
+        export_router,
+        synchronization_router,
+    ]
+
+
+def run_executors() -> RunExecutors:
+    """Imported when first called: only processes that execute runs load the engines behind them."""
+    from twinbridge.export.execution import execute_export_run, time_out_export_run
+    from twinbridge.synchronization.execution import execute_synchronization_run, time_out_synchronization_run
+
+    return RunExecutors(
+        execute={
+            RunKind.EXPORT: execute_export_run,
+            RunKind.MANIFEST: execute_synchronization_run,
+            RunKind.STORAGE: execute_synchronization_run,
+        },
+        on_timeout={
+            RunKind.EXPORT: time_out_export_run,
+            RunKind.MANIFEST: time_out_synchronization_run,
+            RunKind.STORAGE: time_out_synchronization_run,
+        },
+    )
