@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fastapi import FastAPI, Request, Response  # the ceiling's; at the top so its annotations resolve
+
 from harness import (
     HOST,
     Bench,
@@ -174,14 +176,13 @@ def client_main(arguments: list[str]) -> None:
 
 def ceiling_main(arguments: list[str]) -> None:
     import uvicorn
-    from fastapi import FastAPI, Request, Response
 
     port, bodies_file = int(arguments[0]), Path(arguments[1])
     bodies: dict[str, list[Any]] = json.loads(bodies_file.read_text())
     app = FastAPI()
 
     @app.api_route("/{rest:path}", methods=["GET", "POST"])
-    async def answer(request: Request) -> Response:
+    async def answer(rest: str, request: Request) -> Response:
         if request.method == "POST":
             await request.body()
         status, body, headers = bodies.get(request.url.path, [200, "{}", {}])

@@ -13,6 +13,7 @@ from twinbridge.config import Settings
 from twinbridge.platform.handlers import install_error_handlers
 from twinbridge.platform.observability import RequestContextMiddleware
 from twinbridge.platform.paths import FixedWordsCaseInsensitive
+from twinbridge.platform.routing import include_routers
 from twinbridge.runs.embedded import EmbeddedWorkers
 from twinbridge.runs.queue import InProcessRunQueue, RunQueue
 from twinbridge.runtime import Runtime
@@ -64,8 +65,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    for router in features.routers():
-        app.include_router(router)
+    include_routers(app, features.routers())
     app.add_middleware(FixedWordsCaseInsensitive)
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     return app

@@ -1,8 +1,15 @@
-"""FastAPI dependencies shared by every feature: the runtime, the request's transaction, the caller."""
+"""FastAPI dependencies shared by every feature: the runtime, and the API call (who makes it).
+
+An endpoint opens the call's transaction itself (`async with call.transaction() as transaction:`), so that
+it commits before the response is sent; a dependency that yields a transaction cost every request a fifth
+of its time in FastAPI's generator handling.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -21,27 +28,24 @@ async def get_runtime(request: Request) -> Runtime:
 
 RuntimeDependency = Annotated[Runtime, Depends(get_runtime)]
 
-
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-async def get_transaction(request: Request, runtime: RuntimeDependency) -> AsyncIterator[Transaction]:
-    """The request boundary: commits when the endpoint returns, before the response is sent.
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One API call: who makes it, on the process's runtime."""
 
-    GET requests read: their transactions never wait for a writer.
-    """
-    async with runtime.database.transaction(write=request.method not in READ_METHODS) as transaction:
-        yield transaction
+    caller: Caller
+    runtime: Runtime
+    writes: bool
 
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """The call's transaction: a reading one for GET (it never waits for a writer)."""
+        return self.runtime.database.transaction(write=self.writes)
 
-async def get_write_transaction(runtime: RuntimeDependency) -> AsyncIterator[Transaction]:
-    """For the rare GET that writes (the authorize redirect of the built-in issuer)."""
-    async with runtime.database.transaction(write=True) as transaction:
-        yield transaction
-
-
-TransactionDependency = Annotated[Transaction, Depends(get_transaction, scope="function")]
-WriteTransactionDependency = Annotated[Transaction, Depends(get_write_transaction, scope="function")]
+    @property
+    def base_url(self) -> str:
+        return self.runtime.settings.base_url
 
 
 def _bearer_token(request: Request) -> str:
@@ -58,10 +62,11 @@ def _bearer_token(request: Request) -> str:
 
 def authenticated(
     requirement: ScopeRequirement, too_many_requests: type[TooManyRequests] = TooManyRequests
-) -> Callable[[Request, Runtime], Coroutine[Any, Any, Caller]]:
+) -> Callable[[Request], Coroutine[Any, Any, Call]]:
     """A dependency that validates the token, checks the operation's scope and counts the call."""
 
-    async def dependency(request: Request, runtime: RuntimeDependency) -> Caller:
+    async def dependency(request: Request) -> Call:
+        runtime: Runtime = request.app.state.runtime
         caller = await runtime.tokens.validate(_bearer_token(request))
         if not requirement.is_met_by(caller.scopes):
             needed = "itwin-platform" + (
@@ -73,12 +78,12 @@ def authenticated(
         request.scope["state"]["caller_subject"] = caller.subject
         if runtime.rate_limiter is not None:
             await runtime.rate_limiter.hit(caller.subject, too_many_requests)
-        return caller
+        return Call(caller, runtime, writes=request.method not in READ_METHODS)
 
     return dependency
 
 
 READ = ScopeRequirement(api=None, access=Access.READ)
 MODIFY = ScopeRequirement(api=None, access=Access.MODIFY)
-Reader = Annotated[Caller, Depends(authenticated(READ))]
-Writer = Annotated[Caller, Depends(authenticated(MODIFY))]
+Reader = Annotated[Call, Depends(authenticated(READ))]
+Writer = Annotated[Call, Depends(authenticated(MODIFY))]

@@ -531,3 +531,21 @@ async def test_forged_grant_ticket_is_refused(client: httpx.AsyncClient) -> None
     response = await client.get("/connect/authorize", params={"ticket": "forged"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "InvalidGrantTicket"
+
+
+async def test_an_authorization_url_redirects_only_to_the_url_bound_into_its_ticket(
+    client: httpx.AsyncClient, auth_headers: Headers, world: World
+) -> None:
+    params = {"redirectUrl": "http://localhost:3301/callback"}
+    information = await client.get(
+        "/export/authorizationinformation", params=params, headers=auth_headers("dave")
+    )
+    href = information.json()["authorizationInformation"]["_links"]["authorizationUrl"]["href"]
+    diverted = await client.get(href + "&redirect_url=https%3A%2F%2Fevil.example%2F")
+    assert diverted.status_code == 302
+    assert diverted.headers["location"] == "http://localhost:3301/callback"
+    ticket = href.split("ticket=", 1)[1]
+    encoded, _, mac = ticket.partition(".")
+    tampered = await client.get("/connect/authorize", params={"ticket": f"{encoded}A.{mac}"})
+    assert tampered.status_code == 400
+    assert tampered.json()["error"]["code"] == "InvalidGrantTicket"

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from twinbridge.auth.grants import GrantService, ticket_subject
+from twinbridge.auth.grants import GrantService, read_ticket
 from twinbridge.auth.service import ServiceClientService
-from twinbridge.dependencies import RuntimeDependency, TransactionDependency, WriteTransactionDependency
+from twinbridge.dependencies import RuntimeDependency
 from twinbridge.platform.errors import OAuthError
 
 router = APIRouter(tags=["Built-in issuer"])
@@ -42,23 +42,22 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
 @router.get("/connect/authorize")
 async def authorize(
     runtime: RuntimeDependency,
-    transaction: WriteTransactionDependency,
     ticket: Annotated[str, Query(description="The ticket of an authorization URL.")],
-    redirect_url: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """Records the user's grant (auto-consent in the embedded mode) and sends the browser back."""
-    subject = ticket_subject(runtime.issuer, ticket)
-    await GrantService(transaction).grant(subject)
-    if redirect_url:
-        return RedirectResponse(redirect_url, status_code=302)
-    return JSONResponse({"authorized": True, "user": subject})
+    """Records the user's grant (auto-consent in the embedded mode) and sends the browser back to the
+    redirect URL the ticket names."""
+    granted = read_ticket(runtime.issuer, ticket)
+    async with runtime.database.transaction() as transaction:
+        await GrantService(transaction).grant(granted.subject)
+    if granted.redirect_url:
+        return RedirectResponse(granted.redirect_url, status_code=302)
+    return JSONResponse({"authorized": True, "user": granted.subject})
 
 
 @router.post("/connect/token")
 async def token(
     request: Request,
     runtime: RuntimeDependency,
-    transaction: TransactionDependency,
     grant_type: Annotated[str | None, Form()] = None,
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
@@ -70,9 +69,10 @@ async def token(
     credentials = _basic_credentials(request) or (client_id, client_secret)
     if not credentials[0] or not credentials[1]:
         raise OAuthError("invalid_client", "client_id and client_secret are required.", status_code=401)
-    minted = await ServiceClientService(transaction).client_credentials(
-        runtime.issuer, credentials[0], credentials[1], scope, runtime.settings.token_ttl
-    )
+    async with runtime.database.transaction(write=False) as transaction:
+        minted = await ServiceClientService(transaction).client_credentials(
+            runtime.issuer, credentials[0], credentials[1], scope, runtime.settings.token_ttl
+        )
     return JSONResponse(
         {
             "access_token": minted.access_token,

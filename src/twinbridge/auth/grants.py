@@ -1,19 +1,23 @@
 """User grants: a user's consent that runs may act for them in the background.
 
 The cloud service keeps a refresh token per user; twinbridge keeps a grant. The authorization URL handed
-out by the authorization-information endpoints carries a short-lived ticket signed by the built-in issuer,
-naming the user; following it records the grant (auto-consent, as suits the embedded mode) and redirects
-back to the caller's redirect URL.
+out by the authorization-information endpoints carries a short-lived ticket, naming the user and the
+caller's redirect URL, signed with an HMAC of the built-in issuer's key (only this server reads it back);
+following it records the grant (auto-consent, as suits the embedded mode) and redirects to that URL, and
+only to that one: a ticket cannot be made to send a browser anywhere else.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hmac
+import json
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
-
-import jwt
 
 from twinbridge.auth.issuer import BuiltInIssuer
 from twinbridge.auth.repository import UserGrantRepository
@@ -25,7 +29,7 @@ from twinbridge.platform.time import utc_now
 if TYPE_CHECKING:
     from twinbridge.auth.tokens import Caller
 
-TICKET_PURPOSE = "twinbridge-grant"
+TICKET_LABEL = b"twinbridge grant ticket v1"
 TICKET_TTL_SECONDS = 15 * 60
 
 
@@ -35,40 +39,35 @@ class InvalidGrantTicket(ApiError):
     default_message = "The authorization link is invalid or has expired; ask for a new one."
 
 
+@dataclass(frozen=True)
+class GrantTicket:
+    subject: str
+    redirect_url: str | None
+
+
 def authorization_url(issuer: BuiltInIssuer, subject: str, redirect_url: str | None) -> str:
-    now = int(time.time())
-    ticket = jwt.encode(
-        {
-            "iss": issuer.issuer_url,
-            "sub": subject,
-            "purpose": TICKET_PURPOSE,
-            "iat": now,
-            "exp": now + TICKET_TTL_SECONDS,
-        },
-        issuer.signing_key.private_key,
-        algorithm="RS256",
-        headers={"kid": issuer.signing_key.key_id},
+    payload = json.dumps(
+        [subject, int(time.time()) + TICKET_TTL_SECONDS, redirect_url], separators=(",", ":")
     )
-    query = {"ticket": ticket}
-    if redirect_url:
-        query["redirect_url"] = redirect_url
-    return f"{issuer.issuer_url}/connect/authorize?{urlencode(query)}"
+    encoded = base64.urlsafe_b64encode(payload.encode()).rstrip(b"=").decode()
+    ticket = f"{encoded}.{issuer.signing_key.mac(TICKET_LABEL, encoded)}"
+    return f"{issuer.issuer_url}/connect/authorize?{urlencode({'ticket': ticket})}"
 
 
-def ticket_subject(issuer: BuiltInIssuer, ticket: str) -> str:
-    try:
-        claims = jwt.decode(
-            ticket,
-            issuer.signing_key.public_key,
-            algorithms=["RS256"],
-            issuer=issuer.issuer_url,
-            options={"require": ["exp", "sub"]},
-        )
-    except jwt.PyJWTError:
-        raise InvalidGrantTicket() from None
-    if claims.get("purpose") != TICKET_PURPOSE:
+def read_ticket(issuer: BuiltInIssuer, ticket: str) -> GrantTicket:
+    """The ticket's user and redirect URL; InvalidGrantTicket when forged, altered or expired."""
+    encoded, _, mac = ticket.partition(".")
+    if not hmac.compare_digest(issuer.signing_key.mac(TICKET_LABEL, encoded), mac):
         raise InvalidGrantTicket()
-    return str(claims["sub"])
+    try:
+        subject, expires, redirect_url = json.loads(
+            base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+        )
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidGrantTicket() from None
+    if not isinstance(subject, str) or not isinstance(expires, int) or expires <= time.time():
+        raise InvalidGrantTicket()
+    return GrantTicket(subject, redirect_url if isinstance(redirect_url, str) else None)
 
 
 class GrantService:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,23 @@ KEY_FILE = "signing-key.pem"
 class SigningKey:
     private_key: rsa.RSAPrivateKey
     key_id: str
+    _derived: dict[bytes, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def derived_secret(self, label: bytes) -> bytes:
+        """A secret for HMACs of one purpose (`label`), derived from this key: every process on the same
+        data dir signs and verifies alike, without a second secret to keep, and it rotates with the key."""
+        secret = self._derived.get(label)
+        if secret is None:
+            der = self.private_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            secret = self._derived[label] = hmac.new(der, label, hashlib.sha256).digest()
+        return secret
+
+    def mac(self, label: bytes, message: str) -> str:
+        """The base64url HMAC-SHA256 of `message` under the secret of `label`."""
+        digest = hmac.new(self.derived_secret(label), message.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     @property
     def public_key(self) -> rsa.RSAPublicKey:

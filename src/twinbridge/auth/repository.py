@@ -20,8 +20,7 @@ class ServiceClientRepository:
 
     async def save(self, client: ServiceClient) -> ServiceClient:
         """Inserts the client, or replaces the one with its id."""
-        await self.transaction.execute(CLIENTS.delete_sql, {"client_id": client.client_id})
-        await self.transaction.execute(CLIENTS.insert_sql, CLIENTS.values(client))
+        await self.transaction.execute(CLIENTS.upsert_sql, CLIENTS.values(client))
         return client
 
 
@@ -35,8 +34,7 @@ class UserGrantRepository:
 
     async def save(self, grant: UserGrant) -> UserGrant:
         """Inserts the grant, or replaces the subject's grant."""
-        await self.transaction.execute(GRANTS.delete_sql, {"subject": grant.subject})
-        await self.transaction.execute(GRANTS.insert_sql, GRANTS.values(grant))
+        await self.transaction.execute(GRANTS.upsert_sql, GRANTS.values(grant))
         return grant
 
     async def delete(self, subject: str) -> None:

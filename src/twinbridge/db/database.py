@@ -26,7 +26,7 @@ import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -124,7 +124,7 @@ class Database(ABC):
     dialect: Dialect
 
     @abstractmethod
-    def transaction(self, *, write: bool = True) -> Any:
+    def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:
         """`async with database.transaction(write=...) as transaction:` commits at the end of the block.
 
         A reading transaction (`write=False`) never waits for a writer.

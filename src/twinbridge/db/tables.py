@@ -35,8 +35,15 @@ class Table(Generic[Entity]):
 
     def select(self, alias: str | None = None) -> str:
         """The column list of a SELECT of whole entities, e.g. "r.id, r.kind, …" for alias "r"."""
-        prefix = f"{alias}." if alias else ""
-        return ", ".join(prefix + column for column in self.columns)
+        selected = self._selects.get(alias)
+        if selected is None:
+            prefix = f"{alias}." if alias else ""
+            selected = self._selects[alias] = ", ".join(prefix + column for column in self.columns)
+        return selected
+
+    @cached_property
+    def _selects(self) -> dict[str | None, str]:
+        return {}
 
     def row(self, values: Row) -> Entity:
         return self.entity(*values)
@@ -58,6 +65,14 @@ class Table(Generic[Entity]):
     def update_sql(self) -> str:
         assignments = ", ".join(f"{column} = :{column}" for column in self.columns if column not in self.key)
         return f"UPDATE {self.name} SET {assignments} WHERE {self._key_condition}"
+
+    @cached_property
+    def upsert_sql(self) -> str:
+        """Insert, or replace the row with the same key: one statement, so two writers cannot race."""
+        assignments = ", ".join(
+            f"{column} = excluded.{column}" for column in self.columns if column not in self.key
+        )
+        return f"{self.insert_sql} ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {assignments}"
 
     @cached_property
     def delete_sql(self) -> str:

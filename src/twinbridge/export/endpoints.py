@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from twinbridge.auth.grants import GrantService, authorization_url
 from twinbridge.auth.permissions import Action
 from twinbridge.auth.scopes import Access, ScopeRequirement
-from twinbridge.auth.tokens import Caller
-from twinbridge.dependencies import RuntimeDependency, TransactionDependency, authenticated
+from twinbridge.dependencies import Call, authenticated
 from twinbridge.export.schemas import (
     ExportConnectionCreate,
     ExportRunCreate,
@@ -31,35 +30,30 @@ PageDependency = Annotated[Page, Depends(page_parameters)]
 READ = ScopeRequirement("export", Access.READ)
 MODIFY = ScopeRequirement("export", Access.MODIFY)
 # Each operation answers 429 with the code its page shows (seeds 000-003; §2 of the contract).
-ReaderLimited = Annotated[Caller, Depends(authenticated(READ, RateLimitExceeded))]
-Reader = Annotated[Caller, Depends(authenticated(READ, TooManyRequests))]
-WriterLimited = Annotated[Caller, Depends(authenticated(MODIFY, RateLimitExceeded))]
-Writer = Annotated[Caller, Depends(authenticated(MODIFY, TooManyRequests))]
+ReaderLimited = Annotated[Call, Depends(authenticated(READ, RateLimitExceeded))]
+Reader = Annotated[Call, Depends(authenticated(READ, TooManyRequests))]
+WriterLimited = Annotated[Call, Depends(authenticated(MODIFY, RateLimitExceeded))]
+Writer = Annotated[Call, Depends(authenticated(MODIFY, TooManyRequests))]
 
 CONNECTION_REQUEST = "InvalidExportConnectionRequest"
 
 
 @router.post("/connections", status_code=201)
 @invalid_request_code(CONNECTION_REQUEST, targets={"iModelId": "imodelId"})
-async def create_connection(
-    body: ExportConnectionCreate,
-    caller: Writer,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
-) -> dict[str, Any]:
-    connection = await ExportService(transaction).create_connection(body, caller.subject)
-    return {"connection": connection_body(connection, runtime.settings.base_url, None)}
+async def create_connection(body: ExportConnectionCreate, call: Writer) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        connection = await ExportService(transaction).create_connection(body, call.caller.subject)
+    return {"connection": connection_body(connection, call.base_url, None)}
 
 
 @router.get("/connections/{connection_id}")
 @invalid_request_code(CONNECTION_REQUEST)
-async def get_connection(
-    connection_id: str, caller: ReaderLimited, transaction: TransactionDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
-    service = ExportService(transaction)
-    connection = await service.authorized_connection(connection_id, caller.subject, Action.READ)
-    last_run_id = await service.last_run_id(connection.id)
-    return {"connection": connection_body(connection, runtime.settings.base_url, last_run_id)}
+async def get_connection(connection_id: str, call: ReaderLimited) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = ExportService(transaction)
+        connection = await service.authorized_connection(connection_id, call.caller.subject, Action.READ)
+        last_run_id = await service.last_run_id(connection.id)
+    return {"connection": connection_body(connection, call.base_url, last_run_id)}
 
 
 @router.get("/connections")
@@ -67,74 +61,61 @@ async def get_connection(
 async def list_connections(
     request: Request,
     imodel_id: Annotated[str, Query(alias="imodelId")],
-    caller: Reader,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
+    call: Reader,
     page: PageDependency,
 ) -> dict[str, Any]:
-    service = ExportService(transaction)
-    rows, has_next = split_page(await service.list_connections(imodel_id, caller.subject, page), page)
-    last_runs = await service.last_run_ids(rows)
-    base_url = runtime.settings.base_url
+    async with call.transaction() as transaction:
+        service = ExportService(transaction)
+        rows, has_next = split_page(
+            await service.list_connections(imodel_id, call.caller.subject, page), page
+        )
+        last_runs = await service.last_run_ids(rows)
     return {
-        "connections": [connection_body(item, base_url, last_runs.get(item.id)) for item in rows],
-        "_links": page_links(base_url, request, page, has_next),
+        "connections": [connection_body(item, call.base_url, last_runs.get(item.id)) for item in rows],
+        "_links": page_links(call.base_url, request, page, has_next),
     }
 
 
 @router.delete("/connections/{connection_id}", status_code=204)
 @invalid_request_code(CONNECTION_REQUEST)
-async def delete_connection(
-    connection_id: str, caller: WriterLimited, transaction: TransactionDependency
-) -> Response:
-    await ExportService(transaction).delete_connection(connection_id, caller.subject)
+async def delete_connection(connection_id: str, call: WriterLimited) -> Response:
+    async with call.transaction() as transaction:
+        await ExportService(transaction).delete_connection(connection_id, call.caller.subject)
     return Response(status_code=204)
 
 
 @router.post("/connections/{connection_id}/runs", status_code=202)
 @invalid_request_code("InvalidExportConnectionRunRequest")
-async def create_run(
-    connection_id: str,
-    body: ExportRunCreate,
-    caller: WriterLimited,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
-) -> Response:
+async def create_run(connection_id: str, body: ExportRunCreate, call: WriterLimited) -> Response:
     """202 with Location for a new run; 303 with Location when the iModel already has an active run."""
-    creation = await ExportService(transaction).create_run(connection_id, body, caller)
-    location = location_of(runtime.settings.base_url, creation.run)
-    if not creation.created:
-        return Response(status_code=303, headers={"Location": location})
-    run_id = creation.run.id
-    transaction.after_commit(lambda: runtime.run_queue.enqueue(run_id))
-    return Response(status_code=202, headers={"Location": location})
+    async with call.transaction() as transaction:
+        creation = await ExportService(transaction).create_run(connection_id, body, call.caller)
+        if creation.created:
+            run_id = creation.run.id
+            transaction.after_commit(lambda: call.runtime.run_queue.enqueue(run_id))
+    location = location_of(call.base_url, creation.run)
+    return Response(status_code=202 if creation.created else 303, headers={"Location": location})
 
 
 @router.get("/connections/{connection_id}/runs/{run_id}")
 @invalid_request_code("InvalidConnectionRunRequest")
-async def get_run(
-    connection_id: str, run_id: str, caller: Reader, transaction: TransactionDependency
-) -> dict[str, Any]:
-    run = await ExportService(transaction).get_run(connection_id, run_id, caller.subject)
+async def get_run(connection_id: str, run_id: str, call: Reader) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        run = await ExportService(transaction).get_run(connection_id, run_id, call.caller.subject)
     return {"run": run_body(run)}
 
 
 @router.get("/connections/{connection_id}/runs")
 @invalid_request_code("InvalidConnectionRunRequest")
 async def list_runs(
-    connection_id: str,
-    request: Request,
-    caller: Reader,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
-    page: PageDependency,
+    connection_id: str, request: Request, call: Reader, page: PageDependency
 ) -> dict[str, Any]:
-    rows, has_next = split_page(
-        await ExportService(transaction).list_runs(connection_id, caller.subject, page), page
-    )
+    async with call.transaction() as transaction:
+        runs = await ExportService(transaction).list_runs(connection_id, call.caller.subject, page)
+    rows, has_next = split_page(runs, page)
     return {
         "runs": [run_body(run) for run in rows],
-        "_links": page_links(runtime.settings.base_url, request, page, has_next),
+        "_links": page_links(call.base_url, request, page, has_next),
     }
 
 
@@ -146,20 +127,17 @@ def _valid_redirect_url(value: str) -> bool:
 @router.get("/authorizationinformation")
 @invalid_request_code("InvalidAuthorizationInformationRequest", targets={"redirectUrl": "$redirectUrl"})
 async def authorization_information(
-    redirect_url: Annotated[str, Query(alias="redirectUrl")],
-    caller: Reader,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
+    redirect_url: Annotated[str, Query(alias="redirectUrl")], call: Reader
 ) -> dict[str, Any]:
     """Whether runs may act for the caller; service callers need no grant."""
     if not _valid_redirect_url(redirect_url):
         raise InvalidRequest(details=[invalid_value("$redirectUrl", "redirectUrl must be a valid URL.")])
-    authorized = await GrantService(transaction).caller_is_authorized(caller)
+    async with call.transaction() as transaction:
+        authorized = await GrantService(transaction).caller_is_authorized(call.caller)
+    href = authorization_url(call.runtime.issuer, call.caller.subject, redirect_url)
     return {
         "authorizationInformation": {
             "isUserAuthorized": authorized,
-            "_links": {
-                "authorizationUrl": {"href": authorization_url(runtime.issuer, caller.subject, redirect_url)}
-            },
+            "_links": {"authorizationUrl": {"href": href}},
         }
     }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import ExportConnection
 from twinbridge.db.tables import Table
+from twinbridge.itwins.repository import with_role_sql
 
 CONNECTIONS = Table("export_connections", ExportConnection)
+_WITH_ROLE = with_role_sql(CONNECTIONS)
 
 
 class ExportConnectionRepository:
@@ -20,6 +22,13 @@ class ExportConnectionRepository:
     async def get(self, connection_id: str) -> ExportConnection | None:
         row = await self.transaction.one(CONNECTIONS.get_sql, {"id": connection_id})
         return CONNECTIONS.row(row) if row else None
+
+    async def get_with_role(
+        self, connection_id: str, subject: str
+    ) -> tuple[ExportConnection, str | None] | None:
+        """The connection and the role of `subject` on its iTwin."""
+        row = await self.transaction.one(_WITH_ROLE, {"id": connection_id, "subject": subject})
+        return (CONNECTIONS.row(row[:-1]), row[-1]) if row else None
 
     async def list_for_imodel(self, imodel_id: str, offset: int, limit: int) -> list[ExportConnection]:
         rows = await self.transaction.all(

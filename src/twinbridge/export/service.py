@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from twinbridge.auth.permissions import Action
+from twinbridge.auth.permissions import Action, authorize
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import ExportConnection, Run
 from twinbridge.export.repository import ExportConnectionRepository
@@ -61,17 +61,18 @@ class ExportService:
     async def authorized_connection(
         self, connection_id: str, caller: str, action: Action
     ) -> ExportConnection:
-        connection = await self.connections.get(connection_id)
-        if connection is None:
+        found = await self.connections.get_with_role(connection_id, caller)
+        if found is None:
             raise ConnectionNotFound()
-        await self.itwins.authorize(connection.itwin_id, caller, action)
+        connection, role = found
+        authorize(role, action)
         return connection
 
     async def list_connections(self, imodel_id: str, caller: str, page: Page) -> list[ExportConnection]:
-        imodel = await self.imodels.get(imodel_id)
-        if imodel is None:
+        found = await self.imodels.get_with_role(imodel_id, caller)
+        if found is None:
             raise IModelOfConnectionsNotFound()
-        await self.itwins.authorized(imodel.itwin_id, caller, Action.READ)
+        authorize(found[1], Action.READ)
         return await self.connections.list_for_imodel(imodel_id, page.skip, page.fetch_limit)
 
     async def last_run_id(self, connection_id: str) -> str | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from twinbridge.auth.permissions import Action
-from twinbridge.dependencies import Reader, RuntimeDependency, TransactionDependency, Writer
+from twinbridge.dependencies import Reader, RuntimeDependency, Writer
 from twinbridge.imodels.schemas import IModelCreate, baseline_file_body, changeset_body, imodel_body
 from twinbridge.imodels.service import IModelService, baseline_problem, upload_key
 from twinbridge.platform.handlers import invalid_request_code
@@ -24,15 +24,13 @@ INVALID = "InvalidiModelsRequest"
 
 @router.post("", status_code=201)
 @invalid_request_code(INVALID)
-async def create_imodel(
-    body: IModelCreate, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
+async def create_imodel(body: IModelCreate, call: Writer) -> dict[str, Any]:
     """Step 1 of "fromBaseline": answers with `_links.upload` (PUT the file there) and `_links.complete`."""
-    service = IModelService(transaction, runtime.blobs)
-    imodel = await service.create_awaiting_baseline(
-        body.itwin_id, body.name, body.description, body.baseline_file.size, caller.subject
-    )
-    return {"iModel": imodel_body(imodel, runtime.settings.base_url, None, upload_links=True)}
+    async with call.transaction() as transaction:
+        imodel = await IModelService(transaction, call.runtime.blobs).create_awaiting_baseline(
+            body.itwin_id, body.name, body.description, body.baseline_file.size, call.caller.subject
+        )
+    return {"iModel": imodel_body(imodel, call.base_url, None, upload_links=True)}
 
 
 @router.put("/{imodel_id}/baselinefile/upload", status_code=201)
@@ -41,11 +39,14 @@ async def upload_baseline(
     imodel_id: str,
     request: Request,
     token: Annotated[str, Query(description="The secret of the upload URL.")],
-    transaction: TransactionDependency,
     runtime: RuntimeDependency,
 ) -> Response:
-    """Step 2: the file's bytes. Like a SAS URL, the URL itself authorizes; no Authorization header."""
-    imodel = await IModelService(transaction, runtime.blobs).upload_target(imodel_id, token)
+    """Step 2: the file's bytes. Like a SAS URL, the URL itself authorizes; no Authorization header.
+
+    The bytes are received outside any transaction: an upload must not hold the database.
+    """
+    async with runtime.database.transaction(write=False) as transaction:
+        imodel = await IModelService(transaction, runtime.blobs).upload_target(imodel_id, token)
     limit = imodel.baseline_expected_size or 0
     try:
         path, _ = await receive_to_temporary_file(request.stream(), runtime.settings.data_dir / "tmp", limit)
@@ -63,24 +64,23 @@ async def upload_baseline(
 
 @router.post("/{imodel_id}/baselinefile/complete")
 @invalid_request_code(INVALID)
-async def complete_baseline(
-    imodel_id: str, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
+async def complete_baseline(imodel_id: str, call: Writer) -> dict[str, Any]:
     """Step 3: the file is checked; a file that is not an iModel is refused with 422 and deleted."""
-    imodel, baseline = await IModelService(transaction, runtime.blobs).complete_baseline(
-        imodel_id, caller.subject
-    )
+    async with call.transaction() as transaction:
+        imodel, baseline = await IModelService(transaction, call.runtime.blobs).complete_baseline(
+            imodel_id, call.caller.subject
+        )
     return {"baselineFile": baseline_file_body(imodel, baseline)}
 
 
 @router.get("/{imodel_id}/baselinefile")
 @invalid_request_code(INVALID)
-async def get_baseline(
-    imodel_id: str, caller: Reader, transaction: TransactionDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
-    service = IModelService(transaction, runtime.blobs)
-    imodel = await service.authorized(imodel_id, caller.subject, Action.READ)
-    return {"baselineFile": baseline_file_body(imodel, await service.baseline(imodel.id))}
+async def get_baseline(imodel_id: str, call: Reader) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = IModelService(transaction, call.runtime.blobs)
+        imodel = await service.authorized(imodel_id, call.caller.subject, Action.READ)
+        baseline = await service.baseline(imodel.id)
+    return {"baselineFile": baseline_file_body(imodel, baseline)}
 
 
 @router.get("")
@@ -88,58 +88,50 @@ async def get_baseline(
 async def list_imodels(
     request: Request,
     itwin_id: Annotated[str, Query(alias="iTwinId")],
-    caller: Reader,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
+    call: Reader,
     page: PageDependency,
     preference: Annotated[ReturnPreference, Depends(return_preference)],
 ) -> dict[str, Any]:
-    service = IModelService(transaction, runtime.blobs)
-    rows, has_next = split_page(await service.list_in_itwin(itwin_id, caller.subject, page), page)
-    if preference == "representation":
-        items = [
-            imodel_body(imodel, runtime.settings.base_url, await service.latest_version(imodel.id))
-            for imodel in rows
-        ]
-    else:
-        items = [{"id": imodel.id, "displayName": imodel.name} for imodel in rows]
-    return {"iModels": items, "_links": page_links(runtime.settings.base_url, request, page, has_next)}
+    async with call.transaction() as transaction:
+        service = IModelService(transaction, call.runtime.blobs)
+        rows, has_next = split_page(await service.list_in_itwin(itwin_id, call.caller.subject, page), page)
+        if preference == "representation":
+            items = [
+                imodel_body(imodel, call.base_url, await service.latest_version(imodel.id)) for imodel in rows
+            ]
+        else:
+            items = [{"id": imodel.id, "displayName": imodel.name} for imodel in rows]
+    return {"iModels": items, "_links": page_links(call.base_url, request, page, has_next)}
 
 
 @router.get("/{imodel_id}")
 @invalid_request_code(INVALID)
-async def get_imodel(
-    imodel_id: str, caller: Reader, transaction: TransactionDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
-    service = IModelService(transaction, runtime.blobs)
-    imodel = await service.authorized(imodel_id, caller.subject, Action.READ)
-    latest = await service.latest_version(imodel.id)
-    return {"iModel": imodel_body(imodel, runtime.settings.base_url, latest, upload_links=True)}
+async def get_imodel(imodel_id: str, call: Reader) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = IModelService(transaction, call.runtime.blobs)
+        imodel = await service.authorized(imodel_id, call.caller.subject, Action.READ)
+        latest = await service.latest_version(imodel.id)
+    return {"iModel": imodel_body(imodel, call.base_url, latest, upload_links=True)}
 
 
 @router.get("/{imodel_id}/changesets")
 @invalid_request_code(INVALID)
 async def list_changesets(
-    imodel_id: str,
-    request: Request,
-    caller: Reader,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
-    page: PageDependency,
+    imodel_id: str, request: Request, call: Reader, page: PageDependency
 ) -> dict[str, Any]:
-    service = IModelService(transaction, runtime.blobs)
-    await service.authorized(imodel_id, caller.subject, Action.READ)
-    rows, has_next = split_page(await service.changesets(imodel_id, page), page)
+    async with call.transaction() as transaction:
+        service = IModelService(transaction, call.runtime.blobs)
+        await service.authorized(imodel_id, call.caller.subject, Action.READ)
+        rows, has_next = split_page(await service.changesets(imodel_id, page), page)
     return {
-        "changesets": [changeset_body(version, runtime.settings.base_url) for version in rows],
-        "_links": page_links(runtime.settings.base_url, request, page, has_next),
+        "changesets": [changeset_body(version, call.base_url) for version in rows],
+        "_links": page_links(call.base_url, request, page, has_next),
     }
 
 
 @router.delete("/{imodel_id}", status_code=204)
 @invalid_request_code(INVALID)
-async def delete_imodel(
-    imodel_id: str, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
-) -> Response:
-    await IModelService(transaction, runtime.blobs).delete(imodel_id, caller.subject)
+async def delete_imodel(imodel_id: str, call: Writer) -> Response:
+    async with call.transaction() as transaction:
+        await IModelService(transaction, call.runtime.blobs).delete(imodel_id, call.caller.subject)
     return Response(status_code=204)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import IModel, IModelVersion
 from twinbridge.db.tables import Table
+from twinbridge.itwins.repository import with_role_sql
 
 IMODELS = Table("imodels", IModel)
+_WITH_ROLE = with_role_sql(IMODELS)
 VERSIONS = Table("imodel_versions", IModelVersion)
 # Inserted without an id: the database numbers versions.
 _VERSION_COLUMNS = [column for column in VERSIONS.columns if column != "id"]
@@ -31,6 +33,11 @@ class IModelRepository:
     async def get(self, imodel_id: str) -> IModel | None:
         row = await self.transaction.one(IMODELS.get_sql, {"id": imodel_id})
         return IMODELS.row(row) if row else None
+
+    async def get_with_role(self, imodel_id: str, subject: str) -> tuple[IModel, str | None] | None:
+        """The iModel and the role of `subject` on its iTwin."""
+        row = await self.transaction.one(_WITH_ROLE, {"id": imodel_id, "subject": subject})
+        return (IMODELS.row(row[:-1]), row[-1]) if row else None
 
     async def get_by_upload_token(self, imodel_id: str, token: str) -> IModel | None:
         row = await self.transaction.one(

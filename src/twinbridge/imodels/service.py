@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from twinbridge.auth.permissions import Action
+from twinbridge.auth.permissions import Action, authorize
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import IModel, IModelVersion
 from twinbridge.imodels.repository import IModelRepository
@@ -172,10 +172,11 @@ class IModelService:
         return imodel, version
 
     async def authorized(self, imodel_id: str, caller: str, action: Action) -> IModel:
-        imodel = await self.repository.get(imodel_id)
-        if imodel is None:
+        found = await self.repository.get_with_role(imodel_id, caller)
+        if found is None:
             raise IModelNotFound()
-        await self.itwins.authorize(imodel.itwin_id, caller, action)
+        imodel, role = found
+        authorize(role, action)
         return imodel
 
     async def list_in_itwin(self, itwin_id: str, caller: str, page: Page) -> list[IModel]:

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import ITwin, ITwinMember
 from twinbridge.db.tables import Table
 
 ITWINS = Table("itwins", ITwin)
 MEMBERS = Table("itwin_members", ITwinMember, key=("itwin_id", "subject"))
+
+
+def role_of_subject(alias: str) -> str:
+    """A column: the role of `:subject` on the iTwin of the row `alias` (NULL when not a member), so that
+    a resource and its caller's access come in one statement."""
+    return f"(SELECT role FROM itwin_members m WHERE m.itwin_id = {alias}.itwin_id AND m.subject = :subject)"
+
+
+_ITWIN_WITH_ROLE = (
+    f"SELECT {ITWINS.select('i')}, (SELECT role FROM itwin_members m WHERE m.itwin_id = i.id"
+    " AND m.subject = :subject) FROM itwins i WHERE i.id = :id"
+)
+
+
+def with_role_sql(table: Table[Any]) -> str:
+    """A whole row of `table` by id, with the role of `:subject` on its iTwin as the last column."""
+    return f"SELECT {table.select('t')}, {role_of_subject('t')} FROM {table.name} t WHERE t.id = :id"
 
 
 class ITwinRepository:
@@ -21,6 +40,11 @@ class ITwinRepository:
     async def get(self, itwin_id: str) -> ITwin | None:
         row = await self.transaction.one(ITWINS.get_sql, {"id": itwin_id})
         return ITWINS.row(row) if row else None
+
+    async def get_with_role(self, itwin_id: str, subject: str) -> tuple[ITwin, str | None] | None:
+        """The iTwin and the role of `subject` on it."""
+        row = await self.transaction.one(_ITWIN_WITH_ROLE, {"id": itwin_id, "subject": subject})
+        return (ITWINS.row(row[:-1]), row[-1]) if row else None
 
     async def list_for_subject(self, subject: str, offset: int, limit: int) -> list[ITwin]:
         rows = await self.transaction.all(

@@ -45,10 +45,11 @@ class ITwinService:
 
     async def authorized(self, itwin_id: str, subject: str, action: Action) -> ITwin:
         """The iTwin if it exists (404 otherwise) and `subject` may do `action` on it (403 otherwise)."""
-        itwin = await self.repository.get(itwin_id)
-        if itwin is None:
+        found = await self.repository.get_with_role(itwin_id, subject)
+        if found is None:
             raise ITwinNotFound()
-        authorize(await self.repository.role_of(itwin_id, subject), action)
+        itwin, role = found
+        authorize(role, action)
         return itwin
 
     async def authorize(self, itwin_id: str, subject: str, action: Action) -> None:

@@ -21,4 +21,4 @@ async def page_parameters(
 
 def page_links(base_url: str, request: Request, page: Page, has_next: bool) -> dict[str, dict[str, str]]:
     """self, prev (omitted on the first page) and next (omitted on the last page)."""
-    return links_of_page(base_url, request.url.path, request.query_params.multi_items(), page, has_next)
+    return links_of_page(base_url, request.scope["path"], request.query_params.multi_items(), page, has_next)

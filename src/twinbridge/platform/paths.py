@@ -26,6 +26,8 @@ FIXED_WORDS = frozenset(
 
 
 def normalize_path(path: str) -> str:
+    if path.islower() or not any(character.isupper() for character in path):
+        return path  # the common case: nothing to lower
     return "/".join(part.lower() if part.lower() in FIXED_WORDS else part for part in path.split("/"))
 
 

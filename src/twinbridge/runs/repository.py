@@ -34,25 +34,24 @@ class RunRepository:
         if not runs:
             return runs
         ids = {f"run{index}": run.id for index, run in enumerate(runs)}
-        placeholders = ", ".join(f":{name}" for name in ids)
-        jobs = JOBS.rows(
-            await self.transaction.all(
-                f"SELECT {JOBS.select()} FROM run_jobs WHERE run_id IN ({placeholders}) ORDER BY ordinal", ids
-            )
+        placeholders = ", ".join(f":{name}" for name in ids) if len(ids) > 1 else ":run0"
+        # Jobs with their tasks in one statement: each row is a job's columns, then a task's.
+        rows_of_jobs = await self.transaction.all(
+            f"SELECT {JOBS.select('j')}, {TASKS.select('t')} FROM run_jobs j"
+            f" LEFT JOIN run_tasks t ON t.job_id = j.id WHERE j.run_id IN ({placeholders})"
+            " ORDER BY j.run_id, j.ordinal, t.ordinal",
+            ids,
         )
-        tasks = TASKS.rows(
-            await self.transaction.all(
-                f"SELECT {TASKS.select('t')} FROM run_tasks t JOIN run_jobs j ON j.id = t.job_id"
-                f" WHERE j.run_id IN ({placeholders}) ORDER BY t.ordinal",
-                ids,
-            )
-        )
-        jobs_by_id = {job.id: job for job in jobs}
-        for task in tasks:
-            jobs_by_id[task.job_id].tasks.append(task)
+        job_width = len(JOBS.columns)
         runs_by_id = {run.id: run for run in runs}
-        for job in jobs:
-            runs_by_id[job.run_id].jobs.append(job)
+        jobs_by_id: dict[str, Job] = {}
+        for row in rows_of_jobs:
+            job = jobs_by_id.get(row[0])
+            if job is None:
+                job = jobs_by_id[row[0]] = JOBS.row(row[:job_width])
+                runs_by_id[job.run_id].jobs.append(job)
+            if row[job_width] is not None:  # a job without tasks has one row of NULLs
+                job.tasks.append(TASKS.row(row[job_width:]))
         return runs
 
     async def add(self, run: Run) -> Run:

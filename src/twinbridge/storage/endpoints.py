@@ -8,13 +8,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from twinbridge.auth.permissions import Action
-from twinbridge.dependencies import (
-    Reader,
-    RuntimeDependency,
-    TransactionDependency,
-    Writer,
-    WriteTransactionDependency,
-)
+from twinbridge.db.models import StorageFile, StorageFolder
+from twinbridge.dependencies import Call, Reader, RuntimeDependency, Writer
 from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
 from twinbridge.platform.pagination import page_links, page_parameters
@@ -43,105 +38,94 @@ INVALID = "InvalidStorageRequest"
 MAXIMUM_UPLOAD_SIZE = 5000 * 1024 * 1024
 
 
-async def _service(transaction: TransactionDependency, runtime: RuntimeDependency) -> StorageService:
-    return StorageService(transaction, runtime.blobs)
-
-
-async def _service_that_may_write(
-    transaction: WriteTransactionDependency, runtime: RuntimeDependency
-) -> StorageService:
-    """For the GET that makes the iTwin's root folder on first use: it must hold the write lock."""
-    return StorageService(transaction, runtime.blobs)
-
-
-ServiceDependency = Annotated[StorageService, Depends(_service)]
-WritingServiceDependency = Annotated[StorageService, Depends(_service_that_may_write)]
-
-
 def _signer(runtime: Runtime) -> DownloadSigner:
     return DownloadSigner.from_signing_key(runtime.issuer.signing_key)
+
+
+async def _root_items(
+    call: Call, itwin_id: str, page: Page
+) -> tuple[StorageFolder, list[StorageFolder | StorageFile]]:
+    """The root folder and a page of its items; the root is made on first use (in a writing transaction:
+    every later call reads)."""
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        root = await service.authorized_root(itwin_id, call.caller.subject, Action.READ, create=False)
+        if root is not None:
+            return root, await service.list_items(root, page)
+    async with call.runtime.database.transaction(write=True) as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        made = await service.authorized_root(itwin_id, call.caller.subject, Action.READ, create=True)
+        assert made is not None
+        return made, await service.list_items(made, page)
 
 
 @router.get("/")
 @router.get("", include_in_schema=False)
 @invalid_request_code(INVALID)
 async def list_top_level(
-    request: Request,
-    itwin_id: Annotated[str, Query(alias="iTwinId")],
-    caller: Reader,
-    service: WritingServiceDependency,
-    runtime: RuntimeDependency,
-    page: PageDependency,
+    request: Request, itwin_id: Annotated[str, Query(alias="iTwinId")], call: Reader, page: PageDependency
 ) -> dict[str, Any]:
     """Folders and files in the iTwin's root folder; `_links.folder` is the root folder."""
-    base_url = runtime.settings.base_url
-    root = await service.authorized_root(itwin_id, caller.subject, Action.READ)
-    rows, has_next = split_page(await service.list_items(root, page), page)
+    root, items = await _root_items(call, itwin_id, page)
+    rows, has_next = split_page(items, page)
     return {
-        "items": [item_body(item, "", base_url) for item in rows],
+        "items": [item_body(item, "", call.base_url) for item in rows],
         "_links": {
-            "folder": {"href": f"{base_url}/storage/folders/{root.id}"},
-            **page_links(base_url, request, page, has_next),
+            "folder": {"href": f"{call.base_url}/storage/folders/{root.id}"},
+            **page_links(call.base_url, request, page, has_next),
         },
     }
 
 
 @router.get("/folders/{folder_id}")
 @invalid_request_code(INVALID)
-async def get_folder(
-    folder_id: str, caller: Reader, service: ServiceDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
-    folder = await service.authorized_folder(folder_id, caller.subject, Action.READ)
-    return {"folder": folder_body(folder, await service.folder_path(folder), runtime.settings.base_url)}
+async def get_folder(folder_id: str, call: Reader) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        folder = await service.authorized_folder(folder_id, call.caller.subject, Action.READ)
+        path = await service.folder_path(folder)
+    return {"folder": folder_body(folder, path, call.base_url)}
 
 
 @router.get("/folders/{folder_id}/files")
 @invalid_request_code(INVALID)
-async def list_files(
-    folder_id: str,
-    request: Request,
-    caller: Reader,
-    service: ServiceDependency,
-    runtime: RuntimeDependency,
-    page: PageDependency,
-) -> dict[str, Any]:
-    base_url = runtime.settings.base_url
-    folder = await service.authorized_folder(folder_id, caller.subject, Action.READ)
-    rows, has_next = split_page(await service.list_files(folder, page), page)
-    path = await service.folder_path(folder)
+async def list_files(folder_id: str, request: Request, call: Reader, page: PageDependency) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        folder = await service.authorized_folder(folder_id, call.caller.subject, Action.READ)
+        rows, has_next = split_page(await service.list_files(folder, page), page)
+        path = await service.folder_path(folder)
     return {
-        "files": [file_body(file, path, base_url) for file in rows],
-        "_links": page_links(base_url, request, page, has_next),
+        "files": [file_body(file, path, call.base_url) for file in rows],
+        "_links": page_links(call.base_url, request, page, has_next),
     }
 
 
 @router.post("/folders/{folder_id}/files", status_code=202)
 @invalid_request_code(INVALID)
-async def create_file(
-    folder_id: str, body: FileCreate, caller: Writer, service: ServiceDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
+async def create_file(folder_id: str, body: FileCreate, call: Writer) -> dict[str, Any]:
     """Step 1 of an upload: answers with `uploadUrl` (PUT the bytes there) and `completeUrl`."""
-    file = await service.create_file(folder_id, body.display_name, body.description, caller.subject)
-    return upload_links(file, runtime.settings.base_url)
+    async with call.transaction() as transaction:
+        file = await StorageService(transaction, call.runtime.blobs).create_file(
+            folder_id, body.display_name, body.description, call.caller.subject
+        )
+    return upload_links(file, call.base_url)
 
 
 @router.post("/files/{file_id}/updatecontent")
 @invalid_request_code(INVALID)
 async def update_file_content(
-    file_id: str,
-    caller: Writer,
-    service: ServiceDependency,
-    runtime: RuntimeDependency,
-    body: FileContentUpdate | None = None,
+    file_id: str, call: Writer, body: FileContentUpdate | None = None
 ) -> dict[str, Any]:
     """Step 1 of replacing a file's content: `uploadUrl` for the new bytes, `completeUrl` to confirm them.
 
     The file keeps its current content (downloads, runs) until the update completes.
     """
-    file = await service.start_content_update(
-        file_id, caller.subject, body.display_name if body is not None else None
-    )
-    return upload_links(file, runtime.settings.base_url)
+    async with call.transaction() as transaction:
+        file = await StorageService(transaction, call.runtime.blobs).start_content_update(
+            file_id, call.caller.subject, body.display_name if body is not None else None
+        )
+    return upload_links(file, call.base_url)
 
 
 @router.put("/files/{file_id}/upload", status_code=201)
@@ -150,7 +134,6 @@ async def upload_file(
     file_id: str,
     request: Request,
     token: Annotated[str, Query(description="The secret of the upload URL.")],
-    service: ServiceDependency,
     runtime: RuntimeDependency,
     blob_type: Annotated[
         str | None,
@@ -159,8 +142,12 @@ async def upload_file(
         ),
     ] = None,
 ) -> Response:
-    """Step 2: the bytes. Like a SAS URL, the URL itself authorizes; no Authorization header."""
-    file = await service.upload_target(file_id, token)
+    """Step 2: the bytes. Like a SAS URL, the URL itself authorizes; no Authorization header.
+
+    The bytes are received outside any transaction: an upload must not hold the database.
+    """
+    async with runtime.database.transaction(write=False) as transaction:
+        await StorageService(transaction, runtime.blobs).upload_target(file_id, token)
     try:
         path, _ = await receive_to_temporary_file(
             request.stream(), runtime.settings.data_dir / "tmp", MAXIMUM_UPLOAD_SIZE
@@ -168,7 +155,9 @@ async def upload_file(
     except UploadTooLarge:
         raise PayloadTooLarge() from None
     try:
-        await service.receive_upload(file, path)
+        async with runtime.database.transaction(write=True) as transaction:
+            service = StorageService(transaction, runtime.blobs)
+            await service.receive_upload(await service.upload_target(file_id, token), path)
     finally:
         path.unlink(missing_ok=True)
     return Response(status_code=201)
@@ -176,65 +165,70 @@ async def upload_file(
 
 @router.post("/files/{file_id}/complete")
 @invalid_request_code(INVALID)
-async def complete_file(
-    file_id: str, caller: Writer, service: ServiceDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
+async def complete_file(file_id: str, call: Writer) -> dict[str, Any]:
     """Step 3: the uploaded bytes become the file's content; the upload URL stops working."""
-    file = await service.complete(file_id, caller.subject)
-    return {"file": file_body(file, await service.folder_path_of(file), runtime.settings.base_url)}
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        file = await service.complete(file_id, call.caller.subject)
+        path = await service.folder_path_of(file)
+    return {"file": file_body(file, path, call.base_url)}
 
 
 @router.get("/files/{file_id}")
 @invalid_request_code(INVALID)
-async def get_file(
-    file_id: str, caller: Reader, service: ServiceDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
-    file = await service.authorized(file_id, caller.subject, Action.READ)
-    return {"file": file_body(file, await service.folder_path_of(file), runtime.settings.base_url)}
+async def get_file(file_id: str, call: Reader) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        file = await service.authorized(file_id, call.caller.subject, Action.READ)
+        path = await service.folder_path_of(file)
+    return {"file": file_body(file, path, call.base_url)}
 
 
 @router.patch("/files/{file_id}")
 @invalid_request_code(INVALID)
-async def update_file(
-    file_id: str, body: FileUpdate, caller: Writer, service: ServiceDependency, runtime: RuntimeDependency
-) -> dict[str, Any]:
-    file = await service.update(
-        file_id, caller.subject, body.display_name, body.description, body.model_fields_set
-    )
-    return {"file": file_body(file, await service.folder_path_of(file), runtime.settings.base_url)}
+async def update_file(file_id: str, body: FileUpdate, call: Writer) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        file = await service.update(
+            file_id, call.caller.subject, body.display_name, body.description, body.model_fields_set
+        )
+        path = await service.folder_path_of(file)
+    return {"file": file_body(file, path, call.base_url)}
 
 
 @router.delete("/files/{file_id}", status_code=204)
 @invalid_request_code(INVALID)
-async def delete_file(file_id: str, caller: Writer, service: ServiceDependency) -> Response:
-    await service.delete(file_id, caller.subject)
+async def delete_file(file_id: str, call: Writer) -> Response:
+    async with call.transaction() as transaction:
+        await StorageService(transaction, call.runtime.blobs).delete(file_id, call.caller.subject)
     return Response(status_code=204)
 
 
 @router.get("/files/{file_id}/download", status_code=302, response_class=RedirectResponse)
 @invalid_request_code(INVALID)
-async def download_file(
-    file_id: str, caller: Reader, service: ServiceDependency, runtime: RuntimeDependency
-) -> RedirectResponse:
+async def download_file(file_id: str, call: Reader) -> RedirectResponse:
     """Redirects to a short-lived signed URL of the content, as upstream redirects to a SAS URL."""
-    file = await service.authorized_complete(file_id, caller.subject, Action.READ)
-    signed = _signer(runtime).sign(file.id)
-    return RedirectResponse(content_href(runtime.settings.base_url, file.id, signed), status_code=302)
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        file = await service.authorized_complete(file_id, call.caller.subject, Action.READ)
+    signed = _signer(call.runtime).sign(file.id)
+    return RedirectResponse(content_href(call.base_url, file.id, signed), status_code=302)
 
 
 @router.get("/files/{file_id}/content", response_class=StreamingResponse)
 @invalid_request_code(INVALID)
 async def file_content(
     file_id: str,
-    service: ServiceDependency,
     runtime: RuntimeDependency,
     expires: Annotated[str, Query(description="When the URL expires (Unix seconds).")] = "",
     signature: Annotated[str, Query(description="The URL's signature.")] = "",
 ) -> StreamingResponse:
     """The bytes of a file, for whoever holds a signed URL from `download`; no Authorization header."""
     _signer(runtime).verify(file_id, expires, signature)
-    file = await service.downloadable(file_id)
-    stream = await service.open_for_read(file.id)
+    async with runtime.database.transaction(write=False) as transaction:
+        service = StorageService(transaction, runtime.blobs)
+        file = await service.downloadable(file_id)
+        stream = await service.open_for_read(file.id)
     return StreamingResponse(
         read_chunks(stream),  # a sync iterator: Starlette reads it in a worker thread
         media_type="application/octet-stream",

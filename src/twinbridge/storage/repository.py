@@ -5,9 +5,12 @@ from __future__ import annotations
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.db.tables import Table
+from twinbridge.itwins.repository import with_role_sql
 
 FOLDERS = Table("storage_folders", StorageFolder)
 FILES = Table("storage_files", StorageFile)
+_FOLDER_WITH_ROLE = with_role_sql(FOLDERS)
+_FILE_WITH_ROLE = with_role_sql(FILES)
 
 
 class StorageRepository:
@@ -48,6 +51,18 @@ class StorageRepository:
     async def get_file(self, file_id: str) -> StorageFile | None:
         row = await self.transaction.one(FILES.get_sql, {"id": file_id})
         return FILES.row(row) if row else None
+
+    async def get_file_with_role(self, file_id: str, subject: str) -> tuple[StorageFile, str | None] | None:
+        """The file and the role of `subject` on its iTwin."""
+        row = await self.transaction.one(_FILE_WITH_ROLE, {"id": file_id, "subject": subject})
+        return (FILES.row(row[:-1]), row[-1]) if row else None
+
+    async def get_folder_with_role(
+        self, folder_id: str, subject: str
+    ) -> tuple[StorageFolder, str | None] | None:
+        """The folder and the role of `subject` on its iTwin."""
+        row = await self.transaction.one(_FOLDER_WITH_ROLE, {"id": folder_id, "subject": subject})
+        return (FOLDERS.row(row[:-1]), row[-1]) if row else None
 
     async def get_file_by_upload_token(self, file_id: str, token: str) -> StorageFile | None:
         row = await self.transaction.one(

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from twinbridge.auth.permissions import Action
+from twinbridge.auth.permissions import Action, authorize
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.itwins.service import ITwinService
@@ -84,23 +84,30 @@ class StorageService:
             StorageFolder(id=folder_id, itwin_id=itwin_id, parent_id=None, display_name=ROOT_FOLDER_NAME)
         )
 
-    async def authorized_root(self, itwin_id: str, caller: str, action: Action) -> StorageFolder:
+    async def authorized_root(
+        self, itwin_id: str, caller: str, action: Action, *, create: bool
+    ) -> StorageFolder | None:
+        """The iTwin's root folder; made now if `create`, else None when it has not been made yet."""
         await self.itwins.authorized(itwin_id, caller, action)
-        return await self.root_folder(itwin_id)
+        if create:
+            return await self.root_folder(itwin_id)
+        return await self.repository.get_folder(root_folder_id(itwin_id))
 
     async def authorized_folder(self, folder_id: str, caller: str, action: Action) -> StorageFolder:
-        folder = await self.repository.get_folder(folder_id)
-        if folder is None:
+        found = await self.repository.get_folder_with_role(folder_id, caller)
+        if found is None:
             raise FolderNotFound()
-        await self.itwins.authorized(folder.itwin_id, caller, action)
+        folder, role = found
+        authorize(role, action)
         return folder
 
     async def authorized(self, file_id: str, caller: str, action: Action) -> StorageFile:
         """Any file in any state, if `caller` may do `action` on its iTwin."""
-        file = await self.repository.get_file(file_id)
-        if file is None:
+        found = await self.repository.get_file_with_role(file_id, caller)
+        if found is None:
             raise FileNotFound()
-        await self.itwins.authorized(file.itwin_id, caller, action)
+        file, role = found
+        authorize(role, action)
         return file
 
     async def authorized_complete(self, file_id: str, caller: str, action: Action) -> StorageFile:

@@ -13,8 +13,6 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import serialization
-
 from twinbridge.auth.keys import SigningKey
 from twinbridge.platform.errors import ApiError
 
@@ -44,10 +42,7 @@ class DownloadSigner:
 
     @classmethod
     def from_signing_key(cls, key: SigningKey) -> DownloadSigner:
-        der = key.private_key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        return cls(hmac.new(der, KEY_LABEL, hashlib.sha256).digest())
+        return cls(key.derived_secret(KEY_LABEL))
 
     def _signature(self, file_id: str, expires: int) -> str:
         digest = hmac.new(self.secret, f"{file_id}\n{expires}".encode(), hashlib.sha256).digest()

@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from twinbridge.auth.grants import GrantService, authorization_url
 from twinbridge.auth.permissions import Action
 from twinbridge.auth.scopes import Access, ScopeRequirement
-from twinbridge.auth.tokens import Caller
-from twinbridge.dependencies import RuntimeDependency, TransactionDependency, authenticated
+from twinbridge.dependencies import Call, authenticated
 from twinbridge.platform.errors import InvalidRequest, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
 from twinbridge.platform.pagination import page_links, page_parameters
@@ -41,8 +40,8 @@ from twinbridge.synchronization.service import MANIFEST, STORAGE, Synchronizatio
 router = APIRouter(prefix="/synchronization", tags=["Synchronization"])
 PageDependency = Annotated[Page, Depends(page_parameters)]
 PreferDependency = Annotated[ReturnPreference, Depends(return_preference)]
-Reader = Annotated[Caller, Depends(authenticated(ScopeRequirement("synchronization", Access.READ)))]
-Writer = Annotated[Caller, Depends(authenticated(ScopeRequirement("synchronization", Access.MODIFY)))]
+Reader = Annotated[Call, Depends(authenticated(ScopeRequirement("synchronization", Access.READ)))]
+Writer = Annotated[Call, Depends(authenticated(ScopeRequirement("synchronization", Access.MODIFY)))]
 
 
 def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> None:
@@ -57,127 +56,109 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
     @invalid_request_code(invalid)
     async def create_connection(
         body: create_body,  # type: ignore[valid-type]
-        caller: Writer,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
+        call: Writer,
     ) -> dict[str, Any]:
-        connection = await SynchronizationService(transaction).create_connection(kind, body, caller.subject)
-        return {"connection": connection_body(connection, runtime.settings.base_url, None)}
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            connection = await service.create_connection(kind, body, call.caller.subject)
+        return {"connection": connection_body(connection, call.base_url, None)}
 
     @router.get(base + "/{connection_id}", name=f"get_{kind}_connection")
     @invalid_request_code(invalid)
-    async def get_connection(
-        connection_id: str, caller: Reader, transaction: TransactionDependency, runtime: RuntimeDependency
-    ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        connection = await service.authorized_connection(kind, connection_id, caller.subject, Action.READ)
-        last_run = await service.last_run_id(connection.id)
-        return {"connection": connection_body(connection, runtime.settings.base_url, last_run)}
+    async def get_connection(connection_id: str, call: Reader) -> dict[str, Any]:
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            connection = await service.authorized_connection(
+                kind, connection_id, call.caller.subject, Action.READ
+            )
+            last_run = await service.last_run_id(connection.id)
+        return {"connection": connection_body(connection, call.base_url, last_run)}
 
     @router.get(base, name=f"list_{kind}_connections")
     @invalid_request_code(invalid)
     async def list_connections(
         request: Request,
         imodel_id: Annotated[str, Query(alias="imodelId")],
-        caller: Reader,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
+        call: Reader,
         page: PageDependency,
         preference: PreferDependency,
     ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        rows, has_next = split_page(
-            await service.list_connections(kind, imodel_id, caller.subject, page), page
-        )
-        base_url = runtime.settings.base_url
-        if preference == "representation":
-            last_runs = await service.last_run_ids(rows)
-            items = [connection_body(item, base_url, last_runs.get(item.id)) for item in rows]
-        else:
-            items = [connection_summary(item) for item in rows]
-        return {"connections": items, "_links": page_links(base_url, request, page, has_next)}
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            connections = await service.list_connections(kind, imodel_id, call.caller.subject, page)
+            rows, has_next = split_page(connections, page)
+            if preference == "representation":
+                last_runs = await service.last_run_ids(rows)
+                items = [connection_body(item, call.base_url, last_runs.get(item.id)) for item in rows]
+            else:
+                items = [connection_summary(item) for item in rows]
+        return {"connections": items, "_links": page_links(call.base_url, request, page, has_next)}
 
     @router.put(base + "/{connection_id}", name=f"update_{kind}_connection")
     @invalid_request_code(invalid)
-    async def update_connection(
-        connection_id: str,
-        body: ConnectionUpdate,
-        caller: Writer,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
-    ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        connection = await service.update_connection(kind, connection_id, body, caller.subject)
-        last_run = await service.last_run_id(connection.id)
-        return {"connection": connection_body(connection, runtime.settings.base_url, last_run)}
+    async def update_connection(connection_id: str, body: ConnectionUpdate, call: Writer) -> dict[str, Any]:
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            connection = await service.update_connection(kind, connection_id, body, call.caller.subject)
+            last_run = await service.last_run_id(connection.id)
+        return {"connection": connection_body(connection, call.base_url, last_run)}
 
     @router.delete(base + "/{connection_id}", status_code=204, name=f"delete_{kind}_connection")
     @invalid_request_code(invalid)
-    async def delete_connection(
-        connection_id: str, caller: Writer, transaction: TransactionDependency
-    ) -> Response:
-        await SynchronizationService(transaction).delete_connection(kind, connection_id, caller.subject)
+    async def delete_connection(connection_id: str, call: Writer) -> Response:
+        async with call.transaction() as transaction:
+            await SynchronizationService(transaction).delete_connection(
+                kind, connection_id, call.caller.subject
+            )
         return Response(status_code=204)
 
-    async def _accepted(
-        connection_id: str, caller: Caller, transaction: Any, runtime: Any, manifest: ManifestRunCreate | None
-    ) -> Response:
-        creation = await SynchronizationService(transaction).create_run(kind, connection_id, caller, manifest)
-        location = location_of(runtime.settings.base_url, creation.run)
-        if not creation.created:
-            return Response(status_code=303, headers={"Location": location})
-        run_id = creation.run.id
-        transaction.after_commit(lambda: runtime.run_queue.enqueue(run_id))
-        return Response(status_code=202, headers={"Location": location})
+    async def _accepted(connection_id: str, call: Call, manifest: ManifestRunCreate | None) -> Response:
+        async with call.transaction() as transaction:
+            creation = await SynchronizationService(transaction).create_run(
+                kind, connection_id, call.caller, manifest
+            )
+            if creation.created:
+                run_id = creation.run.id
+                transaction.after_commit(lambda: call.runtime.run_queue.enqueue(run_id))
+        location = location_of(call.base_url, creation.run)
+        return Response(status_code=202 if creation.created else 303, headers={"Location": location})
 
     if kind == MANIFEST:
 
         @router.post(base + "/{connection_id}/runs", status_code=202, name="create_manifest_connection_run")
         @invalid_request_code(invalid_run)
-        async def create_manifest_run(
-            connection_id: str,
-            body: ManifestRunCreate,
-            caller: Writer,
-            transaction: TransactionDependency,
-            runtime: RuntimeDependency,
-        ) -> Response:
-            return await _accepted(connection_id, caller, transaction, runtime, body)
+        async def create_manifest_run(connection_id: str, body: ManifestRunCreate, call: Writer) -> Response:
+            return await _accepted(connection_id, call, body)
 
     else:
 
         @router.post(base + "/{connection_id}/run", status_code=202, name="create_storage_connection_run")
         @invalid_request_code(invalid_run)
-        async def create_storage_run(
-            connection_id: str, caller: Writer, transaction: TransactionDependency, runtime: RuntimeDependency
-        ) -> Response:
+        async def create_storage_run(connection_id: str, call: Writer) -> Response:
             """No body: the run synchronizes the connection's source files (note the singular /run)."""
-            return await _accepted(connection_id, caller, transaction, runtime, None)
+            return await _accepted(connection_id, call, None)
 
     @router.get(base + "/{connection_id}/runs/{run_id}", name=f"get_{kind}_connection_run")
     @invalid_request_code(invalid_run)
-    async def get_run(
-        connection_id: str, run_id: str, caller: Reader, transaction: TransactionDependency
-    ) -> dict[str, Any]:
-        run = await SynchronizationService(transaction).get_run(kind, connection_id, run_id, caller.subject)
+    async def get_run(connection_id: str, run_id: str, call: Reader) -> dict[str, Any]:
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            run = await service.get_run(kind, connection_id, run_id, call.caller.subject)
         return {"run": run_body(run)}
 
     @router.get(base + "/{connection_id}/runs", name=f"list_{kind}_connection_runs")
     @invalid_request_code(invalid_run)
     async def list_runs(
-        connection_id: str,
-        request: Request,
-        caller: Reader,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
-        page: PageDependency,
-        preference: PreferDependency,
+        connection_id: str, request: Request, call: Reader, page: PageDependency, preference: PreferDependency
     ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        rows, has_next = split_page(await service.list_runs(kind, connection_id, caller.subject, page), page)
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            runs = await service.list_runs(kind, connection_id, call.caller.subject, page)
+        rows, has_next = split_page(runs, page)
         shape = run_body if preference == "representation" else run_summary
         return {
             "runs": [shape(run) for run in rows],
-            "_links": page_links(runtime.settings.base_url, request, page, has_next),
+            "_links": page_links(call.base_url, request, page, has_next),
         }
 
     @router.post(base + "/{connection_id}/sourcefiles", status_code=201, name=f"add_{kind}_source_file")
@@ -185,47 +166,34 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
     async def add_source_file(
         connection_id: str,
         body: mapping_body,  # type: ignore[valid-type]
-        caller: Writer,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
+        call: Writer,
     ) -> dict[str, Any]:
-        source_file = await SynchronizationService(transaction).add_source_file(
-            kind, connection_id, body, caller.subject
-        )
-        return {"sourceFile": source_file_body(source_file, runtime.settings.base_url)}
+        async with call.transaction() as transaction:
+            source_file = await SynchronizationService(transaction).add_source_file(
+                kind, connection_id, body, call.caller.subject
+            )
+        return {"sourceFile": source_file_body(source_file, call.base_url)}
 
     @router.get(base + "/{connection_id}/sourcefiles/{source_file_id}", name=f"get_{kind}_source_file")
     @invalid_request_code(invalid_source_file)
-    async def get_source_file(
-        connection_id: str,
-        source_file_id: str,
-        caller: Reader,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
-    ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        source_file = await service.source_file(kind, connection_id, source_file_id, caller.subject)
-        return {"sourceFile": source_file_body(source_file, runtime.settings.base_url)}
+    async def get_source_file(connection_id: str, source_file_id: str, call: Reader) -> dict[str, Any]:
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            source_file = await service.source_file(kind, connection_id, source_file_id, call.caller.subject)
+        return {"sourceFile": source_file_body(source_file, call.base_url)}
 
     @router.get(base + "/{connection_id}/sourcefiles", name=f"list_{kind}_source_files")
     @invalid_request_code(invalid_source_file)
     async def list_source_files(
-        connection_id: str,
-        request: Request,
-        caller: Reader,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
-        page: PageDependency,
-        preference: PreferDependency,
+        connection_id: str, request: Request, call: Reader, page: PageDependency, preference: PreferDependency
     ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        rows, has_next = split_page(
-            await service.list_source_files(kind, connection_id, caller.subject, page), page
-        )
-        base_url = runtime.settings.base_url
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            files = await service.list_source_files(kind, connection_id, call.caller.subject, page)
+        rows, has_next = split_page(files, page)
         return {
-            "sourceFiles": [source_file_body(row, base_url, preference == "minimal") for row in rows],
-            "_links": page_links(base_url, request, page, has_next),
+            "sourceFiles": [source_file_body(row, call.base_url, preference == "minimal") for row in rows],
+            "_links": page_links(call.base_url, request, page, has_next),
         }
 
     @router.put(base + "/{connection_id}/sourcefiles/{source_file_id}", name=f"update_{kind}_source_file")
@@ -234,15 +202,13 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         connection_id: str,
         source_file_id: str,
         body: mapping_body,  # type: ignore[valid-type]
-        caller: Writer,
-        transaction: TransactionDependency,
-        runtime: RuntimeDependency,
+        call: Writer,
     ) -> dict[str, Any]:
-        service = SynchronizationService(transaction)
-        source_file = await service.update_source_file(
-            kind, connection_id, source_file_id, body, caller.subject
-        )
-        return {"sourceFile": source_file_body(source_file, runtime.settings.base_url)}
+        async with call.transaction() as transaction:
+            source_file = await SynchronizationService(transaction).update_source_file(
+                kind, connection_id, source_file_id, body, call.caller.subject
+            )
+        return {"sourceFile": source_file_body(source_file, call.base_url)}
 
     @router.delete(
         base + "/{connection_id}/sourcefiles/{source_file_id}",
@@ -250,12 +216,11 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         name=f"remove_{kind}_source_file",
     )
     @invalid_request_code(invalid_source_file)
-    async def remove_source_file(
-        connection_id: str, source_file_id: str, caller: Writer, transaction: TransactionDependency
-    ) -> Response:
-        await SynchronizationService(transaction).remove_source_file(
-            kind, connection_id, source_file_id, caller.subject
-        )
+    async def remove_source_file(connection_id: str, source_file_id: str, call: Writer) -> Response:
+        async with call.transaction() as transaction:
+            await SynchronizationService(transaction).remove_source_file(
+                kind, connection_id, source_file_id, call.caller.subject
+            )
         return Response(status_code=204)
 
 
@@ -266,16 +231,14 @@ _register(STORAGE, StorageConnectionCreate, StorageFileMapping)
 @router.get("/imodels/connections/authorizationinformation")
 @invalid_request_code("InvalidAuthorizationInformationRequest")
 async def authorization_information(
-    caller: Reader,
-    transaction: TransactionDependency,
-    runtime: RuntimeDependency,
-    redirect_url: Annotated[str | None, Query(alias="redirectUrl")] = None,
+    call: Reader, redirect_url: Annotated[str | None, Query(alias="redirectUrl")] = None
 ) -> dict[str, Any]:
     """A1: like the Export operation, but `redirectUrl` is optional and its error says "should be"."""
     if redirect_url is not None and not redirect_url.lower().startswith(("http://", "https://")):
         raise InvalidRequest(details=[invalid_value("redirectUrl", "redirectUrl should be a valid URL.")])
-    authorized = await GrantService(transaction).caller_is_authorized(caller)
-    href = authorization_url(runtime.issuer, caller.subject, redirect_url)
+    async with call.transaction() as transaction:
+        authorized = await GrantService(transaction).caller_is_authorized(call.caller)
+    href = authorization_url(call.runtime.issuer, call.caller.subject, redirect_url)
     return {
         "authorizationInformation": {
             "isUserAuthorized": authorized,

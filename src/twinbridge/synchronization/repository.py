@@ -5,8 +5,10 @@ from __future__ import annotations
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import SyncConnection, SyncSourceFile
 from twinbridge.db.tables import Table
+from twinbridge.itwins.repository import with_role_sql
 
 CONNECTIONS = Table("sync_connections", SyncConnection)
+_WITH_ROLE = with_role_sql(CONNECTIONS) + " AND t.kind = :kind"
 SOURCE_FILES = Table("sync_source_files", SyncSourceFile)
 
 
@@ -28,6 +30,13 @@ class SyncConnectionRepository:
             {"id": connection_id, "kind": kind},
         )
         return CONNECTIONS.row(row) if row else None
+
+    async def get_with_role(
+        self, kind: str, connection_id: str, subject: str
+    ) -> tuple[SyncConnection, str | None] | None:
+        """The connection and the role of `subject` on its iTwin."""
+        row = await self.transaction.one(_WITH_ROLE, {"id": connection_id, "kind": kind, "subject": subject})
+        return (CONNECTIONS.row(row[:-1]), row[-1]) if row else None
 
     async def list_for_imodel(
         self, kind: str, imodel_id: str, offset: int, limit: int

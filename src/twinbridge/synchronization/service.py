@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from twinbridge.auth.permissions import Action
+from twinbridge.auth.permissions import Action, authorize
 from twinbridge.db.database import IntegrityError, Transaction
 from twinbridge.db.models import IModel, Run, SyncConnection, SyncSourceFile
 from twinbridge.imodels.repository import IModelRepository
@@ -134,19 +134,20 @@ class SynchronizationService:
     async def authorized_connection(
         self, kind: str, connection_id: str, caller: str, action: Action
     ) -> SyncConnection:
-        connection = await self.connections.get(kind, connection_id)
-        if connection is None:
+        found = await self.connections.get_with_role(kind, connection_id, caller)
+        if found is None:
             raise connection_not_found(kind)
-        await self.itwins.authorize(connection.itwin_id, caller, action)
+        connection, role = found
+        authorize(role, action)
         return connection
 
     async def list_connections(
         self, kind: str, imodel_id: str, caller: str, page: Page
     ) -> list[SyncConnection]:
-        imodel = await self.imodels.get(imodel_id)
-        if imodel is None:
+        found = await self.imodels.get_with_role(imodel_id, caller)
+        if found is None:
             raise InvalidRequest(details=[invalid_value("imodelId")])
-        await self.itwins.authorized(imodel.itwin_id, caller, Action.READ)
+        authorize(found[1], Action.READ)
         return await self.connections.list_for_imodel(kind, imodel_id, page.skip, page.fetch_limit)
 
     async def last_run_id(self, connection_id: str) -> str | None:
