@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import SAMPLE_IMODELS
+from twinbridge.imodels.service import IModelService
 from twinbridge.runtime import Runtime
 
 Headers = Callable[..., dict[str, str]]
@@ -224,3 +225,28 @@ async def test_changesets_of_a_fresh_imodel_are_empty(
     await _upload_and_complete(client, auth_headers("alice"), imodel, content)
     response = await client.get(f"/imodels/{imodel['id']}/changesets", headers=auth_headers("alice"))
     assert response.json()["changesets"] == []
+
+
+async def test_an_imodel_shows_when_its_newest_changeset_was_pushed(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    content = BLOCKS.read_bytes()
+    imodel = await _create(client, auth_headers("alice"), itwin_id, len(content))
+    await _upload_and_complete(client, auth_headers("alice"), imodel, content)
+    path = f"/imodels/{imodel['id']}"
+    baseline_only = (await client.get(path, headers=auth_headers("alice"))).json()["iModel"]
+    assert baseline_only["lastChangesetPushDateTime"] is None  # the baseline is not a changeset
+
+    for _ in range(2):  # what a synchronization run does: a new version of the whole file
+        async with runtime.database.transaction() as transaction:
+            await IModelService(transaction, runtime.blobs).add_version(imodel["id"], BLOCKS, "alice")
+    changesets = (await client.get(f"{path}/changesets", headers=auth_headers("alice"))).json()["changesets"]
+    newest = max(changesets, key=lambda changeset: changeset["index"])
+    got = (await client.get(path, headers=auth_headers("alice"))).json()["iModel"]
+    assert got["lastChangesetPushDateTime"] == newest["pushDateTime"]
+    listed = await client.get(
+        "/imodels",
+        params={"iTwinId": itwin_id},
+        headers={**auth_headers("alice"), "Prefer": "return=representation"},
+    )
+    assert listed.json()["iModels"][0]["lastChangesetPushDateTime"] == newest["pushDateTime"]

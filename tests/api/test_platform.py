@@ -148,6 +148,21 @@ async def test_openapi_document_lists_the_operations(client: httpx.AsyncClient) 
     assert {"/itwins", "/imodels", "/imodels/{imodel_id}", "/connect/token"} <= set(document["paths"])
 
 
+async def test_openapi_document_names_the_parameters_dependencies_read_by_hand(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    listing = document["paths"]["/synchronization/imodels/storageconnections"]["get"]["parameters"]
+    assert [(item["name"], item["in"]) for item in listing] == [
+        ("imodelId", "query"),
+        ("$top", "query"),
+        ("$skip", "query"),
+        ("Prefer", "header"),
+    ]
+    single = document["paths"]["/export/connections/{connection_id}"]["get"]["parameters"]
+    assert [item["name"] for item in single] == ["connection_id"]
+
+
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/jwks.json"])
 async def test_issuer_documents_are_public(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200

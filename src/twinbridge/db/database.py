@@ -7,8 +7,10 @@ implementations, chosen by TWINBRIDGE_DATABASE_URL:
   microseconds and never waits for a writer; a thread hand-off per statement (aiosqlite) cost a hundred
   times that. The one wait, for the write lock another process holds, happens here with `asyncio.sleep`
   between attempts (the connection's busy timeout is 0), so the loop goes on serving other requests.
-- PostgreSQL: psycopg's async connections from a pool. Reading transactions run in autocommit (no BEGIN and
-  COMMIT round trips); writing ones in a transaction.
+- PostgreSQL: asyncpg connections, kept open between transactions.
+
+On both, a reading transaction (`write=False`, every GET) runs each statement on its own, in autocommit: no
+BEGIN and COMMIT, and each statement sees the last committed state. A writing one is a real transaction.
 
 On both, values come back as Python types: timestamps as aware UTC datetimes, JSON columns as objects.
 
@@ -25,7 +27,8 @@ import re
 import sqlite3
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from twinbridge.platform.errors import ApiError
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection
-    from psycopg_pool import AsyncConnectionPool
+    import asyncpg
 
     from twinbridge.config import Settings
 
@@ -46,7 +48,7 @@ Dialect = Literal["sqlite", "postgresql"]
 # Waiting for the write lock of another process: longest wait, and the pauses between attempts.
 WRITE_LOCK_WAIT_SECONDS = 15.0
 _FIRST_PAUSE_SECONDS = 0.001
-_LONGEST_PAUSE_SECONDS = 0.05
+_LONGEST_PAUSE_SECONDS = 0.005
 
 
 class DatabaseBusy(ApiError):
@@ -127,7 +129,8 @@ class Database(ABC):
     def transaction(self, *, write: bool = True) -> AbstractAsyncContextManager[Transaction]:
         """`async with database.transaction(write=...) as transaction:` commits at the end of the block.
 
-        A reading transaction (`write=False`) never waits for a writer.
+        A reading transaction (`write=False`) never waits for a writer; its statements run one by one in
+        autocommit, each on the last committed state.
         """
 
     @abstractmethod
@@ -209,6 +212,15 @@ class SqliteDatabase(Database):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._idle: list[sqlite3.Connection] = []
+        self._writers: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+
+    def _writer_lock(self) -> asyncio.Lock:
+        """This process's writers take turns before they ask SQLite for its lock: one of them waits for
+        another process's writer, the rest wait here in order, without trying BEGIN again and again."""
+        loop = asyncio.get_running_loop()
+        if self._writers is None or self._writers[0] is not loop:
+            self._writers = (loop, asyncio.Lock())
+        return self._writers[1]
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,15 +239,36 @@ class SqliteDatabase(Database):
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[SqliteTransaction]:
+        if not write:
+            async with self._transaction(write=False) as transaction:
+                yield transaction
+            return
+        writers = self._writer_lock()
+        try:
+            async with asyncio.timeout(WRITE_LOCK_WAIT_SECONDS):
+                await writers.acquire()
+        except TimeoutError:
+            raise DatabaseBusy() from None
+        try:
+            async with self._transaction(write=True) as transaction:
+                yield transaction
+        finally:
+            writers.release()
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[SqliteTransaction]:
         connection = self._idle.pop() if self._idle else self._connect()
         transaction = SqliteTransaction(connection)
         try:
-            # IMMEDIATE takes the write lock at once: two writers queue instead of failing when a reading
-            # transaction would have to upgrade to a writing one.
-            await transaction._run("BEGIN IMMEDIATE" if write else "BEGIN", ())
+            # A reading transaction runs its statements in autocommit, as on PostgreSQL: each reads the
+            # last committed state, and none waits for BEGIN and COMMIT. A writing one takes the write lock
+            # at once (IMMEDIATE): two writers queue instead of failing when a reader would have to upgrade.
+            if write:
+                await transaction._run("BEGIN IMMEDIATE", ())
             try:
                 yield transaction
-                await transaction._run("COMMIT", ())
+                if write:
+                    await transaction._run("COMMIT", ())
             except BaseException:
                 if connection.in_transaction:
                     connection.rollback()
@@ -257,97 +290,169 @@ _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 class PostgresTransaction(Transaction):
     dialect: Dialect = "postgresql"
-    _statements: dict[str, str] = {}  # noqa: RUF012 (a cache of converted SQL, shared on purpose)
+    # SQL with `:name` parameters → asyncpg's `$1…` form and the names in order; converted once per statement.
+    _statements: dict[str, tuple[str, tuple[str, ...]]] = {}  # noqa: RUF012 (shared on purpose)
 
-    def __init__(self, connection: AsyncConnection[Any]) -> None:
+    def __init__(self, connection: asyncpg.Connection) -> None:
         super().__init__()
         self.connection = connection
 
     @classmethod
-    def _sql(cls, sql: str) -> str:
-        """`:name` parameters as psycopg's `%(name)s` (a literal % doubled), converted once per statement."""
+    def _sql(cls, sql: str) -> tuple[str, tuple[str, ...]]:
         converted = cls._statements.get(sql)
         if converted is None:
-            converted = _NAMED_PARAMETER.sub(r"%(\1)s", sql.replace("%", "%%"))
-            cls._statements[sql] = converted
+            names: list[str] = []
+
+            def number(match: re.Match[str]) -> str:
+                if match.group(1) not in names:
+                    names.append(match.group(1))
+                return f"${names.index(match.group(1)) + 1}"
+
+            converted = cls._statements[sql] = (_NAMED_PARAMETER.sub(number, sql), tuple(names))
         return converted
 
-    @staticmethod
-    def _values(parameters: Parameters | None) -> dict[str, Any]:
-        from psycopg.types.json import Json
+    async def _call(
+        self, method: Callable[..., Awaitable[Any]], sql: str, parameters: Parameters | None
+    ) -> Any:
+        from asyncpg.exceptions import IntegrityConstraintViolationError
 
-        return {
-            name: Json(value) if isinstance(value, dict | list) else value
-            for name, value in (parameters or {}).items()
-        }
-
-    async def _run(self, sql: str, parameters: Parameters | None) -> Any:
-        from psycopg import errors
-
+        statement, names = self._sql(sql)
+        values = parameters or {}
         try:
-            return await self.connection.execute(self._sql(sql), self._values(parameters))
-        except errors.IntegrityError as error:
+            return await method(statement, *[values[name] for name in names])
+        except IntegrityConstraintViolationError as error:
             raise IntegrityError(str(error)) from error
 
     async def all(self, sql: str, parameters: Parameters | None = None) -> list[Row]:
-        cursor = await self._run(sql, parameters)
-        rows: list[Row] = await cursor.fetchall()
+        rows: list[Row] = await self._call(self.connection.fetch, sql, parameters)
         return rows
 
     async def execute(self, sql: str, parameters: Parameters | None = None) -> int:
-        cursor = await self._run(sql, parameters)
-        return int(cursor.rowcount)
+        status: str = await self._call(self.connection.execute, sql, parameters)
+        count = status.rsplit(" ", 1)[-1]  # "UPDATE 2", "INSERT 0 1", "DELETE 0"
+        return int(count) if count.isdigit() else 0
 
     async def execute_many(self, sql: str, rows: Sequence[Parameters]) -> None:
-        from psycopg import errors
+        from asyncpg.exceptions import IntegrityConstraintViolationError
 
         if not rows:
             return
+        statement, names = self._sql(sql)
         try:
-            async with self.connection.cursor() as cursor:
-                await cursor.executemany(self._sql(sql), [self._values(row) for row in rows])
-        except errors.IntegrityError as error:
+            await self.connection.executemany(statement, [[row[name] for name in names] for row in rows])
+        except IntegrityConstraintViolationError as error:
             raise IntegrityError(str(error)) from error
 
 
+class _ConnectionPool:
+    """Open connections kept for the next transaction, at most `max_size` at once.
+
+    Borrowing one is a list pop. A connection comes back only when it is known idle: one that broke, or
+    whose transaction was interrupted (a cancelled request may have left a statement in flight), is closed
+    and its place freed for a new one.
+    """
+
+    def __init__(self, dsn: str, max_size: int) -> None:
+        self.dsn = dsn
+        self.max_size = max_size
+        self._idle: list[asyncpg.Connection] = []
+        self._size = 0
+        # Transactions waiting for a connection; each gets one, or None: "a place is free, open one".
+        self._waiters: deque[asyncio.Future[asyncpg.Connection | None]] = deque()
+
+    async def borrow(self) -> asyncpg.Connection:
+        while True:
+            if self._idle:
+                return self._idle.pop()
+            if self._size < self.max_size:
+                self._size += 1
+                try:
+                    return await self._connect()
+                except BaseException:
+                    self._place_freed()
+                    raise
+            waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                connection = await waiter
+            except asyncio.CancelledError:
+                if not waiter.cancelled() and (handed := waiter.result()) is not None:
+                    self.give_back(handed, reusable=True)
+                elif not waiter.cancelled():
+                    self._place_freed()
+                raise
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+            if connection is not None:
+                return connection
+
+    async def _connect(self) -> asyncpg.Connection:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.dsn, statement_cache_size=1000)
+        await connection.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        return connection
+
+    def give_back(self, connection: asyncpg.Connection, *, reusable: bool) -> None:
+        if not reusable or connection.is_closed() or connection.is_in_transaction():
+            connection.terminate()
+            self._place_freed()
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self._idle.append(connection)
+
+    def _place_freed(self) -> None:
+        self._size -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def close(self) -> None:
+        while self._idle:
+            self._size -= 1
+            await self._idle.pop().close()
+
+
 class PostgresDatabase(Database):
+    """asyncpg: its protocol in C decodes rows at half psycopg's cost per statement (bench/README.md)."""
+
     dialect: Dialect = "postgresql"
 
-    def __init__(self, url: str) -> None:
-        self.conninfo = url
-        self._pool: AsyncConnectionPool[Any] | None = None
-
-    async def _opened_pool(self) -> AsyncConnectionPool[Any]:
-        if self._pool is None:
-            from psycopg_pool import AsyncConnectionPool
-
-            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-                self.conninfo, min_size=1, max_size=20, kwargs={"autocommit": True}, open=False
-            )
-            await pool.open()
-            self._pool = pool
-        return self._pool
+    def __init__(self, url: str, max_connections: int = 20) -> None:
+        self._pool = _ConnectionPool(url, max_connections)
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[PostgresTransaction]:
-        pool = await self._opened_pool()
-        async with pool.connection() as connection:
-            transaction = PostgresTransaction(connection)
-            try:
-                if write:
-                    async with connection.transaction():
-                        yield transaction
-                else:
+        connection = await self._pool.borrow()
+        transaction = PostgresTransaction(connection)
+        reusable = False
+        try:
+            if write:
+                async with connection.transaction():
                     yield transaction
-            except BaseException:
-                transaction._finish(committed=False)
-                raise
+            else:
+                yield transaction
+            reusable = True
+        except Exception:
+            reusable = True  # the statement ended with an error, and a writing transaction was rolled back
+            transaction._finish(committed=False)
+            raise
+        except BaseException:  # cancelled, perhaps mid-statement: the connection is not trusted again
+            transaction._finish(committed=False)
+            raise
+        finally:
+            self._pool.give_back(connection, reusable=reusable)
         transaction._finish(committed=True)
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        await self._pool.close()
 
 
 def open_database(settings: Settings) -> Database:

@@ -1,8 +1,9 @@
 """Tables as repositories see them: an entity dataclass per row, its columns named by its fields.
 
 A repository writes its own SQL; a Table gives it the column list of a SELECT, builds an entity from a row,
-and writes the INSERT, UPDATE and DELETE of a whole entity. Fields marked NOT_A_COLUMN (a run's jobs) come
-after the columns and are filled by the repository.
+and writes the INSERT, UPDATE and DELETE of a whole entity. Fields marked NOT_A_COLUMN (a run's jobs, a
+connection's newest run) come after the columns and are filled by the repository: a SELECT may add their
+values as computed columns after the table's, in field order, and `row` takes them.
 """
 
 from __future__ import annotations

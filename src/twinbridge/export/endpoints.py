@@ -20,12 +20,11 @@ from twinbridge.export.schemas import (
 from twinbridge.export.service import ExportService
 from twinbridge.platform.errors import InvalidRequest, RateLimitExceeded, TooManyRequests, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import page_links, page_parameters
-from twinbridge.platform.paging import Page, split_page
+from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.paging import split_page
 from twinbridge.runs.links import location_of
 
 router = APIRouter(prefix="/export", tags=["Export"])
-PageDependency = Annotated[Page, Depends(page_parameters)]
 
 READ = ScopeRequirement("export", Access.READ)
 MODIFY = ScopeRequirement("export", Access.MODIFY)
@@ -43,17 +42,17 @@ CONNECTION_REQUEST = "InvalidExportConnectionRequest"
 async def create_connection(body: ExportConnectionCreate, call: Writer) -> dict[str, Any]:
     async with call.transaction() as transaction:
         connection = await ExportService(transaction).create_connection(body, call.caller.subject)
-    return {"connection": connection_body(connection, call.base_url, None)}
+    return {"connection": connection_body(connection, call.base_url)}
 
 
 @router.get("/connections/{connection_id}")
 @invalid_request_code(CONNECTION_REQUEST)
 async def get_connection(connection_id: str, call: ReaderLimited) -> dict[str, Any]:
     async with call.transaction() as transaction:
-        service = ExportService(transaction)
-        connection = await service.authorized_connection(connection_id, call.caller.subject, Action.READ)
-        last_run_id = await service.last_run_id(connection.id)
-    return {"connection": connection_body(connection, call.base_url, last_run_id)}
+        connection = await ExportService(transaction).authorized_connection(
+            connection_id, call.caller.subject, Action.READ
+        )
+    return {"connection": connection_body(connection, call.base_url)}
 
 
 @router.get("/connections")
@@ -65,13 +64,10 @@ async def list_connections(
     page: PageDependency,
 ) -> dict[str, Any]:
     async with call.transaction() as transaction:
-        service = ExportService(transaction)
-        rows, has_next = split_page(
-            await service.list_connections(imodel_id, call.caller.subject, page), page
-        )
-        last_runs = await service.last_run_ids(rows)
+        connections = await ExportService(transaction).list_connections(imodel_id, call.caller.subject, page)
+    rows, has_next = split_page(connections, page)
     return {
-        "connections": [connection_body(item, call.base_url, last_runs.get(item.id)) for item in rows],
+        "connections": [connection_body(item, call.base_url) for item in rows],
         "_links": page_links(call.base_url, request, page, has_next),
     }
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import ExportConnection
 from twinbridge.db.tables import Table
-from twinbridge.itwins.repository import with_role_sql
+from twinbridge.itwins.repository import role_of_subject, with_role_sql
+from twinbridge.runs.repository import RunOwner, latest_run_id_of
 
 CONNECTIONS = Table("export_connections", ExportConnection)
-_WITH_ROLE = with_role_sql(CONNECTIONS)
+# Every read of a connection comes with the id of its newest run.
+_COLUMNS = f"{CONNECTIONS.select('t')}, {latest_run_id_of('t')}"
+_WITH_ROLE = with_role_sql(CONNECTIONS, _COLUMNS)
+# A connection read with its runs (`RunService.read_connection`).
+RUN_OWNER = RunOwner(CONNECTIONS, role_of_subject("t"))
 
 
 class ExportConnectionRepository:
@@ -20,7 +25,9 @@ class ExportConnectionRepository:
         return connection
 
     async def get(self, connection_id: str) -> ExportConnection | None:
-        row = await self.transaction.one(CONNECTIONS.get_sql, {"id": connection_id})
+        row = await self.transaction.one(
+            f"SELECT {_COLUMNS} FROM export_connections t WHERE t.id = :id", {"id": connection_id}
+        )
         return CONNECTIONS.row(row) if row else None
 
     async def get_with_role(
@@ -32,8 +39,8 @@ class ExportConnectionRepository:
 
     async def list_for_imodel(self, imodel_id: str, offset: int, limit: int) -> list[ExportConnection]:
         rows = await self.transaction.all(
-            f"SELECT {CONNECTIONS.select()} FROM export_connections WHERE imodel_id = :imodel_id"
-            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            f"SELECT {_COLUMNS} FROM export_connections t WHERE t.imodel_id = :imodel_id"
+            " ORDER BY t.created_at, t.id LIMIT :limit OFFSET :offset",
             {"imodel_id": imodel_id, "limit": limit, "offset": offset},
         )
         return CONNECTIONS.rows(rows)

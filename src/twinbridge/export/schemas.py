@@ -71,8 +71,8 @@ class ExportRunCreate(BaseModel):
     output_options: OutputOptions = Field(default_factory=OutputOptions, alias="outputOptions")
 
 
-def connection_body(connection: ConnectionLike, base_url: str, last_run_id: str | None) -> dict[str, Any]:
-    return shared_connection_body(connection, RunKind.EXPORT, base_url, last_run_id)
+def connection_body(connection: ConnectionLike, base_url: str) -> dict[str, Any]:
+    return shared_connection_body(connection, RunKind.EXPORT, base_url)
 
 
 def _task_body(task: Task) -> dict[str, Any]:

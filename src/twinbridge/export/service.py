@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from twinbridge.auth.permissions import Action, authorize
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import ExportConnection, Run
-from twinbridge.export.repository import ExportConnectionRepository
+from twinbridge.export.repository import RUN_OWNER, ExportConnectionRepository
 from twinbridge.export.schemas import ExportConnectionCreate, ExportRunCreate
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.imodels.service import INITIALIZED
@@ -15,7 +15,7 @@ from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.paging import Page
-from twinbridge.runs.service import JobPlan, RunCreation, RunService
+from twinbridge.runs.service import JobPlan, RunCreation, RunNotFound, RunService
 from twinbridge.runs.states import RunKind
 
 if TYPE_CHECKING:
@@ -69,17 +69,11 @@ class ExportService:
         return connection
 
     async def list_connections(self, imodel_id: str, caller: str, page: Page) -> list[ExportConnection]:
-        found = await self.imodels.get_with_role(imodel_id, caller)
-        if found is None:
+        exists, role = await self.imodels.role_on(imodel_id, caller)
+        if not exists:
             raise IModelOfConnectionsNotFound()
-        authorize(found[1], Action.READ)
+        authorize(role, Action.READ)
         return await self.connections.list_for_imodel(imodel_id, page.skip, page.fetch_limit)
-
-    async def last_run_id(self, connection_id: str) -> str | None:
-        return await self.runs.last_run_id(connection_id)
-
-    async def last_run_ids(self, connections: list[ExportConnection]) -> dict[str, str]:
-        return await self.runs.last_run_ids([item.id for item in connections])
 
     async def delete_connection(self, connection_id: str, caller: str) -> None:
         """Deletes the connection with its run history; refused while one of its runs is active."""
@@ -117,9 +111,21 @@ class ExportService:
         )
 
     async def get_run(self, connection_id: str, run_id: str, caller: str) -> Run:
-        connection = await self.authorized_connection(connection_id, caller, Action.READ)
-        return await self.runs.get_for_connection(connection.id, run_id)
+        runs = await self._readable_runs(connection_id, caller, run_id=run_id)
+        if not runs:
+            raise RunNotFound()
+        return runs[0]
 
     async def list_runs(self, connection_id: str, caller: str, page: Page) -> list[Run]:
-        connection = await self.authorized_connection(connection_id, caller, Action.READ)
-        return await self.runs.list_for_connection(connection.id, page.skip, page.fetch_limit)
+        return await self._readable_runs(connection_id, caller, page=page)
+
+    async def _readable_runs(
+        self, connection_id: str, caller: str, run_id: str | None = None, page: Page | None = None
+    ) -> list[Run]:
+        found = await self.runs.read_connection(
+            RUN_OWNER, {"connection_id": connection_id, "subject": caller}, run_id, page
+        )
+        if found is None:
+            raise ConnectionNotFound()
+        authorize(found[1], Action.READ)
+        return found[2]

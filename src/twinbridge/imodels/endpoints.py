@@ -5,20 +5,19 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from twinbridge.auth.permissions import Action
 from twinbridge.dependencies import Reader, RuntimeDependency, Writer
 from twinbridge.imodels.schemas import IModelCreate, baseline_file_body, changeset_body, imodel_body
 from twinbridge.imodels.service import IModelService, baseline_problem, upload_key
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import page_links, page_parameters
-from twinbridge.platform.paging import Page, split_page
-from twinbridge.platform.prefer import ReturnPreference, return_preference
+from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.paging import split_page
+from twinbridge.platform.prefer import PreferDependency
 from twinbridge.storage.uploads import UploadTooLarge, receive_to_temporary_file
 
 router = APIRouter(prefix="/imodels", tags=["iModels"])
-PageDependency = Annotated[Page, Depends(page_parameters)]
 INVALID = "InvalidiModelsRequest"
 
 
@@ -30,7 +29,7 @@ async def create_imodel(body: IModelCreate, call: Writer) -> dict[str, Any]:
         imodel = await IModelService(transaction, call.runtime.blobs).create_awaiting_baseline(
             body.itwin_id, body.name, body.description, body.baseline_file.size, call.caller.subject
         )
-    return {"iModel": imodel_body(imodel, call.base_url, None, upload_links=True)}
+    return {"iModel": imodel_body(imodel, call.base_url, upload_links=True)}
 
 
 @router.put("/{imodel_id}/baselinefile/upload", status_code=201)
@@ -90,17 +89,17 @@ async def list_imodels(
     itwin_id: Annotated[str, Query(alias="iTwinId")],
     call: Reader,
     page: PageDependency,
-    preference: Annotated[ReturnPreference, Depends(return_preference)],
+    preference: PreferDependency,
 ) -> dict[str, Any]:
     async with call.transaction() as transaction:
-        service = IModelService(transaction, call.runtime.blobs)
-        rows, has_next = split_page(await service.list_in_itwin(itwin_id, call.caller.subject, page), page)
-        if preference == "representation":
-            items = [
-                imodel_body(imodel, call.base_url, await service.latest_version(imodel.id)) for imodel in rows
-            ]
-        else:
-            items = [{"id": imodel.id, "displayName": imodel.name} for imodel in rows]
+        imodels = await IModelService(transaction, call.runtime.blobs).list_in_itwin(
+            itwin_id, call.caller.subject, page
+        )
+    rows, has_next = split_page(imodels, page)
+    if preference == "representation":
+        items = [imodel_body(imodel, call.base_url) for imodel in rows]
+    else:
+        items = [{"id": imodel.id, "displayName": imodel.name} for imodel in rows]
     return {"iModels": items, "_links": page_links(call.base_url, request, page, has_next)}
 
 
@@ -108,10 +107,10 @@ async def list_imodels(
 @invalid_request_code(INVALID)
 async def get_imodel(imodel_id: str, call: Reader) -> dict[str, Any]:
     async with call.transaction() as transaction:
-        service = IModelService(transaction, call.runtime.blobs)
-        imodel = await service.authorized(imodel_id, call.caller.subject, Action.READ)
-        latest = await service.latest_version(imodel.id)
-    return {"iModel": imodel_body(imodel, call.base_url, latest, upload_links=True)}
+        imodel = await IModelService(transaction, call.runtime.blobs).authorized(
+            imodel_id, call.caller.subject, Action.READ
+        )
+    return {"iModel": imodel_body(imodel, call.base_url, upload_links=True)}
 
 
 @router.get("/{imodel_id}/changesets")

@@ -25,9 +25,7 @@ class IModelCreate(BaseModel):
     baseline_file: BaselineFileProperties = Field(alias="baselineFile")
 
 
-def imodel_body(
-    imodel: IModel, base_url: str, latest: IModelVersion | None, upload_links: bool = False
-) -> dict[str, object]:
+def imodel_body(imodel: IModel, base_url: str, upload_links: bool = False) -> dict[str, object]:
     links: dict[str, object] = {
         "creator": None,
         "changesets": {"href": f"{base_url}/imodels/{imodel.id}/changesets"},
@@ -45,8 +43,8 @@ def imodel_body(
         "description": imodel.description,
         "state": imodel.state,
         "createdDateTime": format_timestamp(imodel.created_at),
-        "lastChangesetPushDateTime": format_timestamp(latest.created_at)
-        if latest and latest.changeset_index
+        "lastChangesetPushDateTime": format_timestamp(imodel.last_changeset_pushed_at)
+        if imodel.last_changeset_pushed_at
         else None,
         "iTwinId": imodel.itwin_id,
         "isSecured": False,

@@ -183,9 +183,6 @@ class IModelService:
         await self.itwins.authorized(itwin_id, caller, Action.READ)
         return await self.repository.list_in_itwin(itwin_id, page.skip, page.fetch_limit)
 
-    async def latest_version(self, imodel_id: str) -> IModelVersion | None:
-        return await self.repository.latest_version(imodel_id)
-
     async def add_version(self, imodel_id: str, path: Path, created_by: str | None) -> IModelVersion:
         """Stores a new snapshot as the iModel's next version (synchronization never edits one in place).
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from twinbridge.auth.permissions import Action
 from twinbridge.dependencies import Reader, Writer
 from twinbridge.itwins.schemas import ITwinCreate, MemberCreate, itwin_body, member_body
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import page_links, page_parameters
-from twinbridge.platform.paging import Page, split_page
+from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.paging import split_page
 
 router = APIRouter(prefix="/itwins", tags=["iTwins"])
-PageDependency = Annotated[Page, Depends(page_parameters)]
 INVALID = "InvalidiTwinsRequest"
 
 

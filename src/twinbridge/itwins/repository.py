@@ -24,9 +24,12 @@ _ITWIN_WITH_ROLE = (
 )
 
 
-def with_role_sql(table: Table[Any]) -> str:
-    """A whole row of `table` by id, with the role of `:subject` on its iTwin as the last column."""
-    return f"SELECT {table.select('t')}, {role_of_subject('t')} FROM {table.name} t WHERE t.id = :id"
+def with_role_sql(table: Table[Any], columns: str | None = None) -> str:
+    """A whole row of `table` (alias `t`) by id, with the role of `:subject` on its iTwin as the last column;
+    `columns` replaces the table's columns when a read adds computed ones."""
+    return (
+        f"SELECT {columns or table.select('t')}, {role_of_subject('t')} FROM {table.name} t WHERE t.id = :id"
+    )
 
 
 class ITwinRepository:

@@ -12,7 +12,7 @@ def utc_now() -> datetime:
 def format_timestamp(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    if moment.tzinfo is None:  # SQLite gives naive datetimes back; every stored time is UTC
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}0Z"
+    if moment.tzinfo is not UTC:  # naive ones are UTC already; aware ones may be in another zone
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    # Seven fractional digits like upstream's .NET timestamps: "2026-12-01T04:05:06.7890000Z".
+    return moment.isoformat(timespec="microseconds")[:26] + "0Z"

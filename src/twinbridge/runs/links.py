@@ -33,18 +33,18 @@ class ConnectionLike(Protocol):
     def itwin_id(self) -> str: ...
     @property
     def authentication_type(self) -> str: ...
+    @property
+    def last_run_id(self) -> str | None: ...
 
 
-def connection_body(
-    connection: ConnectionLike, kind: RunKind | str, base_url: str, last_run_id: str | None
-) -> dict[str, Any]:
+def connection_body(connection: ConnectionLike, kind: RunKind | str, base_url: str) -> dict[str, Any]:
     """An Export or Synchronization connection: the same shape, `lastRun` only once a run exists."""
     links: dict[str, Any] = {
         "iModel": {"href": f"{base_url}/imodels/{connection.imodel_id}"},
         "iTwin": {"href": f"{base_url}/itwins/{connection.itwin_id}"},
     }
-    if last_run_id is not None:
-        links["lastRun"] = {"href": run_location(base_url, kind, connection.id, last_run_id)}
+    if connection.last_run_id is not None:
+        links["lastRun"] = {"href": run_location(base_url, kind, connection.id, connection.last_run_id)}
     return {
         "id": connection.id,
         "displayName": connection.display_name,

@@ -1,15 +1,17 @@
 """All SQL of runs, jobs and tasks, including the worker's claim on a run.
 
-A run is read whole, with its jobs and their tasks (three statements, whatever the number of runs), and
-written whole by `save`.
+A run is read whole, with its jobs and their tasks (one statement, whatever the number of runs), and
+written whole by `save`. `latest_run_id_of` is the column other features' reads add for a connection's
+newest run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from twinbridge.db.database import Transaction
+from twinbridge.db.database import Parameters, Row, Transaction
 from twinbridge.db.models import Job, Run, Task
 from twinbridge.db.tables import Table
 from twinbridge.runs.states import CLAIMABLE_STATES, RUNNING_STATES, ExecutionState
@@ -17,6 +19,7 @@ from twinbridge.runs.states import CLAIMABLE_STATES, RUNNING_STATES, ExecutionSt
 RUNS = Table("runs", Run)
 JOBS = Table("run_jobs", Job)
 TASKS = Table("run_tasks", Task)
+Entity = TypeVar("Entity")
 
 _CLAIMABLE = ", ".join(f"'{state.value}'" for state in CLAIMABLE_STATES)
 _RUNNING = ", ".join(f"'{state.value}'" for state in RUNNING_STATES)
@@ -24,35 +27,115 @@ _RUNNING = ", ".join(f"'{state.value}'" for state in RUNNING_STATES)
 _TAKEABLE = f"(state IN ({_CLAIMABLE}) OR (state IN ({_RUNNING}) AND lease_expires_at < :now))"
 
 
+def latest_run_id_of(alias: str) -> str:
+    """A column: the id of the newest run of the connection row `alias`, so that a connection comes with
+    its `lastRun` link in the statement that reads it."""
+    return (
+        f"(SELECT lr.id FROM runs lr WHERE lr.connection_id = {alias}.id"
+        " ORDER BY lr.created_at DESC, lr.id DESC LIMIT 1)"
+    )
+
+
+@dataclass(frozen=True)
+class RunOwner(Generic[Entity]):
+    """A feature's connection table, read (alias `t`) with its runs by `RunRepository.read_under`.
+
+    `role_column` is the caller's role on the connection's iTwin; `condition` finds the connection.
+    """
+
+    table: Table[Entity]
+    role_column: str
+    condition: str = "t.id = :connection_id"
+
+
+_STATEMENTS: dict[tuple[RunOwner[Any] | None, str | None, str, str], str] = {}
+
+
 class RunRepository:
     def __init__(self, transaction: Transaction) -> None:
         self.transaction = transaction
 
-    async def _whole(self, rows: list[tuple[object, ...]]) -> list[Run]:
-        """Runs from their rows, with their jobs and tasks."""
-        runs = RUNS.rows(rows)
-        if not runs:
-            return runs
-        ids = {f"run{index}": run.id for index, run in enumerate(runs)}
-        placeholders = ", ".join(f":{name}" for name in ids) if len(ids) > 1 else ":run0"
-        # Jobs with their tasks in one statement: each row is a job's columns, then a task's.
-        rows_of_jobs = await self.transaction.all(
-            f"SELECT {JOBS.select('j')}, {TASKS.select('t')} FROM run_jobs j"
-            f" LEFT JOIN run_tasks t ON t.job_id = j.id WHERE j.run_id IN ({placeholders})"
-            " ORDER BY j.run_id, j.ordinal, t.ordinal",
-            ids,
-        )
-        job_width = len(JOBS.columns)
-        runs_by_id = {run.id: run for run in runs}
-        jobs_by_id: dict[str, Job] = {}
-        for row in rows_of_jobs:
-            job = jobs_by_id.get(row[0])
-            if job is None:
-                job = jobs_by_id[row[0]] = JOBS.row(row[:job_width])
-                runs_by_id[job.run_id].jobs.append(job)
-            if row[job_width] is not None:  # a job without tasks has one row of NULLs
-                job.tasks.append(TASKS.row(row[job_width:]))
-        return runs
+    async def _read(
+        self, condition: str, parameters: Parameters, order: str = "r.created_at, r.id", tail: str = ""
+    ) -> list[Run]:
+        """Whole runs chosen by `condition` and `order` (written against alias `r`); `tail` follows the
+        ORDER BY of the runs (a LIMIT, or a locking clause)."""
+        read = await self._read_whole(None, condition, parameters, order, tail)
+        return read[1] if read else []
+
+    async def read_under(
+        self, owner: RunOwner[Entity], parameters: Parameters, run_id: str | None, offset: int, limit: int
+    ) -> tuple[Entity, str | None, list[Run]] | None:
+        """A connection, the caller's role on its iTwin and its runs (the one `run_id` names, or a page of
+        newest first) in one statement; None when there is no such connection."""
+        if run_id is not None:
+            parameters = {**parameters, "run_id": run_id}
+            read = await self._read_whole(owner, "r.id = :run_id", parameters, "r.created_at, r.id", "")
+        else:
+            parameters = {**parameters, "offset": offset, "limit": limit}
+            read = await self._read_whole(
+                owner, None, parameters, "r.created_at DESC, r.id DESC", " LIMIT :limit OFFSET :offset"
+            )
+        if read is None:
+            return None
+        row, runs = read
+        width = len(owner.table.columns)
+        return owner.table.row(row[:width]), row[width], runs
+
+    async def _read_whole(
+        self,
+        owner: RunOwner[Any] | None,
+        condition: str | None,
+        parameters: Parameters,
+        order: str,
+        tail: str,
+    ) -> tuple[Row, list[Run]] | None:
+        """One statement: each row is the owner's columns (if any), a run's, a job's, then a task's; a run
+        without jobs or a job without tasks has NULLs in their place, as has an owner without runs."""
+        key = (owner, condition, order, tail)
+        sql = _STATEMENTS.get(key)
+        if sql is None:
+            # Under an owner, only its runs; the owner's condition names :connection_id.
+            conditions = [part for part in (owner and "r.connection_id = :connection_id", condition) if part]
+            chosen = (
+                f"SELECT {RUNS.select('r')} FROM runs r WHERE {' AND '.join(conditions)}"
+                f" ORDER BY {order}{tail}"
+            )
+            if owner is None:
+                head, source, where = "", f"({chosen}) r", ""
+            else:
+                head = f"{owner.table.select('t')}, {owner.role_column}, "
+                source = f"{owner.table.name} t LEFT JOIN ({chosen}) r ON r.connection_id = t.id"
+                where = f" WHERE {owner.condition}"
+            sql = _STATEMENTS[key] = (
+                f"SELECT {head}{RUNS.select('r')}, {JOBS.select('rj')}, {TASKS.select('rt')} FROM {source}"
+                " LEFT JOIN run_jobs rj ON rj.run_id = r.id LEFT JOIN run_tasks rt ON rt.job_id = rj.id"
+                f"{where} ORDER BY {order}, rj.ordinal, rt.ordinal"
+            )
+        rows = await self.transaction.all(sql, parameters)
+        if not rows:
+            return None
+        start = len(owner.table.columns) + 1 if owner else 0
+        job_start = start + len(RUNS.columns)
+        task_start = job_start + len(JOBS.columns)
+        runs: list[Run] = []
+        run: Run | None = None
+        job: Job | None = None
+        for row in rows:
+            if row[start] is None:  # an owner without runs
+                continue
+            if run is None or run.id != row[start]:
+                run = RUNS.row(row[start:job_start])
+                runs.append(run)
+                job = None
+            if row[job_start] is None:
+                continue
+            if job is None or job.id != row[job_start]:
+                job = JOBS.row(row[job_start:task_start])
+                run.jobs.append(job)
+            if row[task_start] is not None:
+                job.tasks.append(TASKS.row(row[task_start:]))
+        return rows[0], runs
 
     async def add(self, run: Run) -> Run:
         await self.transaction.execute(RUNS.insert_sql, RUNS.values(run))
@@ -72,14 +155,11 @@ class RunRepository:
         return run
 
     async def get(self, run_id: str) -> Run | None:
-        runs = await self._whole(await self.transaction.all(RUNS.get_sql, {"id": run_id}))
+        runs = await self._read("r.id = :id", {"id": run_id})
         return runs[0] if runs else None
 
     async def active_for_imodel(self, imodel_id: str) -> Run | None:
-        rows = await self.transaction.all(
-            f"SELECT {RUNS.select()} FROM runs WHERE active_imodel_id = :imodel_id", {"imodel_id": imodel_id}
-        )
-        runs = await self._whole(rows)
+        runs = await self._read("r.active_imodel_id = :imodel_id", {"imodel_id": imodel_id})
         return runs[0] if runs else None
 
     async def has_active_for_connection(self, connection_id: str) -> bool:
@@ -89,35 +169,6 @@ class RunRepository:
             {"connection_id": connection_id},
         )
         return found is not None
-
-    async def latest_id_for_connection(self, connection_id: str) -> str | None:
-        run_id: str | None = await self.transaction.value(
-            "SELECT id FROM runs WHERE connection_id = :connection_id"
-            " ORDER BY created_at DESC, id DESC LIMIT 1",
-            {"connection_id": connection_id},
-        )
-        return run_id
-
-    async def latest_ids_for_connections(self, connection_ids: Sequence[str]) -> dict[str, str]:
-        """The newest run id of each connection, in one query."""
-        if not connection_ids:
-            return {}
-        ids = {f"connection{index}": connection_id for index, connection_id in enumerate(connection_ids)}
-        placeholders = ", ".join(":" + name for name in ids)
-        rows = await self.transaction.all(
-            f"SELECT connection_id, id FROM runs WHERE connection_id IN ({placeholders})"
-            " ORDER BY connection_id, created_at, id",
-            ids,
-        )
-        return {str(connection_id): str(run_id) for connection_id, run_id in rows}
-
-    async def list_for_connection(self, connection_id: str, offset: int, limit: int) -> list[Run]:
-        rows = await self.transaction.all(
-            f"SELECT {RUNS.select()} FROM runs WHERE connection_id = :connection_id"
-            " ORDER BY created_at DESC, id DESC LIMIT :limit OFFSET :offset",
-            {"connection_id": connection_id, "limit": limit, "offset": offset},
-        )
-        return await self._whole(rows)
 
     async def delete_for_connection(self, connection_id: str) -> None:
         """Deletes the connection's runs; their jobs and tasks go with them (ON DELETE CASCADE)."""
@@ -137,12 +188,11 @@ class RunRepository:
 
         Locked, and skipped when another sweep holds them (PostgreSQL; SQLite serializes writers anyway).
         """
-        rows = await self.transaction.all(
-            f"SELECT {RUNS.select()} FROM runs WHERE state IN ({_RUNNING}) AND lease_expires_at < :now"
-            f" ORDER BY created_at, id{self.transaction.skip_locked}",
+        return await self._read(
+            f"r.state IN ({_RUNNING}) AND r.lease_expires_at < :now",
             {"now": now},
+            tail=self.transaction.skip_locked,
         )
-        return await self._whole(rows)
 
     async def claimable_ids(self) -> list[str]:
         """Runs waiting for a worker (Queued or WaitingToRetry), oldest first."""

@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from twinbridge.auth.grants import GrantService
-from twinbridge.db.database import IntegrityError, Transaction
+from twinbridge.db.database import IntegrityError, Parameters, Transaction
 from twinbridge.db.models import Job, Run, Task
 from twinbridge.platform.errors import Conflict, NotFound
 from twinbridge.platform.ids import new_guid
+from twinbridge.platform.paging import Page
 from twinbridge.platform.time import utc_now
-from twinbridge.runs.repository import RunRepository
+from twinbridge.runs.repository import Entity, RunOwner, RunRepository
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
 
 if TYPE_CHECKING:
@@ -112,20 +113,17 @@ class RunService:
             raise RunRequestInProgress() from None
         return RunCreation(run, created=True)
 
-    async def get_for_connection(self, connection_id: str, run_id: str) -> Run:
-        run = await self.repository.get(run_id)
-        if run is None or run.connection_id != connection_id:
-            raise RunNotFound()
-        return run
-
-    async def list_for_connection(self, connection_id: str, offset: int, limit: int) -> list[Run]:
-        return await self.repository.list_for_connection(connection_id, offset, limit)
-
-    async def last_run_id(self, connection_id: str) -> str | None:
-        return await self.repository.latest_id_for_connection(connection_id)
-
-    async def last_run_ids(self, connection_ids: Sequence[str]) -> dict[str, str]:
-        return await self.repository.latest_ids_for_connections(list(connection_ids))
+    async def read_connection(
+        self,
+        owner: RunOwner[Entity],
+        parameters: Parameters,
+        run_id: str | None = None,
+        page: Page | None = None,
+    ) -> tuple[Entity, str | None, list[Run]] | None:
+        """A connection, the caller's role on its iTwin and its run `run_id` (or a page of its runs), read
+        together: the request every client polls is one statement."""
+        offset, limit = (page.skip, page.fetch_limit) if page else (0, 0)
+        return await self.repository.read_under(owner, parameters, run_id, offset, limit)
 
     async def forget_connection(self, connection_id: str) -> None:
         """Deletes a connection's run history before the connection goes; refused while a run is active."""

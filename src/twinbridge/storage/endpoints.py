@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from twinbridge.auth.permissions import Action
@@ -12,7 +12,7 @@ from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.dependencies import Call, Reader, RuntimeDependency, Writer
 from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import page_links, page_parameters
+from twinbridge.platform.pagination import PageDependency, page_links
 from twinbridge.platform.paging import Page, split_page
 from twinbridge.runtime import Runtime
 from twinbridge.storage.blobs import read_chunks
@@ -32,7 +32,6 @@ from twinbridge.storage.signing import DownloadSigner
 from twinbridge.storage.uploads import UploadTooLarge, receive_to_temporary_file
 
 router = APIRouter(prefix="/storage", tags=["Storage"])
-PageDependency = Annotated[Page, Depends(page_parameters)]
 INVALID = "InvalidStorageRequest"
 # Azure's limit for one Put Blob request, which is what upstream upload URLs accept.
 MAXIMUM_UPLOAD_SIZE = 5000 * 1024 * 1024

@@ -17,9 +17,9 @@ from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.dependencies import Call, authenticated
 from twinbridge.platform.errors import InvalidRequest, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import page_links, page_parameters
-from twinbridge.platform.paging import Page, split_page
-from twinbridge.platform.prefer import ReturnPreference, return_preference
+from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.paging import split_page
+from twinbridge.platform.prefer import PreferDependency
 from twinbridge.runs.links import location_of
 from twinbridge.synchronization.schemas import (
     ConnectionUpdate,
@@ -38,8 +38,6 @@ from twinbridge.synchronization.schemas import (
 from twinbridge.synchronization.service import MANIFEST, STORAGE, SynchronizationService
 
 router = APIRouter(prefix="/synchronization", tags=["Synchronization"])
-PageDependency = Annotated[Page, Depends(page_parameters)]
-PreferDependency = Annotated[ReturnPreference, Depends(return_preference)]
 Reader = Annotated[Call, Depends(authenticated(ScopeRequirement("synchronization", Access.READ)))]
 Writer = Annotated[Call, Depends(authenticated(ScopeRequirement("synchronization", Access.MODIFY)))]
 
@@ -61,18 +59,16 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         async with call.transaction() as transaction:
             service = SynchronizationService(transaction)
             connection = await service.create_connection(kind, body, call.caller.subject)
-        return {"connection": connection_body(connection, call.base_url, None)}
+        return {"connection": connection_body(connection, call.base_url)}
 
     @router.get(base + "/{connection_id}", name=f"get_{kind}_connection")
     @invalid_request_code(invalid)
     async def get_connection(connection_id: str, call: Reader) -> dict[str, Any]:
         async with call.transaction() as transaction:
-            service = SynchronizationService(transaction)
-            connection = await service.authorized_connection(
+            connection = await SynchronizationService(transaction).authorized_connection(
                 kind, connection_id, call.caller.subject, Action.READ
             )
-            last_run = await service.last_run_id(connection.id)
-        return {"connection": connection_body(connection, call.base_url, last_run)}
+        return {"connection": connection_body(connection, call.base_url)}
 
     @router.get(base, name=f"list_{kind}_connections")
     @invalid_request_code(invalid)
@@ -84,24 +80,24 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         preference: PreferDependency,
     ) -> dict[str, Any]:
         async with call.transaction() as transaction:
-            service = SynchronizationService(transaction)
-            connections = await service.list_connections(kind, imodel_id, call.caller.subject, page)
-            rows, has_next = split_page(connections, page)
-            if preference == "representation":
-                last_runs = await service.last_run_ids(rows)
-                items = [connection_body(item, call.base_url, last_runs.get(item.id)) for item in rows]
-            else:
-                items = [connection_summary(item) for item in rows]
+            connections = await SynchronizationService(transaction).list_connections(
+                kind, imodel_id, call.caller.subject, page
+            )
+        rows, has_next = split_page(connections, page)
+        if preference == "representation":
+            items = [connection_body(item, call.base_url) for item in rows]
+        else:
+            items = [connection_summary(item) for item in rows]
         return {"connections": items, "_links": page_links(call.base_url, request, page, has_next)}
 
     @router.put(base + "/{connection_id}", name=f"update_{kind}_connection")
     @invalid_request_code(invalid)
     async def update_connection(connection_id: str, body: ConnectionUpdate, call: Writer) -> dict[str, Any]:
         async with call.transaction() as transaction:
-            service = SynchronizationService(transaction)
-            connection = await service.update_connection(kind, connection_id, body, call.caller.subject)
-            last_run = await service.last_run_id(connection.id)
-        return {"connection": connection_body(connection, call.base_url, last_run)}
+            connection = await SynchronizationService(transaction).update_connection(
+                kind, connection_id, body, call.caller.subject
+            )
+        return {"connection": connection_body(connection, call.base_url)}
 
     @router.delete(base + "/{connection_id}", status_code=204, name=f"delete_{kind}_connection")
     @invalid_request_code(invalid)

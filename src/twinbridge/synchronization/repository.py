@@ -5,10 +5,15 @@ from __future__ import annotations
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import SyncConnection, SyncSourceFile
 from twinbridge.db.tables import Table
-from twinbridge.itwins.repository import with_role_sql
+from twinbridge.itwins.repository import role_of_subject, with_role_sql
+from twinbridge.runs.repository import RunOwner, latest_run_id_of
 
 CONNECTIONS = Table("sync_connections", SyncConnection)
-_WITH_ROLE = with_role_sql(CONNECTIONS) + " AND t.kind = :kind"
+# Every read of a connection comes with the id of its newest run.
+_COLUMNS = f"{CONNECTIONS.select('t')}, {latest_run_id_of('t')}"
+_WITH_ROLE = with_role_sql(CONNECTIONS, _COLUMNS) + " AND t.kind = :kind"
+# A connection read with its runs (`RunService.read_connection`).
+RUN_OWNER = RunOwner(CONNECTIONS, role_of_subject("t"), "t.id = :connection_id AND t.kind = :kind")
 SOURCE_FILES = Table("sync_source_files", SyncSourceFile)
 
 
@@ -26,7 +31,7 @@ class SyncConnectionRepository:
 
     async def get(self, kind: str, connection_id: str) -> SyncConnection | None:
         row = await self.transaction.one(
-            f"SELECT {CONNECTIONS.select()} FROM sync_connections WHERE id = :id AND kind = :kind",
+            f"SELECT {_COLUMNS} FROM sync_connections t WHERE t.id = :id AND t.kind = :kind",
             {"id": connection_id, "kind": kind},
         )
         return CONNECTIONS.row(row) if row else None
@@ -42,9 +47,9 @@ class SyncConnectionRepository:
         self, kind: str, imodel_id: str, offset: int, limit: int
     ) -> list[SyncConnection]:
         rows = await self.transaction.all(
-            f"SELECT {CONNECTIONS.select()} FROM sync_connections"
-            " WHERE kind = :kind AND imodel_id = :imodel_id"
-            " ORDER BY created_at, id LIMIT :limit OFFSET :offset",
+            f"SELECT {_COLUMNS} FROM sync_connections t"
+            " WHERE t.kind = :kind AND t.imodel_id = :imodel_id"
+            " ORDER BY t.created_at, t.id LIMIT :limit OFFSET :offset",
             {"kind": kind, "imodel_id": imodel_id, "limit": limit, "offset": offset},
         )
         return CONNECTIONS.rows(rows)

@@ -82,8 +82,8 @@ def connection_path(kind: str) -> str:
     return f"/synchronization/imodels/{kind}connections"
 
 
-def connection_body(connection: SyncConnection, base_url: str, last_run_id: str | None) -> dict[str, Any]:
-    return shared_connection_body(connection, connection.kind, base_url, last_run_id)
+def connection_body(connection: SyncConnection, base_url: str) -> dict[str, Any]:
+    return shared_connection_body(connection, connection.kind, base_url)
 
 
 def connection_summary(connection: SyncConnection) -> dict[str, Any]:

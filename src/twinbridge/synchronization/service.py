@@ -9,7 +9,6 @@ rules as Export runs: one active run per iModel.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from twinbridge.auth.permissions import Action, authorize
@@ -20,11 +19,11 @@ from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.paging import Page
-from twinbridge.runs.service import JobPlan, RunCreation, RunService
+from twinbridge.runs.service import JobPlan, RunCreation, RunNotFound, RunService
 from twinbridge.runs.states import JobPhase, RunKind
 from twinbridge.storage.repository import StorageRepository
 from twinbridge.storage.service import COMPLETE
-from twinbridge.synchronization.repository import SyncConnectionRepository
+from twinbridge.synchronization.repository import RUN_OWNER, SyncConnectionRepository
 from twinbridge.synchronization.schemas import (
     ConnectionCreate,
     ConnectionUpdate,
@@ -144,17 +143,11 @@ class SynchronizationService:
     async def list_connections(
         self, kind: str, imodel_id: str, caller: str, page: Page
     ) -> list[SyncConnection]:
-        found = await self.imodels.get_with_role(imodel_id, caller)
-        if found is None:
+        exists, role = await self.imodels.role_on(imodel_id, caller)
+        if not exists:
             raise InvalidRequest(details=[invalid_value("imodelId")])
-        authorize(found[1], Action.READ)
+        authorize(role, Action.READ)
         return await self.connections.list_for_imodel(kind, imodel_id, page.skip, page.fetch_limit)
-
-    async def last_run_id(self, connection_id: str) -> str | None:
-        return await self.runs.last_run_id(connection_id)
-
-    async def last_run_ids(self, connections: Sequence[SyncConnection]) -> dict[str, str]:
-        return await self.runs.last_run_ids([item.id for item in connections])
 
     async def update_connection(
         self, kind: str, connection_id: str, body: ConnectionUpdate, caller: str
@@ -256,12 +249,24 @@ class SynchronizationService:
         )
 
     async def get_run(self, kind: str, connection_id: str, run_id: str, caller: str) -> Run:
-        connection = await self.authorized_connection(kind, connection_id, caller, Action.READ)
-        return await self.runs.get_for_connection(connection.id, run_id)
+        runs = await self._readable_runs(kind, connection_id, caller, run_id=run_id)
+        if not runs:
+            raise RunNotFound()
+        return runs[0]
 
     async def list_runs(self, kind: str, connection_id: str, caller: str, page: Page) -> list[Run]:
-        connection = await self.authorized_connection(kind, connection_id, caller, Action.READ)
-        return await self.runs.list_for_connection(connection.id, page.skip, page.fetch_limit)
+        return await self._readable_runs(kind, connection_id, caller, page=page)
+
+    async def _readable_runs(
+        self, kind: str, connection_id: str, caller: str, run_id: str | None = None, page: Page | None = None
+    ) -> list[Run]:
+        found = await self.runs.read_connection(
+            RUN_OWNER, {"connection_id": connection_id, "kind": kind, "subject": caller}, run_id, page
+        )
+        if found is None:
+            raise connection_not_found(kind)
+        authorize(found[1], Action.READ)
+        return found[2]
 
 
 def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict[str, Any]]:

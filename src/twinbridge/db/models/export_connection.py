@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from twinbridge.db.tables import NOT_A_COLUMN
 from twinbridge.platform.time import utc_now
 
 
@@ -17,3 +18,5 @@ class ExportConnection:
     authentication_type: str
     created_by: str
     created_at: datetime = field(default_factory=utc_now)
+    # Read with the connection (its `lastRun` link); None until it has a run.
+    last_run_id: str | None = field(default=None, metadata=NOT_A_COLUMN)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from twinbridge.db.tables import NOT_A_COLUMN
 from twinbridge.platform.time import utc_now
 
 
@@ -21,6 +22,8 @@ class IModel:
     baseline_upload_token: str | None = None
     baseline_expected_size: int | None = None
     created_at: datetime = field(default_factory=utc_now)
+    # Read with the iModel: when its newest changeset (a version after the baseline) was pushed.
+    last_changeset_pushed_at: datetime | None = field(default=None, metadata=NOT_A_COLUMN)
 
 
 @dataclass(slots=True)
