@@ -496,6 +496,8 @@ def measure_database(database: str, options: argparse.Namespace, database_url: s
 
         rows = []
         for target in world.targets:
+            if options.only not in target.name:
+                continue
             reference = load(ceiling_port, target, world.token, options)
             before = process_cpu_seconds(server.pid)
             result = load(port, target, world.token, options)
@@ -603,6 +605,7 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true", help="leave out the latency during exports")
     parser.add_argument("--cache", type=Path, default=None, help="keep generated iModels here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dirs (logs, data)")
+    parser.add_argument("--only", default="", help="measure only the requests whose name contains this")
     options = parser.parse_args()
     databases = ["sqlite", "postgresql"] if options.database == "both" else [options.database]
     results = {}

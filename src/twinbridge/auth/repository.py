@@ -8,6 +8,10 @@ from twinbridge.db.tables import Table
 
 CLIENTS = Table("service_clients", ServiceClient, key=("client_id",))
 GRANTS = Table("user_grants", UserGrant, key=("subject",))
+_SAVE_GRANT = (
+    f"{GRANTS.insert_sql} ON CONFLICT (subject) DO UPDATE SET expires_at = excluded.expires_at,"
+    " created_at = excluded.created_at WHERE user_grants.expires_at IS DISTINCT FROM excluded.expires_at"
+)
 
 
 class ServiceClientRepository:
@@ -33,8 +37,9 @@ class UserGrantRepository:
         return GRANTS.row(row) if row else None
 
     async def save(self, grant: UserGrant) -> UserGrant:
-        """Inserts the grant, or replaces the subject's grant."""
-        await self.transaction.execute(GRANTS.upsert_sql, GRANTS.values(grant))
+        """Inserts the grant, or changes the expiry of the subject's grant when it differs: a user whose
+        token records consent with every run rewrites nothing."""
+        await self.transaction.execute(_SAVE_GRANT, GRANTS.values(grant))
         return grant
 
     async def delete(self, subject: str) -> None:

@@ -52,11 +52,11 @@ def links_of_page(
     base_url: str, path: str, query: Sequence[tuple[str, str]], page: Page, has_next: bool
 ) -> dict[str, dict[str, str]]:
     """self, prev (omitted on the first page) and next (omitted on the last page)."""
-    kept = [(key, value) for key, value in query if key not in {"$top", "$skip"}]
+    kept = urlencode([(key, value) for key, value in query if key not in {"$top", "$skip"}], safe="$")
+    start = f"{base_url}{path}?{kept}&" if kept else f"{base_url}{path}?"
 
     def link(skip: int) -> dict[str, str]:
-        encoded = urlencode([*kept, ("$skip", str(skip)), ("$top", str(page.top))], safe="$")
-        return {"href": f"{base_url}{path}?{encoded}"}
+        return {"href": f"{start}$skip={skip}&$top={page.top}"}
 
     links: dict[str, dict[str, str]] = {"self": link(page.skip)}
     if page.skip > 0:

@@ -57,13 +57,38 @@ def _document_parameters_read_by_hand(route: BaseRoute) -> None:
         route.openapi_extra = extra
 
 
+# A route's path as words: the literal ones, and None where a path parameter stands.
+Shape = tuple[str | None, ...]
+
+
+def _shape(path_format: str) -> Shape:
+    return tuple(None if word.startswith("{") else word for word in path_format.split("/"))
+
+
 class PrefixRoute(BaseRoute):
-    """Every path that is `prefix` or starts with `prefix/` goes to `router`, whole."""
+    """Every path that is `prefix` or starts with `prefix/` goes to `router`, or rather to a router of only
+    the routes whose path has the request's shape (its literal words where they have them), so that FastAPI
+    tries the two or three routes that can match, not the twenty-seven of the Synchronization API."""
 
     def __init__(self, prefix: str, router: APIRouter) -> None:
         self.prefix = prefix
         self.router = router
         self._prefix_slash = prefix + "/"
+        self._shapes: dict[int, list[tuple[Shape, list[BaseRoute]]]] = {}
+        for route in router.routes:
+            path_format = getattr(route, "path_format", None)
+            # A route with a converter (`{rest:path}`) has no fixed number of words: no shapes then.
+            if path_format is None or ":" in getattr(route, "path", ":"):
+                self._shapes.clear()
+                break
+            shape = _shape(path_format)
+            of_length = self._shapes.setdefault(len(shape), [])
+            same = next((routes for known, routes in of_length if known == shape), None)
+            if same is None:
+                of_length.append((shape, [route]))
+            else:
+                same.append(route)
+        self._routers: dict[tuple[int, ...], APIRouter] = {}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
@@ -73,7 +98,26 @@ class PrefixRoute(BaseRoute):
         return Match.NONE, {}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.router(scope, receive, send)
+        await self._router_for(scope["path"])(scope, receive, send)
+
+    def _router_for(self, path: str) -> APIRouter:
+        words = path.split("/")
+        candidates = self._shapes.get(len(words))
+        if not candidates:
+            return self.router  # no route has this many words: the whole router answers 404 (or redirects)
+        found = tuple(
+            index
+            for index, (shape, _) in enumerate(candidates)
+            if all(word is None or word == words[position] for position, word in enumerate(shape))
+        )
+        if not found:
+            return self.router
+        key = (len(words), *found)
+        router = self._routers.get(key)
+        if router is None:
+            routes = [route for index in found for route in candidates[index][1]]
+            router = self._routers[key] = APIRouter(routes=routes)
+        return router
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         return self.router.url_path_for(name, **path_params)
