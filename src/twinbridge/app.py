@@ -13,6 +13,7 @@ from twinbridge.config import Settings
 from twinbridge.platform.handlers import install_error_handlers
 from twinbridge.platform.observability import RequestContextMiddleware
 from twinbridge.platform.paths import FixedWordsCaseInsensitive
+from twinbridge.platform.responses import FastJSONResponse
 from twinbridge.platform.routing import include_routers
 from twinbridge.runs.embedded import EmbeddedWorkers
 from twinbridge.runs.queue import InProcessRunQueue, RunQueue
@@ -62,6 +63,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
         # Our own request logs and Prometheus metrics observe requests; FastAPI's OpenTelemetry bridge would
         # only look up providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        default_response_class=FastJSONResponse,
     )
     app.state.runtime = runtime
     install_error_handlers(app)

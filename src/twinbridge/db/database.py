@@ -22,7 +22,6 @@ then.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import sqlite3
 import time
@@ -33,6 +32,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
 
 from twinbridge.platform.errors import ApiError
 
@@ -157,11 +158,17 @@ def _timestamp_from_sqlite(raw: bytes) -> datetime:
 
 
 sqlite3.register_adapter(datetime, _timestamp_to_sqlite)
-sqlite3.register_adapter(dict, json.dumps)
-sqlite3.register_adapter(list, json.dumps)
+
+
+def _json_text(value: object) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+sqlite3.register_adapter(dict, _json_text)
+sqlite3.register_adapter(list, _json_text)
 # By the columns' declared types (sqlite3.PARSE_DECLTYPES).
 sqlite3.register_converter("DATETIME", _timestamp_from_sqlite)
-sqlite3.register_converter("JSON", json.loads)
+sqlite3.register_converter("JSON", orjson.loads)
 
 
 def _locked(error: sqlite3.OperationalError) -> bool:
@@ -391,7 +398,7 @@ class _ConnectionPool:
         import asyncpg
 
         connection = await asyncpg.connect(self.dsn, statement_cache_size=1000)
-        await connection.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await connection.set_type_codec("json", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
         return connection
 
     def give_back(self, connection: asyncpg.Connection, *, reusable: bool) -> None:

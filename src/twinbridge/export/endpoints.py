@@ -20,8 +20,9 @@ from twinbridge.export.schemas import (
 from twinbridge.export.service import ExportService
 from twinbridge.platform.errors import InvalidRequest, RateLimitExceeded, TooManyRequests, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import split_page
+from twinbridge.platform.routing import documented_parameters
 from twinbridge.runs.links import location_of
 
 router = APIRouter(prefix="/export", tags=["Export"])
@@ -56,13 +57,14 @@ async def get_connection(connection_id: str, call: ReaderLimited) -> dict[str, A
 
 
 @router.get("/connections")
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code("InvalidConnectionsRequest")
 async def list_connections(
     request: Request,
     imodel_id: Annotated[str, Query(alias="imodelId")],
     call: Reader,
-    page: PageDependency,
 ) -> dict[str, Any]:
+    page = page_of(request)
     async with call.transaction() as transaction:
         connections = await ExportService(transaction).list_connections(imodel_id, call.caller.subject, page)
     rows, has_next = split_page(connections, page)
@@ -102,10 +104,10 @@ async def get_run(connection_id: str, run_id: str, call: Reader) -> dict[str, An
 
 
 @router.get("/connections/{connection_id}/runs")
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code("InvalidConnectionRunRequest")
-async def list_runs(
-    connection_id: str, request: Request, call: Reader, page: PageDependency
-) -> dict[str, Any]:
+async def list_runs(connection_id: str, request: Request, call: Reader) -> dict[str, Any]:
+    page = page_of(request)
     async with call.transaction() as transaction:
         runs = await ExportService(transaction).list_runs(connection_id, call.caller.subject, page)
     rows, has_next = split_page(runs, page)

@@ -12,9 +12,10 @@ from twinbridge.dependencies import Reader, RuntimeDependency, Writer
 from twinbridge.imodels.schemas import IModelCreate, baseline_file_body, changeset_body, imodel_body
 from twinbridge.imodels.service import IModelService, baseline_problem, upload_key
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import split_page
-from twinbridge.platform.prefer import PreferDependency
+from twinbridge.platform.prefer import PREFER_PARAMETER, return_preference
+from twinbridge.platform.routing import documented_parameters
 from twinbridge.storage.uploads import UploadTooLarge, receive_to_temporary_file
 
 router = APIRouter(prefix="/imodels", tags=["iModels"])
@@ -83,14 +84,15 @@ async def get_baseline(imodel_id: str, call: Reader) -> dict[str, Any]:
 
 
 @router.get("")
+@documented_parameters(*PAGE_PARAMETERS, PREFER_PARAMETER)
 @invalid_request_code(INVALID)
 async def list_imodels(
     request: Request,
     itwin_id: Annotated[str, Query(alias="iTwinId")],
     call: Reader,
-    page: PageDependency,
-    preference: PreferDependency,
 ) -> dict[str, Any]:
+    page = page_of(request)
+    preference = return_preference(request)
     async with call.transaction() as transaction:
         imodels = await IModelService(transaction, call.runtime.blobs).list_in_itwin(
             itwin_id, call.caller.subject, page
@@ -114,10 +116,10 @@ async def get_imodel(imodel_id: str, call: Reader) -> dict[str, Any]:
 
 
 @router.get("/{imodel_id}/changesets")
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code(INVALID)
-async def list_changesets(
-    imodel_id: str, request: Request, call: Reader, page: PageDependency
-) -> dict[str, Any]:
+async def list_changesets(imodel_id: str, request: Request, call: Reader) -> dict[str, Any]:
+    page = page_of(request)
     async with call.transaction() as transaction:
         service = IModelService(transaction, call.runtime.blobs)
         await service.authorized(imodel_id, call.caller.subject, Action.READ)

@@ -11,8 +11,9 @@ from twinbridge.dependencies import Reader, Writer
 from twinbridge.itwins.schemas import ITwinCreate, MemberCreate, itwin_body, member_body
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import split_page
+from twinbridge.platform.routing import documented_parameters
 
 router = APIRouter(prefix="/itwins", tags=["iTwins"])
 INVALID = "InvalidiTwinsRequest"
@@ -29,8 +30,10 @@ async def create_itwin(body: ITwinCreate, call: Writer) -> dict[str, Any]:
 
 
 @router.get("")
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code(INVALID)
-async def list_itwins(request: Request, call: Reader, page: PageDependency) -> dict[str, Any]:
+async def list_itwins(request: Request, call: Reader) -> dict[str, Any]:
+    page = page_of(request)
     async with call.transaction() as transaction:
         rows, has_next = split_page(await ITwinService(transaction).list_for(call.caller.subject, page), page)
     return {
@@ -48,8 +51,10 @@ async def get_itwin(itwin_id: str, call: Reader) -> dict[str, Any]:
 
 
 @router.get("/{itwin_id}/members")
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code(INVALID)
-async def list_members(itwin_id: str, request: Request, call: Reader, page: PageDependency) -> dict[str, Any]:
+async def list_members(itwin_id: str, request: Request, call: Reader) -> dict[str, Any]:
+    page = page_of(request)
     async with call.transaction() as transaction:
         service = ITwinService(transaction)
         await service.authorized(itwin_id, call.caller.subject, Action.READ)

@@ -5,9 +5,9 @@ Python per route; with fifty routes that was a third of a cheap request. A Prefi
 under `/export` (say) straight to the Export router, which matches among its own few routes. The OpenAPI
 document is made from the routers themselves, so it still lists every operation.
 
-A dependency that reads its query parameters or headers from the request itself (FastAPI validates every
-declared parameter on every request) names them with `documented_parameters`, and the OpenAPI document
-lists them on every operation that depends on it.
+An endpoint (or a dependency) that reads query parameters or headers from the request itself (FastAPI
+validates every declared parameter on every request) names them with `documented_parameters`, and the
+OpenAPI document lists them on its operation (on every operation that depends on it).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _DOCUMENTED_PARAMETERS = "__openapi_parameters__"
 
 
 def documented_parameters(*parameters: dict[str, Any]) -> Callable[[Function], Function]:
-    """The OpenAPI parameter objects a dependency reads from the request by hand."""
+    """The OpenAPI parameter objects an endpoint or a dependency reads from the request by hand."""
 
     def mark(dependency: Function) -> Function:
         setattr(dependency, _DOCUMENTED_PARAMETERS, list(parameters))

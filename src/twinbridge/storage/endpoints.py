@@ -12,8 +12,9 @@ from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.dependencies import Call, Reader, RuntimeDependency, Writer
 from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import Page, split_page
+from twinbridge.platform.routing import documented_parameters
 from twinbridge.runtime import Runtime
 from twinbridge.storage.blobs import read_chunks
 from twinbridge.storage.schemas import (
@@ -59,11 +60,13 @@ async def _root_items(
 
 
 @router.get("/")
+@documented_parameters(*PAGE_PARAMETERS)
 @router.get("", include_in_schema=False)
 @invalid_request_code(INVALID)
 async def list_top_level(
-    request: Request, itwin_id: Annotated[str, Query(alias="iTwinId")], call: Reader, page: PageDependency
+    request: Request, itwin_id: Annotated[str, Query(alias="iTwinId")], call: Reader
 ) -> dict[str, Any]:
+    page = page_of(request)
     """Folders and files in the iTwin's root folder; `_links.folder` is the root folder."""
     root, items = await _root_items(call, itwin_id, page)
     rows, has_next = split_page(items, page)
@@ -87,8 +90,10 @@ async def get_folder(folder_id: str, call: Reader) -> dict[str, Any]:
 
 
 @router.get("/folders/{folder_id}/files")
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code(INVALID)
-async def list_files(folder_id: str, request: Request, call: Reader, page: PageDependency) -> dict[str, Any]:
+async def list_files(folder_id: str, request: Request, call: Reader) -> dict[str, Any]:
+    page = page_of(request)
     async with call.transaction() as transaction:
         service = StorageService(transaction, call.runtime.blobs)
         folder = await service.authorized_folder(folder_id, call.caller.subject, Action.READ)

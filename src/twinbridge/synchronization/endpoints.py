@@ -17,9 +17,10 @@ from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.dependencies import Call, authenticated
 from twinbridge.platform.errors import InvalidRequest, invalid_value
 from twinbridge.platform.handlers import invalid_request_code
-from twinbridge.platform.pagination import PageDependency, page_links
+from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import split_page
-from twinbridge.platform.prefer import PreferDependency
+from twinbridge.platform.prefer import PREFER_PARAMETER, return_preference
+from twinbridge.platform.routing import documented_parameters
 from twinbridge.runs.links import location_of
 from twinbridge.synchronization.schemas import (
     ConnectionUpdate,
@@ -71,14 +72,15 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         return {"connection": connection_body(connection, call.base_url)}
 
     @router.get(base, name=f"list_{kind}_connections")
+    @documented_parameters(*PAGE_PARAMETERS, PREFER_PARAMETER)
     @invalid_request_code(invalid)
     async def list_connections(
         request: Request,
         imodel_id: Annotated[str, Query(alias="imodelId")],
         call: Reader,
-        page: PageDependency,
-        preference: PreferDependency,
     ) -> dict[str, Any]:
+        page = page_of(request)
+        preference = return_preference(request)
         async with call.transaction() as transaction:
             connections = await SynchronizationService(transaction).list_connections(
                 kind, imodel_id, call.caller.subject, page
@@ -143,10 +145,11 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         return {"run": run_body(run)}
 
     @router.get(base + "/{connection_id}/runs", name=f"list_{kind}_connection_runs")
+    @documented_parameters(*PAGE_PARAMETERS, PREFER_PARAMETER)
     @invalid_request_code(invalid_run)
-    async def list_runs(
-        connection_id: str, request: Request, call: Reader, page: PageDependency, preference: PreferDependency
-    ) -> dict[str, Any]:
+    async def list_runs(connection_id: str, request: Request, call: Reader) -> dict[str, Any]:
+        page = page_of(request)
+        preference = return_preference(request)
         async with call.transaction() as transaction:
             service = SynchronizationService(transaction)
             runs = await service.list_runs(kind, connection_id, call.caller.subject, page)
@@ -179,10 +182,11 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
         return {"sourceFile": source_file_body(source_file, call.base_url)}
 
     @router.get(base + "/{connection_id}/sourcefiles", name=f"list_{kind}_source_files")
+    @documented_parameters(*PAGE_PARAMETERS, PREFER_PARAMETER)
     @invalid_request_code(invalid_source_file)
-    async def list_source_files(
-        connection_id: str, request: Request, call: Reader, page: PageDependency, preference: PreferDependency
-    ) -> dict[str, Any]:
+    async def list_source_files(connection_id: str, request: Request, call: Reader) -> dict[str, Any]:
+        page = page_of(request)
+        preference = return_preference(request)
         async with call.transaction() as transaction:
             service = SynchronizationService(transaction)
             files = await service.list_source_files(kind, connection_id, call.caller.subject, page)
