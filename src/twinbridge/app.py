@@ -12,9 +12,9 @@ from twinbridge import __version__, features
 from twinbridge.config import Settings
 from twinbridge.platform.handlers import install_error_handlers
 from twinbridge.platform.observability import RequestContextMiddleware
-from twinbridge.platform.paths import FixedWordsCaseInsensitive
+from twinbridge.platform.paths import CanonicalRequest
 from twinbridge.platform.responses import FastJSONResponse
-from twinbridge.platform.routing import include_routers
+from twinbridge.platform.routing import include_routers, query_parameter_names
 from twinbridge.runs.embedded import EmbeddedWorkers
 from twinbridge.runs.queue import InProcessRunQueue, RunQueue
 from twinbridge.runtime import Runtime
@@ -68,6 +68,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
     app.state.runtime = runtime
     install_error_handlers(app)
     include_routers(app, features.routers())
-    app.add_middleware(FixedWordsCaseInsensitive)
+    app.add_middleware(CanonicalRequest, query_names=query_parameter_names(app))
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     return app

@@ -166,3 +166,26 @@ async def test_openapi_document_names_the_parameters_dependencies_read_by_hand(
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/.well-known/jwks.json"])
 async def test_issuer_documents_are_public(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200
+
+
+async def test_query_parameter_names_are_matched_in_any_case(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    itwin = (
+        await client.post("/itwins", json={"displayName": "Plant"}, headers=auth_headers("alice"))
+    ).json()
+    for name in ("iTwinId", "itwinId", "ITWINID"):
+        response = await client.get(
+            "/imodels", params={name: itwin["iTwin"]["id"]}, headers=auth_headers("alice")
+        )
+        assert response.status_code == 200, (name, response.text)
+        assert response.json()["iModels"] == []
+
+
+async def test_a_trailing_slash_is_answered_directly_not_redirected(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    created = await client.post("/itwins/", json={"displayName": "Slash"}, headers=auth_headers("alice"))
+    assert created.status_code == 201, created.text
+    fetched = await client.get(f"/itwins/{created.json()['iTwin']['id']}/", headers=auth_headers("alice"))
+    assert fetched.json()["iTwin"]["displayName"] == "Slash"

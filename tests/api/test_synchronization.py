@@ -329,21 +329,26 @@ async def test_storage_run_uses_the_singular_path_and_answers_202(
     assert run["jobs"][0]["tasks"][0]["storageFileId"] == world.dwg_file_id
 
 
-async def test_second_run_on_the_imodel_is_redirected_even_across_apis(
+async def test_an_export_run_is_not_held_up_by_a_synchronization_run_of_the_imodel(
     client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
+    """One active run per iModel per API: a 303 never points a client at a run of the other API."""
     storage = await _storage(client, auth_headers("alice"), world, (world.dwg_file_id, "DWG"))
-    first = await client.post(f"{STORAGE}/{storage['id']}/run", headers=auth_headers("alice"))
+    synchronizing = await client.post(f"{STORAGE}/{storage['id']}/run", headers=auth_headers("alice"))
     export = await client.post(
         "/export/connections", json={"iModelId": world.imodel_id}, headers=auth_headers("alice")
     )
-    second = await client.post(
-        f"/export/connections/{export.json()['connection']['id']}/runs",
-        json={"exportType": "IFC"},
-        headers=auth_headers("alice"),
-    )
-    assert second.status_code == 303
-    assert second.headers["location"] == first.headers["location"]
+    runs = f"/export/connections/{export.json()['connection']['id']}/runs"
+    exporting = await client.post(runs, json={"exportType": "IFC"}, headers=auth_headers("alice"))
+    assert (synchronizing.status_code, exporting.status_code) == (202, 202)
+    assert exporting.headers["location"].startswith(f"{BASE}/export/connections/")
+
+    again = await client.post(runs, json={"exportType": "IFC"}, headers=auth_headers("alice"))
+    assert again.status_code == 303
+    assert again.headers["location"] == exporting.headers["location"]
+    resynchronizing = await client.post(f"{STORAGE}/{storage['id']}/run", headers=auth_headers("alice"))
+    assert resynchronizing.status_code == 303
+    assert resynchronizing.headers["location"] == synchronizing.headers["location"]
 
 
 async def test_run_of_a_format_without_connector_ends_in_error_saying_so(

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import Request
 
 from twinbridge.platform.paging import MAX_PAGE_SIZE, Page, links_of_page, parse_page
+from twinbridge.platform.paths import PATH_AS_SENT
 
 PAGE_PARAMETERS: tuple[dict[str, Any], ...] = (
     {
@@ -39,4 +40,5 @@ def page_of(request: Request) -> Page:
 
 def page_links(base_url: str, request: Request, page: Page, has_next: bool) -> dict[str, dict[str, str]]:
     """self, prev (omitted on the first page) and next (omitted on the last page)."""
-    return links_of_page(base_url, request.scope["path"], request.query_params.multi_items(), page, has_next)
+    path = request.scope.get(PATH_AS_SENT) or request.scope["path"]
+    return links_of_page(base_url, path, request.query_params.multi_items(), page, has_next)

@@ -123,6 +123,35 @@ class PrefixRoute(BaseRoute):
         return self.router.url_path_for(name, **path_params)
 
 
+def _operations(routes: Sequence[BaseRoute]) -> list[APIRoute]:
+    """The operations among `routes`, also those of routers reached by prefix or included whole."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif isinstance(route, PrefixRoute):
+            found += _operations(route.router.routes)
+        elif isinstance(getattr(route, "original_router", None), APIRouter):  # FastAPI's included router
+            found += _operations(route.original_router.routes)  # type: ignore[attr-defined]
+    return found
+
+
+def query_parameter_names(app: FastAPI) -> dict[str, str]:
+    """Every query parameter name an operation reads (declared, or documented as read by hand), by its
+    lowercase form: what `platform.paths.CanonicalRequest` rewrites names in any case to."""
+    names: dict[str, str] = {}
+    for route in _operations(app.routes):
+        spelled = [field.alias for field in route.dependant.query_params]
+        spelled += [
+            item["name"] for item in _parameters_read_by_hand(route.dependant) if item["in"] == "query"
+        ]
+        for name in spelled:
+            known = names.setdefault(name.lower(), name)
+            if known != name:
+                raise RuntimeError(f"query parameter spelled both {known!r} and {name!r} ({route.path})")
+    return names
+
+
 def include_routers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     """Routers with a prefix are reached through a PrefixRoute, the others are included as usual."""
     for router in routers:

@@ -158,8 +158,11 @@ class RunRepository:
         runs = await self._read("r.id = :id", {"id": run_id})
         return runs[0] if runs else None
 
-    async def active_for_imodel(self, imodel_id: str) -> Run | None:
-        runs = await self._read("r.active_imodel_id = :imodel_id", {"imodel_id": imodel_id})
+    async def active_for_imodel(self, imodel_id: str, api: str) -> Run | None:
+        """The iModel's active run of one API (an Export and a Synchronization run may run together)."""
+        runs = await self._read(
+            "r.active_imodel_id = :imodel_id AND r.api = :api", {"imodel_id": imodel_id, "api": api}
+        )
         return runs[0] if runs else None
 
     async def has_active_for_connection(self, connection_id: str) -> bool:

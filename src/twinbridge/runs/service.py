@@ -1,6 +1,7 @@
 """The rules every run follows, Export or Synchronization.
 
-- One active run per iModel: a second create answers 303 with the active run; a create that races another
+- One active run per iModel and API: a second create answers 303 with the active run of the same API (an
+  Export run and a Synchronization run of one iModel may be active together); a create that races another
   one loses on the database's unique constraint and answers 409.
 - State: Queued → Executing → Finalizing → Completed; the result is Undetermined until Completed.
 - Services never commit; the caller enqueues the run only after its transaction has committed.
@@ -84,7 +85,7 @@ class RunService:
         then fail UserNotAuthenticated (docs/compatibility.md). A user's token that carries their consent
         records it here, in the run's own transaction.
         """
-        active = await self.repository.active_for_imodel(imodel_id)
+        active = await self.repository.active_for_imodel(imodel_id, kind.api)
         if active is not None:
             return RunCreation(active, created=False)
         authentication_type = SERVICE if caller.kind == "service" else connection_authentication_type
@@ -98,6 +99,7 @@ class RunService:
             connection_id=connection_id,
             imodel_id=imodel_id,
             active_imodel_id=imodel_id,
+            api=kind.api,
             state=ExecutionState.QUEUED.value,
             result=ExecutionResult.UNDETERMINED.value,
             requested_by=requested_by,

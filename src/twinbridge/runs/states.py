@@ -37,6 +37,11 @@ class RunKind(StrEnum):
     MANIFEST = "manifest"
     STORAGE = "storage"
 
+    @property
+    def api(self) -> str:
+        """The API a run belongs to: manifest and storage runs are both the Synchronization API's."""
+        return "export" if self is RunKind.EXPORT else "synchronization"
+
 
 # A run a worker may pick up; a run in any state but Completed is "active" for its iModel.
 CLAIMABLE_STATES = (ExecutionState.QUEUED, ExecutionState.WAITING_TO_RETRY)

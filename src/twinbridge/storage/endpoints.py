@@ -60,14 +60,14 @@ async def _root_items(
 
 
 @router.get("/")
-@documented_parameters(*PAGE_PARAMETERS)
 @router.get("", include_in_schema=False)
+@documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code(INVALID)
 async def list_top_level(
     request: Request, itwin_id: Annotated[str, Query(alias="iTwinId")], call: Reader
 ) -> dict[str, Any]:
-    page = page_of(request)
     """Folders and files in the iTwin's root folder; `_links.folder` is the root folder."""
+    page = page_of(request)
     root, items = await _root_items(call, itwin_id, page)
     rows, has_next = split_page(items, page)
     return {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
-from fastapi import APIRouter, FastAPI
+from typing import Annotated
 
-from twinbridge.platform.routing import PrefixRoute, include_routers
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI, Query
+
+from twinbridge.platform.routing import PrefixRoute, include_routers, query_parameter_names
 
 
 def _app() -> FastAPI:
@@ -80,3 +83,25 @@ def test_the_openapi_document_still_lists_every_operation() -> None:
         "/things/{thing_id}/parts/{part_id}",
         "/things/{thing_id}/pieces/{piece_id}",
     }
+
+
+def test_query_names_are_collected_and_two_spellings_of_one_name_are_refused() -> None:
+    router = APIRouter(prefix="/things")
+
+    @router.get("")
+    async def list_things(imodel_id: Annotated[str, Query(alias="imodelId")]) -> dict[str, str]:
+        return {}
+
+    app = FastAPI()
+    include_routers(app, [router])
+    assert query_parameter_names(app) == {"imodelid": "imodelId"}
+
+    other = APIRouter(prefix="/others")
+
+    @other.get("")
+    async def list_others(imodel_id: Annotated[str, Query(alias="iModelId")]) -> dict[str, str]:
+        return {}
+
+    include_routers(app, [other])
+    with pytest.raises(RuntimeError, match="spelled both"):
+        query_parameter_names(app)

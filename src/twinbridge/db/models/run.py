@@ -69,4 +69,6 @@ class Run:
     lease_expires_at: datetime | None = None
     attempts: int = 0
     created_at: datetime = field(default_factory=utc_now)
+    # "export" or "synchronization": an iModel has at most one active run per API (`RunKind.api`).
+    api: str = "export"
     jobs: list[Job] = field(default_factory=list, metadata=NOT_A_COLUMN)
