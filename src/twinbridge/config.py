@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     auth_issuers: str | None = None
     auth_audience: str | None = None
     token_ttl: int = Field(default=3600, ge=60)
+    # Not in ARCHITECTURE.md's list: interactive sign-in at the built-in issuer (/connect/authorize with
+    # PKCE). It consents without asking anyone, for the user named by the request's `login_hint`, else for
+    # `sign_in_user`: the same name on every machine and in every container, so that scripts and docs can
+    # rely on it. Anyone who can reach the server can sign in so; `sign_in_enabled=false` turns it off (for
+    # a server whose users sign in at an identity provider of TWINBRIDGE_AUTH_ISSUERS). Refresh tokens last
+    # `refresh_token_ttl` seconds from their issue; each use replaces the token.
+    sign_in_enabled: bool = True
+    sign_in_user: str = Field(default="developer", min_length=1, max_length=255)
+    refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60)
 
     @field_validator("public_url")
     @classmethod

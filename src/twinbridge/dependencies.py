@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.auth.tokens import Caller, bearer_token
 from twinbridge.db.database import Transaction
-from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, InvalidAccessToken, TooManyRequests
+from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, RequiredScopeMissing, TooManyRequests
 from twinbridge.runtime import Runtime
 
 
@@ -49,15 +49,11 @@ class Call:
 
 
 def _bearer_token(request: Request) -> str:
+    """The request's bearer token; the gateway's 401 (HeaderNotFound, InvalidAuthorizationScheme) if none."""
     header = request.headers.get("authorization")
     if header is None:
         raise HeaderNotFound()
-    token = bearer_token(header)
-    if token is None:
-        raise InvalidAccessToken(
-            details=[ErrorDetail("InvalidHeaderValue", "Expected 'Bearer <access token>'.", "Authorization")]
-        )
-    return token
+    return bearer_token(header)
 
 
 def authenticated(
@@ -72,8 +68,12 @@ def authenticated(
             needed = "itwin-platform" + (
                 f" or {requirement.api}:{requirement.access}" if requirement.api else ""
             )
-            raise InvalidAccessToken(
-                details=[ErrorDetail("InsufficientScope", f"This operation requires the scope {needed}.")]
+            raise RequiredScopeMissing(
+                details=[
+                    ErrorDetail(
+                        "InsufficientScope", f"This operation requires the scope {needed}.", "Authorization"
+                    )
+                ]
             )
         request.scope["state"]["caller_subject"] = caller.subject
         if runtime.rate_limiter is not None:

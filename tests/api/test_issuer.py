@@ -1,11 +1,17 @@
-"""The built-in issuer: discovery, JWKS and the client_credentials grant, used as a client would."""
+"""The built-in issuer: discovery, JWKS and the client_credentials grant, used as a client would (sign-in with
+the authorization code grant: test_sign_in.py)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import httpx
 import jwt
 
+from twinbridge.app import create_app
 from twinbridge.auth.service import ServiceClientService
+from twinbridge.config import Settings
+from twinbridge.db.migrate import upgrade
 from twinbridge.runtime import Runtime
 
 
@@ -19,6 +25,84 @@ async def test_discovery_points_at_the_jwks_and_token_endpoint(client: httpx.Asy
     assert configuration["issuer"] == "http://twinbridge.test"
     assert configuration["jwks_uri"] == "http://twinbridge.test/.well-known/jwks.json"
     assert configuration["token_endpoint"] == "http://twinbridge.test/connect/token"
+
+
+# What @itwin/service-authorization 2.1.0 (assertOIDCConfig) requires and type-checks.
+REQUIRED = (
+    "issuer",
+    "authorization_endpoint",
+    "jwks_uri",
+    "response_types_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+)
+STRINGS = ("issuer", "authorization_endpoint", "jwks_uri", "token_endpoint", "userinfo_endpoint")
+STRING_ARRAYS = (
+    "scopes_supported",
+    "response_types_supported",
+    "response_modes_supported",
+    "grant_types_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "token_endpoint_auth_methods_supported",
+    "claims_supported",
+)
+BOOLEANS = (
+    "claims_parameter_supported",
+    "request_parameter_supported",
+    "request_uri_parameter_supported",
+    "require_request_uri_registration",
+)
+
+
+async def test_discovery_is_a_complete_document_the_itwin_clients_accept(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(public_url="http://localhost:8080/")  # the issuer is named without the slash
+    upgrade(settings)
+    runtime = Runtime.create(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, runtime))
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8080") as client:
+            response = await client.get(
+                "/.well-known/openid-configuration", headers={"Accept": "application/json"}
+            )
+    finally:
+        await runtime.aclose()
+    assert response.status_code == 200
+    document = response.json()
+    assert all(name in document for name in REQUIRED)
+    assert all(isinstance(document[name], str) for name in STRINGS if name in document)
+    for name in STRING_ARRAYS:
+        assert isinstance(document[name], list), name
+        assert all(isinstance(item, str) for item in document[name]), name
+    assert all(isinstance(document[name], bool) for name in BOOLEANS if name in document)
+    base = "http://localhost:8080"
+    assert document["issuer"] == base
+    assert (
+        document["authorization_endpoint"],
+        document["token_endpoint"],
+        document["revocation_endpoint"],
+    ) == (
+        f"{base}/connect/authorize",
+        f"{base}/connect/token",
+        f"{base}/connect/revocation",
+    )
+    assert document["response_types_supported"] == ["code"]
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert set(document["grant_types_supported"]) == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    }
+    assert set(document["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    }
+    assert {"itwin-platform", "offline_access", "openid"} <= set(document["scopes_supported"])
+    assert document["subject_types_supported"] == ["public"]
+    assert document["id_token_signing_alg_values_supported"] == ["RS256"]
 
 
 async def test_client_credentials_token_verifies_against_the_published_jwks(
@@ -79,4 +163,7 @@ async def test_scopes_beyond_the_registration_are_refused(
 async def test_other_grants_are_unsupported(client: httpx.AsyncClient) -> None:
     response = await client.post("/connect/token", data={"grant_type": "password"})
     assert response.status_code == 400
-    assert response.json()["error"] == "unsupported_grant_type"
+    assert response.json() == {
+        "error": "unsupported_grant_type",
+        "error_description": "Supported grant types: authorization_code, refresh_token, client_credentials.",
+    }

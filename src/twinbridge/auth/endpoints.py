@@ -1,4 +1,5 @@
-"""The built-in issuer's endpoints: OIDC discovery, the JWKS and the client_credentials token endpoint."""
+"""The built-in issuer's endpoints: OIDC discovery, the JWKS, sign-in (authorization code with PKCE), the
+token endpoint (authorization_code, refresh_token, client_credentials) and refresh-token revocation."""
 
 from __future__ import annotations
 
@@ -6,15 +7,51 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from twinbridge.auth.grants import GrantService, read_ticket
 from twinbridge.auth.service import ServiceClientService
+from twinbridge.auth.sign_in import (
+    AuthorizationError,
+    GrantReused,
+    IssuedTokens,
+    SignInService,
+    read_authorization_request,
+)
+from twinbridge.db.database import Transaction
 from twinbridge.dependencies import RuntimeDependency
 from twinbridge.platform.errors import OAuthError
+from twinbridge.platform.routing import documented_parameters
+from twinbridge.runtime import Runtime
 
 router = APIRouter(tags=["Built-in issuer"])
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _query_parameter(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+AUTHORIZE_PARAMETERS = (
+    _query_parameter("ticket", "The ticket of an authorizationUrl (consent to background runs); alone."),
+    _query_parameter("client_id", "Sign-in: any client id (public client)."),
+    _query_parameter("redirect_uri", "Sign-in: absolute http(s) URL the code is sent to."),
+    _query_parameter("response_type", "Sign-in: `code`."),
+    _query_parameter("state", "Sign-in: echoed to redirect_uri."),
+    _query_parameter("scope", "Sign-in: e.g. `itwin-platform offline_access` (default `itwin-platform`)."),
+    _query_parameter("code_challenge", "Sign-in: BASE64URL(SHA256(code_verifier))."),
+    _query_parameter("code_challenge_method", "Sign-in: `S256`."),
+    _query_parameter("login_hint", "Sign-in: the user to sign in (default TWINBRIDGE_SIGN_IN_USER)."),
+    _query_parameter("nonce", "Sign-in: copied into the id_token (scope openid)."),
+)
 
 
 @router.get("/.well-known/openid-configuration")
@@ -39,19 +76,61 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
+def _sign_in(transaction: Transaction, runtime: Runtime) -> SignInService:
+    settings = runtime.settings
+    return SignInService(transaction, runtime.issuer, settings.token_ttl, settings.refresh_token_ttl)
+
+
 @router.get("/connect/authorize")
-async def authorize(
-    runtime: RuntimeDependency,
-    ticket: Annotated[str, Query(description="The ticket of an authorization URL.")],
-) -> Response:
-    """Records the user's grant (auto-consent in the embedded mode) and sends the browser back to the
-    redirect URL the ticket names."""
-    granted = read_ticket(runtime.issuer, ticket)
-    async with runtime.database.transaction() as transaction:
-        await GrantService(transaction).grant(granted.subject)
-    if granted.redirect_url:
-        return RedirectResponse(granted.redirect_url, status_code=302)
-    return JSONResponse({"authorized": True, "user": granted.subject})
+@documented_parameters(*AUTHORIZE_PARAMETERS)
+async def authorize(request: Request, runtime: RuntimeDependency) -> Response:
+    """Two uses, told apart by their parameters:
+
+    - `?ticket=…` (an authorizationUrl of the Export and Synchronization APIs): records the user's grant and
+      sends the browser back to the URL the ticket names;
+    - the authorization code request of OAuth 2.0 with PKCE: consents at once (no page, no cookie) and
+      answers 302 to `redirect_uri?code=…&state=…`, so that a plain GET completes a CLI's sign-in.
+    """
+    query = request.query_params
+    if "ticket" in query:
+        granted = read_ticket(runtime.issuer, query["ticket"])
+        async with runtime.database.transaction() as transaction:
+            await GrantService(transaction).grant(granted.subject)
+        if granted.redirect_url:
+            return RedirectResponse(granted.redirect_url, status_code=302)
+        return JSONResponse({"authorized": True, "user": granted.subject})
+    settings = runtime.settings
+    try:
+        sign_in = read_authorization_request(
+            query.multi_items(), settings.sign_in_user, settings.sign_in_enabled
+        )
+        async with runtime.database.transaction() as transaction:
+            code = await _sign_in(transaction, runtime).issue_code(sign_in)
+    except AuthorizationError as refused:
+        return RedirectResponse(refused.location(), status_code=302, headers=NO_STORE)
+    return RedirectResponse(sign_in.location(code), status_code=302, headers=NO_STORE)
+
+
+def _token_response(issued: IssuedTokens) -> JSONResponse:
+    body: dict[str, Any] = {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": issued.scope,
+    }
+    if issued.refresh_token is not None:
+        body["refresh_token"] = issued.refresh_token
+    if issued.id_token is not None:
+        body["id_token"] = issued.id_token
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def _revoking_reused_grants(runtime: Runtime, reused: GrantReused) -> None:
+    """A code or refresh token presented twice revokes its sign-in; the request's transaction has rolled back
+    with the error, so this takes one of its own."""
+    if reused.family_id is not None:
+        async with runtime.database.transaction() as transaction:
+            await _sign_in(transaction, runtime).revoke_family(reused.family_id)
 
 
 @router.post("/connect/token")
@@ -62,11 +141,36 @@ async def token(
     client_id: Annotated[str | None, Form()] = None,
     client_secret: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
+    code: Annotated[str | None, Form()] = None,
+    redirect_uri: Annotated[str | None, Form()] = None,
+    code_verifier: Annotated[str | None, Form()] = None,
+    refresh_token: Annotated[str | None, Form()] = None,
 ) -> JSONResponse:
-    """RFC 6749 section 4.4; errors follow RFC 6749 section 5.2 rather than the API envelope."""
+    """RFC 6749 sections 4.1.3, 4.4 and 6; errors follow RFC 6749 section 5.2 rather than the API envelope.
+
+    authorization_code and refresh_token are for public clients (client_id, no secret; a secret sent along
+    is not checked); client_credentials needs a registered client and its secret.
+    """
+    credentials = _basic_credentials(request)
+    if grant_type in ("authorization_code", "refresh_token"):
+        public_client_id = credentials[0] if credentials else client_id
+        try:
+            async with runtime.database.transaction() as transaction:
+                service = _sign_in(transaction, runtime)
+                if grant_type == "authorization_code":
+                    issued = await service.exchange_code(public_client_id, code, redirect_uri, code_verifier)
+                else:
+                    issued = await service.refresh(public_client_id, refresh_token, scope)
+        except GrantReused as reused:
+            await _revoking_reused_grants(runtime, reused)
+            raise
+        return _token_response(issued)
     if grant_type != "client_credentials":
-        raise OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported.")
-    credentials = _basic_credentials(request) or (client_id, client_secret)
+        raise OAuthError(
+            "unsupported_grant_type",
+            "Supported grant types: authorization_code, refresh_token, client_credentials.",
+        )
+    credentials = credentials or (client_id or "", client_secret or "")
     if not credentials[0] or not credentials[1]:
         raise OAuthError("invalid_client", "client_id and client_secret are required.", status_code=401)
     async with runtime.database.transaction(write=False) as transaction:
@@ -80,5 +184,21 @@ async def token(
             "expires_in": minted.expires_in,
             "scope": minted.scope,
         },
-        headers={"Cache-Control": "no-store"},
+        headers=NO_STORE,
     )
+
+
+@router.post("/connect/revocation")
+async def revocation(
+    request: Request,
+    runtime: RuntimeDependency,
+    token: Annotated[str | None, Form()] = None,
+    token_type_hint: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+) -> Response:
+    """RFC 7009: revokes a refresh token and every token of its sign-in (and the consent to background runs
+    it gave). 200 with no body, also for a token this issuer does not know."""
+    credentials = _basic_credentials(request)
+    async with runtime.database.transaction() as transaction:
+        await _sign_in(transaction, runtime).revoke(credentials[0] if credentials else client_id, token)
+    return Response(status_code=200, headers=NO_STORE)

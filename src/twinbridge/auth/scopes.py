@@ -11,6 +11,11 @@ GRANULAR_SCOPES = frozenset(
     {"export:read", "export:modify", "synchronization:read", "synchronization:modify"}
 )
 ACCEPTED_SCOPES = frozenset({PLATFORM_SCOPE}) | GRANULAR_SCOPES
+# Scopes of interactive sign-in that grant no API: a refresh token, and an id_token (with the user's name).
+OFFLINE_ACCESS = "offline_access"
+OPENID = "openid"
+IDENTITY_SCOPES = frozenset({OPENID, "profile", "email"})
+SIGN_IN_SCOPES = ACCEPTED_SCOPES | {OFFLINE_ACCESS} | IDENTITY_SCOPES
 
 
 class Access(StrEnum):

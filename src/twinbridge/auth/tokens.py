@@ -1,5 +1,9 @@
 """Access-token validation: RS256, issuer, expiry, audience when set, signature by the issuer's JWKS.
 
+A refused header or token is a 401 with the API gateway's code (platform.errors): InvalidAuthorizationScheme
+(not Bearer), InvalidHeaderValue (no token, or not a JWT at all), Unauthorized (a JWT that is refused) or
+RequiredScopeMissing; the reason is in `details`.
+
 Keys of external issuers come from OIDC discovery and are cached; a token naming an unknown key id
 triggers one refresh (at most once per REFRESH_INTERVAL per issuer, so bad tokens cannot hammer it).
 The built-in issuer's key is known locally and never fetched over HTTP.
@@ -8,6 +12,7 @@ The built-in issuer's key is known locally and never fetched over HTTP.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,13 +25,22 @@ import structlog
 from twinbridge.auth.issuer import BACKGROUND_RUNS_CLAIM
 from twinbridge.auth.keys import SigningKey
 from twinbridge.auth.scopes import ACCEPTED_SCOPES, parse_scopes
-from twinbridge.platform.errors import ErrorDetail, InvalidAccessToken
+from twinbridge.platform.errors import (
+    ErrorDetail,
+    InvalidAccessToken,
+    InvalidAuthorizationScheme,
+    InvalidHeaderValue,
+    RequiredScopeMissing,
+)
 
 logger = structlog.get_logger(__name__)
 
 REFRESH_INTERVAL_SECONDS = 10.0
 LEEWAY_SECONDS = 30
 VALIDATED_CACHE_SIZE = 10_000
+BEARER_PREFIX = "Bearer "
+# RFC 6750 section 2.1: the characters of a bearer token (a JWT is three such parts joined by dots).
+TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 @dataclass(frozen=True)
@@ -42,8 +56,12 @@ class Caller:
     consents_to_background_runs: bool = False
 
 
-def _rejected(reason: str) -> InvalidAccessToken:
-    return InvalidAccessToken(details=[ErrorDetail("InvalidToken", reason, "Authorization")])
+def _rejected(code: str, reason: str) -> InvalidAccessToken:
+    return InvalidAccessToken(details=[ErrorDetail(code, reason, "Authorization")])
+
+
+def _not_a_token(code: str, reason: str) -> InvalidHeaderValue:
+    return InvalidHeaderValue(details=[ErrorDetail(code, reason, "Authorization")])
 
 
 class ExternalIssuerKeys:
@@ -78,17 +96,36 @@ class ExternalIssuerKeys:
                     await self._fetch()
                 except (httpx.HTTPError, KeyError, ValueError) as failure:
                     logger.warning("jwks_fetch_failed", issuer=self.issuer_url, error=str(failure))
-                    raise _rejected(f"The keys of issuer {self.issuer_url} could not be fetched.") from None
+                    raise _rejected(
+                        "IssuerUnavailable", f"The keys of issuer {self.issuer_url} could not be fetched."
+                    ) from None
         if key_id not in self.keys:
-            raise _rejected(f"The token's signing key '{key_id}' is not published by its issuer.")
+            raise _rejected(
+                "UnknownSigningKey", f"The token's signing key '{key_id}' is not published by its issuer."
+            )
         return self.keys[key_id]
 
 
-def bearer_token(authorization: str) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header value; None when it is not one."""
+def bearer_token(authorization: str) -> str:
+    """The token of an `Authorization: Bearer <token>` header value; InvalidAuthorizationScheme when the
+    scheme is another, InvalidHeaderValue when there is none.
+
+    Only the scheme is looked at here, on every request; whether the rest is a token at all is checked when
+    it is validated, once per token (TokenValidator caches the callers of valid tokens).
+    """
+    if authorization.startswith(BEARER_PREFIX):  # as every client sends it
+        return authorization[len(BEARER_PREFIX) :].strip()
     scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    return token if scheme.lower() == "bearer" and token else None
+    if not scheme:
+        raise _not_a_token(
+            "MissingToken", "The Authorization header is empty; expected 'Bearer <access token>'."
+        )
+    if scheme.lower() != "bearer":
+        raise InvalidAuthorizationScheme(
+            scheme,
+            details=[ErrorDetail("InvalidValue", "Expected 'Bearer <access token>'.", "Authorization")],
+        )
+    return token.strip()
 
 
 class TokenValidator:
@@ -135,23 +172,32 @@ class TokenValidator:
     async def _signing_key(self, issuer: str, key_id: str | None) -> Any:
         if issuer == self.builtin_issuer_url and self.builtin_key is not None:
             if key_id not in (None, self.builtin_key.key_id):
-                raise _rejected("The token is not signed by a key of the built-in issuer.")
+                raise _rejected(
+                    "UnknownSigningKey", "The token is not signed by a key of the built-in issuer."
+                )
             return self.builtin_key.public_key
         if key_id is None:
-            raise _rejected("The token has no key id (kid) in its header.")
+            raise _rejected("UnknownSigningKey", "The token has no key id (kid) in its header.")
         return await self.external[issuer].key(key_id)
 
     async def _validate(self, token: str) -> Caller:
+        if not token:
+            raise _not_a_token("MissingToken", "The Authorization header has the Bearer scheme but no token.")
+        if TOKEN_SYNTAX.fullmatch(token) is None:
+            raise _not_a_token(
+                "MalformedToken",
+                "The value after 'Bearer' must be one token, without spaces or other separators.",
+            )
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
-            raise _rejected("The token is not a well-formed JWT.") from None
+            raise _not_a_token("MalformedToken", "The token is not a well-formed JWT.") from None
         if header.get("alg") != "RS256":
-            raise _rejected("The token must be signed with RS256.")
+            raise _rejected("UnsupportedAlgorithm", "The token must be signed with RS256.")
         issuer = str(unverified.get("iss", "")).rstrip("/")
         if issuer not in self.accepted_issuers:
-            raise _rejected(f"The token's issuer '{issuer}' is not accepted by this server.")
+            raise _rejected("UnknownIssuer", f"The token's issuer '{issuer}' is not accepted by this server.")
         key = await self._signing_key(issuer, header.get("kid"))
         try:
             claims = jwt.decode(
@@ -163,24 +209,30 @@ class TokenValidator:
                 leeway=LEEWAY_SECONDS,
             )
         except jwt.ExpiredSignatureError:
-            raise _rejected("The token has expired.") from None
+            raise _rejected("TokenExpired", "The token has expired.") from None
         except jwt.InvalidAudienceError:
-            raise _rejected(f"The token's audience is not '{self.audience}'.") from None
+            raise _rejected("InvalidAudience", f"The token's audience is not '{self.audience}'.") from None
         except jwt.InvalidSignatureError:
-            raise _rejected("The token's signature is not valid.") from None
+            raise _rejected("InvalidSignature", "The token's signature is not valid.") from None
         except jwt.PyJWTError as failure:
-            raise _rejected(f"The token is not valid: {failure}.") from None
+            raise _rejected("InvalidToken", f"The token is not valid: {failure}.") from None
         scopes = parse_scopes(claims.get("scope"))
         if not scopes & ACCEPTED_SCOPES:
-            raise _rejected(
-                "The token does not have any of the required scopes: "
-                + ", ".join(sorted(ACCEPTED_SCOPES))
-                + "."
+            raise RequiredScopeMissing(
+                details=[
+                    ErrorDetail(
+                        "InsufficientScope",
+                        "The token does not have any of the required scopes: "
+                        + ", ".join(sorted(ACCEPTED_SCOPES))
+                        + ".",
+                        "Authorization",
+                    )
+                ]
             )
         client_id = claims.get("client_id")
         subject = claims.get("sub") or client_id
         if not subject:
-            raise _rejected("The token names no subject (sub) or client (client_id).")
+            raise _rejected("MissingSubject", "The token names no subject (sub) or client (client_id).")
         kind: Literal["user", "service"] = "service" if subject == client_id else "user"
         return Caller(
             subject=str(subject),

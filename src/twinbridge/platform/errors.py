@@ -73,23 +73,51 @@ class ApiError(Exception):
         return {"error": error}
 
 
-class HeaderNotFound(ApiError):
+class Unauthenticated(ApiError):
+    """401: the call does not prove who makes it. The subclasses carry the API gateway's codes; the reason
+    a token was refused is in `details`."""
+
     status_code = 401
+    default_code = "Unauthorized"
+    # The gateway's answer to a refused token (iTwin/imodels-clients' integration test of an invalid token).
+    default_message = (
+        "Access denied due to invalid access_token. "
+        "Make sure that issuer is correct, the token is not expired and is not corrupted."
+    )
+
+
+class HeaderNotFound(Unauthenticated):
     default_code = "HeaderNotFound"
     default_message = "Header Authorization was not found in the request. Access denied."
 
 
-class InvalidAccessToken(ApiError):
-    """A token that is present but not acceptable.
+class InvalidAuthorizationScheme(Unauthenticated):
+    """The header's first word is not `Bearer` (the gateway's wording, from iTwin/itwins-client's tests)."""
 
-    The contract documents only HeaderNotFound for 401; its older 401 body carried this message, so we keep
-    it and name the reason (expired, signature, issuer, scope) in `details`.
-    """
+    default_code = "InvalidAuthorizationScheme"
 
-    status_code = 401
-    default_code = "InvalidAuthorizationToken"
+    def __init__(self, scheme: str, details: list[ErrorDetail] | None = None) -> None:
+        super().__init__(f"Authorization scheme '{scheme}' is not valid.", details=details)
+
+
+class InvalidHeaderValue(Unauthenticated):
+    """`Bearer` followed by nothing, or by something that is not a token at all."""
+
+    default_code = "InvalidHeaderValue"
+
+
+class InvalidAccessToken(Unauthenticated):
+    """A token that is well formed but refused: expired, signed by an unknown key, from another issuer, …"""
+
+    default_code = "Unauthorized"
+
+
+class RequiredScopeMissing(Unauthenticated):
+    """A valid token without a scope the operation requires."""
+
+    default_code = "RequiredScopeMissing"
     default_message = (
-        "Access denied due to invalid access_token. Make sure to provide a valid token for this API endpoint."
+        "Access denied due to missing required scope. The access token does not grant this operation."
     )
 
 

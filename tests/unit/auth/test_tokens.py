@@ -16,8 +16,8 @@ import pytest
 from twinbridge.auth import tokens as tokens_module
 from twinbridge.auth.issuer import BuiltInIssuer
 from twinbridge.auth.keys import SigningKey, load_or_create_signing_key
-from twinbridge.auth.tokens import TokenValidator
-from twinbridge.platform.errors import InvalidAccessToken
+from twinbridge.auth.tokens import TokenValidator, bearer_token
+from twinbridge.platform.errors import Unauthenticated
 
 BUILTIN = "http://twinbridge.test"
 
@@ -39,10 +39,12 @@ async def validator(key: SigningKey) -> Any:
     await validator.aclose()
 
 
-async def _reason(validator: TokenValidator, token: str) -> str:
-    with pytest.raises(InvalidAccessToken) as raised:
+async def _reason(validator: TokenValidator, token: str, code: str = "Unauthorized") -> str:
+    """The reason (details[0].message) of the 401 refusing `token`, which must carry the gateway's `code`."""
+    with pytest.raises(Unauthenticated) as raised:
         await validator.validate(token)
-    assert raised.value.status_code == 401
+    assert (raised.value.status_code, raised.value.code) == (401, code)
+    assert raised.value.details[0].target == "Authorization"
     return raised.value.details[0].message
 
 
@@ -87,11 +89,41 @@ async def test_token_without_an_accepted_scope_is_refused(
     validator: TokenValidator, issuer: BuiltInIssuer
 ) -> None:
     token = issuer.mint(subject="alice", kind="user", scopes=["openid"], ttl=60).access_token
-    assert "required scopes" in await _reason(validator, token)
+    assert "required scopes" in await _reason(validator, token, "RequiredScopeMissing")
 
 
 async def test_garbage_is_refused_as_malformed(validator: TokenValidator) -> None:
-    assert await _reason(validator, "not-a-jwt") == "The token is not a well-formed JWT."
+    assert (
+        await _reason(validator, "not-a-jwt", "InvalidHeaderValue") == "The token is not a well-formed JWT."
+    )
+
+
+async def test_no_token_after_bearer_is_an_invalid_header_value(validator: TokenValidator) -> None:
+    reason = await _reason(validator, bearer_token("Bearer "), "InvalidHeaderValue")
+    assert reason == "The Authorization header has the Bearer scheme but no token."
+
+
+async def test_two_words_after_bearer_are_an_invalid_header_value(validator: TokenValidator) -> None:
+    reason = await _reason(validator, bearer_token("Bearer invalid token"), "InvalidHeaderValue")
+    assert "one token" in reason
+
+
+def test_the_token_is_what_follows_the_bearer_scheme_in_any_case() -> None:
+    assert bearer_token("Bearer abc.def.ghi") == "abc.def.ghi"
+    assert bearer_token("bearer  abc.def.ghi ") == "abc.def.ghi"
+    assert bearer_token("BEARER abc") == "abc"
+
+
+def test_another_scheme_is_refused_naming_it_as_the_gateway_does() -> None:
+    with pytest.raises(Unauthenticated) as raised:
+        bearer_token("Basic dXNlcjpwYXNz")
+    assert (raised.value.code, raised.value.message) == (
+        "InvalidAuthorizationScheme",
+        "Authorization scheme 'Basic' is not valid.",
+    )
+    with pytest.raises(Unauthenticated) as single_word:
+        bearer_token("invalid-token")
+    assert single_word.value.message == "Authorization scheme 'invalid-token' is not valid."
 
 
 async def test_hs256_token_is_refused(validator: TokenValidator) -> None:

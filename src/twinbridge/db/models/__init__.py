@@ -8,17 +8,21 @@ from twinbridge.db.models.imodel import IModel, IModelVersion
 from twinbridge.db.models.itwin import ITwin, ITwinMember
 from twinbridge.db.models.run import Job, Run, Task
 from twinbridge.db.models.service_client import ServiceClient
+from twinbridge.db.models.sign_in import AuthorizationCode, RefreshToken, RefreshTokenFamily
 from twinbridge.db.models.storage import StorageFile, StorageFolder
 from twinbridge.db.models.sync_connection import SyncConnection, SyncSourceFile
 from twinbridge.db.models.user_grant import UserGrant
 
 __all__ = [
+    "AuthorizationCode",
     "ExportConnection",
     "IModel",
     "IModelVersion",
     "ITwin",
     "ITwinMember",
     "Job",
+    "RefreshToken",
+    "RefreshTokenFamily",
     "Run",
     "ServiceClient",
     "StorageFile",
