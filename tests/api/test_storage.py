@@ -683,3 +683,280 @@ async def test_deleting_a_file_during_an_update_removes_both_contents(
     assert len(_blob_files(runtime)) == 2
     assert (await client.delete(f"/storage/files/{file['id']}", headers=headers)).status_code == 204
     assert _blob_files(runtime) == []
+
+
+# Folders: create, get, list, update, delete with their content.
+
+
+async def _folder(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    parent_id: str,
+    name: str,
+    description: str | None = None,
+) -> dict:
+    body: dict[str, object] = {"displayName": name}
+    if description is not None:
+        body["description"] = description
+    response = await client.post(f"/storage/folders/{parent_id}/folders", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json()["folder"])
+
+
+async def _file_in(
+    client: httpx.AsyncClient, headers: dict[str, str], folder_id: str, name: str, content: bytes = CONTENT
+) -> dict:
+    links = await _create(client, headers, folder_id, name)
+    assert (await _upload(client, links, content)).status_code == 201
+    completed = await client.post(links["completeUrl"]["href"], headers=headers)
+    assert completed.status_code == 200, completed.text
+    return dict(completed.json()["file"])
+
+
+async def test_created_folder_is_described_like_upstream_and_read_back(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    root = await _root_folder_id(client, auth_headers("alice"), itwin_id)
+    folder = await _folder(client, auth_headers("alice"), root, "Designs", "Design files")
+    member = f"http://twinbridge.test/itwins/{itwin_id}/members/alice"
+    assert {key: value for key, value in folder.items() if not key.endswith("DateTime")} == {
+        "id": folder["id"],
+        "displayName": "Designs",
+        "description": "Design files",
+        "path": "Designs",
+        "lastModifiedByDisplayName": "alice",
+        "parentFolderId": root,
+        "_links": {
+            "createdBy": {"href": member},
+            "lastModifiedBy": {"href": member},
+            "parentFolder": {"href": f"http://twinbridge.test/storage/folders/{root}"},
+        },
+    }
+    assert folder["createdDateTime"].endswith("Z")
+    fetched = await client.get(f"/storage/folders/{folder['id']}", headers=auth_headers("alice"))
+    assert fetched.json() == {"folder": folder}
+    nested = await _folder(client, auth_headers("alice"), folder["id"], "Level 1")
+    assert (nested["path"], nested["parentFolderId"], nested["description"]) == (
+        "Designs/Level 1",
+        folder["id"],
+        None,
+    )
+
+
+async def test_folder_lists_show_subfolders_then_files_in_pages(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    headers = auth_headers("alice")
+    root = await _root_folder_id(client, headers, itwin_id)
+    designs = await _folder(client, headers, root, "Designs")
+    sub_a = await _folder(client, headers, designs["id"], "A")
+    sub_b = await _folder(client, headers, designs["id"], "B")
+    file = await _file_in(client, headers, designs["id"], "plan.ifc")
+    assert file["path"] == "Designs/plan.ifc"
+
+    folders = (await client.get(f"/storage/folders/{designs['id']}/folders", headers=headers)).json()
+    assert folders["folders"] == [sub_a, sub_b]
+    assert folders["_links"]["self"]["href"] == (
+        f"http://twinbridge.test/storage/folders/{designs['id']}/folders?$skip=0&$top=100"
+    )
+    first = (
+        await client.get(f"/storage/folders/{designs['id']}/list", params={"$top": 2}, headers=headers)
+    ).json()
+    assert [(item["type"], item["displayName"], item["path"]) for item in first["items"]] == [
+        ("folder", "A", "Designs/A"),
+        ("folder", "B", "Designs/B"),
+    ]
+    second = (await client.get(first["_links"]["next"]["href"], headers=headers)).json()
+    assert second["items"] == [{"type": "file", **file}]
+    assert "next" not in second["_links"]
+    top_level = (await client.get("/storage/", params={"iTwinId": itwin_id}, headers=headers)).json()
+    assert [(item["type"], item["id"]) for item in top_level["items"]] == [("folder", designs["id"])]
+    root_list = (await client.get(f"/storage/folders/{root}/list", headers=headers)).json()
+    assert root_list["items"] == top_level["items"]
+
+
+async def test_patch_renames_a_folder_and_the_paths_below_it_follow(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    await _add_member(client, auth_headers, itwin_id, "carl", "Contributor")
+    headers = auth_headers("alice")
+    root = await _root_folder_id(client, headers, itwin_id)
+    designs = await _folder(client, headers, root, "Designs", "old")
+    nested = await _folder(client, headers, designs["id"], "Level 1")
+    file = await _file_in(client, headers, nested["id"], "plan.ifc")
+    renamed = await client.patch(
+        f"/storage/folders/{designs['id']}", json={"displayName": "Plans"}, headers=auth_headers("carl")
+    )
+    assert renamed.status_code == 200, renamed.text
+    body = renamed.json()["folder"]
+    assert (body["displayName"], body["description"], body["path"]) == ("Plans", "old", "Plans")
+    assert body["lastModifiedByDisplayName"] == "carl"
+    assert body["_links"]["lastModifiedBy"]["href"].endswith("/members/carl")
+    assert body["_links"]["createdBy"]["href"].endswith("/members/alice")
+    cleared = await client.patch(
+        f"/storage/folders/{designs['id']}", json={"description": None}, headers=headers
+    )
+    assert (cleared.json()["folder"]["displayName"], cleared.json()["folder"]["description"]) == (
+        "Plans",
+        None,
+    )
+    moved_nested = (await client.get(f"/storage/folders/{nested['id']}", headers=headers)).json()["folder"]
+    assert moved_nested["path"] == "Plans/Level 1"
+    moved_file = (await client.get(f"/storage/files/{file['id']}", headers=headers)).json()["file"]
+    assert moved_file["path"] == "Plans/Level 1/plan.ifc"
+
+
+async def test_deleting_a_folder_deletes_its_subtree_and_their_bytes(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    headers = auth_headers("alice")
+    root = await _root_folder_id(client, headers, itwin_id)
+    doomed = await _folder(client, headers, root, "Doomed")
+    nested = await _folder(client, headers, doomed["id"], "Nested")
+    kept = await _folder(client, headers, root, "Kept")
+    files = [
+        await _file_in(client, headers, doomed["id"], "a.ifc", b"a"),
+        await _file_in(client, headers, nested["id"], "b.ifc", b"b"),
+    ]
+    pending = await client.post(f"/storage/files/{files[1]['id']}/updatecontent", headers=headers)
+    assert (await _upload(client, pending.json()["_links"], b"pending")).status_code == 201
+    kept_file = await _file_in(client, headers, kept["id"], "c.ifc", b"c")
+    assert len(_blob_files(runtime)) == 4
+
+    response = await client.delete(f"/storage/folders/{doomed['id']}", headers=headers)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert "content-type" not in response.headers
+    for path in (f"/storage/folders/{doomed['id']}", f"/storage/folders/{nested['id']}"):
+        gone = await client.get(path, headers=headers)
+        assert (gone.status_code, gone.json()["error"]["code"]) == (404, "FolderNotFound")
+    for file in files:
+        assert (await client.get(f"/storage/files/{file['id']}", headers=headers)).status_code == 404
+    assert [path.read_bytes() for path in _blob_files(runtime)] == [b"c"]
+    assert (await client.get(f"/storage/files/{kept_file['id']}", headers=headers)).status_code == 200
+    listed = (await client.get(f"/storage/folders/{root}/list", headers=headers)).json()["items"]
+    assert [item["id"] for item in listed] == [kept["id"]]
+
+
+async def test_a_folder_deletion_that_rolls_back_keeps_the_folder_and_its_bytes(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    headers = auth_headers("alice")
+    root = await _root_folder_id(client, headers, itwin_id)
+    folder = await _folder(client, headers, root, "Designs")
+    file = await _file_in(client, headers, folder["id"], "a.ifc", b"a")
+
+    async def delete_then_fail() -> None:
+        async with runtime.database.transaction() as transaction:
+            await StorageService(transaction, runtime.blobs).delete_folder(folder["id"], "alice")
+            raise RuntimeError("something after the deletion failed")
+
+    with pytest.raises(RuntimeError):
+        await delete_then_fail()
+    assert [path.read_bytes() for path in _blob_files(runtime)] == [b"a"]
+    assert (await client.get(f"/storage/files/{file['id']}", headers=headers)).status_code == 200
+
+
+async def test_root_folder_cannot_be_deleted_or_changed(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    root = await _root_folder_id(client, auth_headers("alice"), itwin_id)
+    deleted = await client.delete(f"/storage/folders/{root}", headers=auth_headers("alice"))
+    assert deleted.status_code == 422
+    assert deleted.json()["error"] == {
+        "code": "InvalidStorageRequest",
+        "message": "Cannot perform operation.",
+        "details": [
+            {
+                "code": "RootFolder",
+                "message": "The root folder of an iTwin cannot be deleted.",
+                "target": "folderId",
+            }
+        ],
+    }
+    renamed = await client.patch(
+        f"/storage/folders/{root}", json={"displayName": "x"}, headers=auth_headers("alice")
+    )
+    assert renamed.status_code == 422
+    assert renamed.json()["error"]["code"] == "InvalidCreateFolderRequest"
+    assert (await client.get(f"/storage/folders/{root}", headers=auth_headers("alice"))).json()["folder"][
+        "displayName"
+    ] == "root"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "target"),
+    [
+        ({"displayName": "a/b"}, "InvalidValue", "displayName"),
+        ({"displayName": 'say "hi"'}, "InvalidValue", "displayName"),
+        ({"displayName": "tab\there"}, "InvalidValue", "displayName"),
+        ({"displayName": ".."}, "InvalidValue", "displayName"),
+        ({"displayName": "x" * 256}, "InvalidValue", "displayName"),
+        ({"displayName": ""}, "InvalidValue", "displayName"),
+        ({"description": "no name"}, "MissingRequiredProperty", "displayName"),
+    ],
+)
+async def test_invalid_folder_bodies_are_invalid_create_folder_requests(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, body: dict, code: str, target: str
+) -> None:
+    root = await _root_folder_id(client, auth_headers("alice"), itwin_id)
+    response = await client.post(f"/storage/folders/{root}/folders", json=body, headers=auth_headers("alice"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "InvalidCreateFolderRequest"
+    assert [(detail["code"], detail["target"]) for detail in error["details"]] == [(code, target)]
+    folder = await _folder(client, auth_headers("alice"), root, "Valid")
+    if "displayName" in body:
+        patched = await client.patch(
+            f"/storage/folders/{folder['id']}", json=body, headers=auth_headers("alice")
+        )
+        assert patched.status_code == 422
+        assert patched.json()["error"]["code"] == "InvalidCreateFolderRequest"
+    nameless = await client.patch(
+        f"/storage/folders/{folder['id']}", json={"displayName": None}, headers=auth_headers("alice")
+    )
+    assert nameless.status_code == 422
+
+
+async def test_folder_operations_follow_the_itwin_roles(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    await _add_member(client, auth_headers, itwin_id, "rita", "Reader")
+    root = await _root_folder_id(client, auth_headers("alice"), itwin_id)
+    folder = await _folder(client, auth_headers("alice"), root, "Designs")
+    reader = auth_headers("rita")
+    assert (await client.get(f"/storage/folders/{folder['id']}", headers=reader)).status_code == 200
+    assert (await client.get(f"/storage/folders/{root}/folders", headers=reader)).status_code == 200
+    assert (await client.get(f"/storage/folders/{root}/list", headers=reader)).status_code == 200
+    writes = [
+        client.post(f"/storage/folders/{root}/folders", json={"displayName": "x"}, headers=reader),
+        client.patch(f"/storage/folders/{folder['id']}", json={"displayName": "x"}, headers=reader),
+        client.delete(f"/storage/folders/{folder['id']}", headers=reader),
+    ]
+    for write in writes:
+        response = await write
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "InsufficientPermissions"
+    stranger = auth_headers("mallory")
+    assert (await client.get(f"/storage/folders/{folder['id']}/list", headers=stranger)).status_code == 403
+    assert (await client.get(f"/storage/folders/{folder['id']}", headers=auth_headers("alice"))).json()[
+        "folder"
+    ]["displayName"] == "Designs"
+
+
+async def test_unknown_folders_are_folder_not_found_for_every_operation(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    headers = auth_headers("alice")
+    for response in (
+        await client.get("/storage/folders/nope/folders", headers=headers),
+        await client.get("/storage/folders/nope/list", headers=headers),
+        await client.post("/storage/folders/nope/folders", json={"displayName": "x"}, headers=headers),
+        await client.patch("/storage/folders/nope", json={"displayName": "x"}, headers=headers),
+        await client.delete("/storage/folders/nope", headers=headers),
+    ):
+        assert response.status_code == 404
+        assert response.json()["error"] == {
+            "code": "FolderNotFound",
+            "message": "Requested folder not available.",
+        }

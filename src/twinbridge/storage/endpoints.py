@@ -1,4 +1,4 @@
-"""The minimal Storage API: each iTwin's root folder, the create -> upload -> complete flow, downloads."""
+"""The Storage API: each iTwin's folder tree, the create -> upload -> complete flow of files, downloads."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ from twinbridge.storage.schemas import (
     FileContentUpdate,
     FileCreate,
     FileUpdate,
+    FolderCreate,
+    FolderUpdate,
     content_disposition,
     content_href,
     file_body,
     folder_body,
     item_body,
+    joined_path,
     upload_links,
 )
 from twinbridge.storage.service import StorageService
@@ -34,6 +37,8 @@ from twinbridge.storage.uploads import UploadTooLarge, receive_to_temporary_file
 
 router = APIRouter(prefix="/storage", tags=["Storage"])
 INVALID = "InvalidStorageRequest"
+# Upstream's code for a folder that cannot be created or updated ("Folder name contains invalid characters").
+INVALID_FOLDER = "InvalidCreateFolderRequest"
 # Azure's limit for one Put Blob request, which is what upstream upload URLs accept.
 MAXIMUM_UPLOAD_SIZE = 5000 * 1024 * 1024
 
@@ -87,6 +92,72 @@ async def get_folder(folder_id: str, call: Reader) -> dict[str, Any]:
         folder = await service.authorized_folder(folder_id, call.caller.subject, Action.READ)
         path = await service.folder_path(folder)
     return {"folder": folder_body(folder, path, call.base_url)}
+
+
+@router.patch("/folders/{folder_id}")
+@invalid_request_code(INVALID_FOLDER)
+async def update_folder(folder_id: str, body: FolderUpdate, call: Writer) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        folder = await service.update_folder(
+            folder_id, call.caller.subject, body.display_name, body.description, body.model_fields_set
+        )
+        path = await service.folder_path(folder)
+    return {"folder": folder_body(folder, path, call.base_url)}
+
+
+@router.delete("/folders/{folder_id}", status_code=204, response_class=Response)
+@invalid_request_code(INVALID)
+async def delete_folder(folder_id: str, call: Writer) -> Response:
+    """Deletes the folder with its subfolders and files (upstream moves them to its recycle bin)."""
+    async with call.transaction() as transaction:
+        await StorageService(transaction, call.runtime.blobs).delete_folder(folder_id, call.caller.subject)
+    return Response(status_code=204)
+
+
+@router.post("/folders/{folder_id}/folders", status_code=201)
+@invalid_request_code(INVALID_FOLDER)
+async def create_folder(folder_id: str, body: FolderCreate, call: Writer) -> dict[str, Any]:
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        folder = await service.create_folder(
+            folder_id, body.display_name, body.description, call.caller.subject
+        )
+        path = await service.folder_path(folder)
+    return {"folder": folder_body(folder, path, call.base_url)}
+
+
+@router.get("/folders/{folder_id}/folders")
+@documented_parameters(*PAGE_PARAMETERS)
+@invalid_request_code(INVALID)
+async def list_folders(folder_id: str, request: Request, call: Reader) -> dict[str, Any]:
+    page = page_of(request)
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        folder = await service.authorized_folder(folder_id, call.caller.subject, Action.READ)
+        rows, has_next = split_page(await service.list_subfolders(folder, page), page)
+        path = await service.folder_path(folder)
+    return {
+        "folders": [folder_body(item, joined_path(path, item.display_name), call.base_url) for item in rows],
+        "_links": page_links(call.base_url, request, page, has_next),
+    }
+
+
+@router.get("/folders/{folder_id}/list")
+@documented_parameters(*PAGE_PARAMETERS)
+@invalid_request_code(INVALID)
+async def list_folder_items(folder_id: str, request: Request, call: Reader) -> dict[str, Any]:
+    """The folder's subfolders, then its files, each with `type` `folder` or `file`."""
+    page = page_of(request)
+    async with call.transaction() as transaction:
+        service = StorageService(transaction, call.runtime.blobs)
+        folder = await service.authorized_folder(folder_id, call.caller.subject, Action.READ)
+        rows, has_next = split_page(await service.list_items(folder, page), page)
+        path = await service.folder_path(folder)
+    return {
+        "items": [item_body(item, path, call.base_url) for item in rows],
+        "_links": page_links(call.base_url, request, page, has_next),
+    }
 
 
 @router.get("/folders/{folder_id}/files")

@@ -11,6 +11,14 @@ FOLDERS = Table("storage_folders", StorageFolder)
 FILES = Table("storage_files", StorageFile)
 _FOLDER_WITH_ROLE = with_role_sql(FOLDERS)
 _FILE_WITH_ROLE = with_role_sql(FILES)
+# Deeper than any real folder tree; bounds the recursive walks should the data ever hold a cycle.
+MAX_FOLDER_DEPTH = 1000
+# A folder and every folder below it.
+_SUBTREE = (
+    "WITH RECURSIVE tree(id, depth) AS (SELECT id, 0 FROM storage_folders WHERE id = :folder_id"
+    " UNION ALL SELECT f.id, t.depth + 1 FROM storage_folders f JOIN tree t ON f.parent_id = t.id"
+    f" WHERE t.depth < {MAX_FOLDER_DEPTH})"
+)
 
 
 class StorageRepository:
@@ -29,6 +37,55 @@ class StorageRepository:
         existing = await self.get_folder(folder.id)
         assert existing is not None
         return existing
+
+    async def add_folder(self, folder: StorageFolder) -> StorageFolder:
+        await self.transaction.execute(FOLDERS.insert_sql, FOLDERS.values(folder))
+        return folder
+
+    async def update_folder(self, folder: StorageFolder) -> StorageFolder:
+        await self.transaction.execute(FOLDERS.update_sql, FOLDERS.values(folder))
+        return folder
+
+    async def delete_folder(self, folder: StorageFolder) -> None:
+        """Deletes the folder; its subfolders and their files go with it (ON DELETE CASCADE)."""
+        await self.transaction.execute(FOLDERS.delete_sql, {"id": folder.id})
+
+    async def names_from_root(self, folder_id: str) -> list[tuple[str, str | None]]:
+        """(name, parent id) of the folder and of each folder above it, the root first, in one statement."""
+        rows = await self.transaction.all(
+            "WITH RECURSIVE chain(id, parent_id, display_name, depth) AS ("
+            " SELECT id, parent_id, display_name, 0 FROM storage_folders WHERE id = :id"
+            " UNION ALL SELECT f.id, f.parent_id, f.display_name, c.depth + 1 FROM storage_folders f"
+            f" JOIN chain c ON f.id = c.parent_id WHERE c.depth < {MAX_FOLDER_DEPTH})"
+            " SELECT display_name, parent_id FROM chain ORDER BY depth DESC",
+            {"id": folder_id},
+        )
+        return [(str(row[0]), row[1]) for row in rows]
+
+    async def blob_keys_in_subtree(self, folder_id: str) -> list[str]:
+        """The blobs (content and pending content) of every file in the folder and in the folders below it."""
+        rows = await self.transaction.all(
+            f"{_SUBTREE} SELECT blob_key, pending_blob_key FROM storage_files"
+            " WHERE folder_id IN (SELECT id FROM tree)",
+            {"folder_id": folder_id},
+        )
+        return [key for row in rows for key in row if key is not None]
+
+    async def blob_keys_of_itwin(self, itwin_id: str) -> list[str]:
+        rows = await self.transaction.all(
+            "SELECT blob_key, pending_blob_key FROM storage_files WHERE itwin_id = :itwin_id",
+            {"itwin_id": itwin_id},
+        )
+        return [key for row in rows for key in row if key is not None]
+
+    async def delete_itwin_storage(self, itwin_id: str) -> None:
+        """Deletes every file and folder of the iTwin."""
+        await self.transaction.execute(
+            "DELETE FROM storage_files WHERE itwin_id = :itwin_id", {"itwin_id": itwin_id}
+        )
+        await self.transaction.execute(
+            "DELETE FROM storage_folders WHERE itwin_id = :itwin_id", {"itwin_id": itwin_id}
+        )
 
     async def count_subfolders(self, folder_id: str) -> int:
         count = await self.transaction.value(

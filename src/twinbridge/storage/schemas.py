@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -41,13 +42,51 @@ class FileUpdate(BaseModel):
         return value
 
 
+# Characters a folder name may not hold (those of Windows file names, and control characters): upstream
+# answers InvalidCreateFolderRequest for "Folder name contains invalid characters" without listing them.
+FOLDER_NAME_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+
+
+def _check_folder_name(value: str | None) -> str | None:
+    if value is not None and FOLDER_NAME_FORBIDDEN.search(value):
+        raise ValueError('a folder name cannot contain \\ / : * ? " < > | or control characters')
+    if value is not None and value.strip(" .") == "":
+        raise ValueError("a folder name cannot be only dots and spaces")
+    return value
+
+
+class FolderCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    display_name: str = Field(alias="displayName", min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=255)
+
+    _name = field_validator("display_name")(_check_folder_name)
+
+
+class FolderUpdate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    display_name: str | None = Field(default=None, alias="displayName", min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=255)
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_name(cls, value: str | None) -> str | None:
+        # Runs only when the field is given: a folder cannot lose its name.
+        if value is None:
+            raise ValueError("displayName cannot be null")
+        return _check_folder_name(value)
+
+
 def _member_link(base_url: str, itwin_id: str, subject: str | None) -> dict[str, str] | None:
     if subject is None:
         return None
     return {"href": f"{base_url}/itwins/{itwin_id}/members/{quote(subject, safe='')}"}
 
 
-def _joined(folder_path: str, name: str) -> str:
+def joined_path(folder_path: str, name: str) -> str:
+    """The path of `name` in the folder at `folder_path` ("" for the root)."""
     return f"{folder_path}/{name}" if folder_path else name
 
 
@@ -56,7 +95,7 @@ def file_body(file: StorageFile, folder_path: str, base_url: str) -> dict[str, o
         "id": file.id,
         "displayName": file.display_name,
         "description": file.description,
-        "path": _joined(folder_path, file.display_name),
+        "path": joined_path(folder_path, file.display_name),
         "size": file.size,
         "lastModifiedByDisplayName": file.modified_by,
         "createdDateTime": format_timestamp(file.created_at),
@@ -93,7 +132,7 @@ def folder_body(folder: StorageFolder, path: str, base_url: str) -> dict[str, ob
 def item_body(item: StorageFile | StorageFolder, folder_path: str, base_url: str) -> dict[str, object]:
     """An entry of a mixed list: a file or a folder, told apart by `type`."""
     if isinstance(item, StorageFolder):
-        return {"type": "folder", **folder_body(item, _joined(folder_path, item.display_name), base_url)}
+        return {"type": "folder", **folder_body(item, joined_path(folder_path, item.display_name), base_url)}
     return {"type": "file", **file_body(item, folder_path, base_url)}
 
 

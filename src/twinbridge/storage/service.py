@@ -3,13 +3,16 @@
 A file goes "created" (its upload URL is handed out) -> "uploaded" (bytes arrived at that URL) -> "complete"
 (the owner confirmed it). Only complete files are listed, downloaded or read by runs. A complete file's
 content is replaced the same way (update content, upload, complete); until then it keeps its old content.
-Each iTwin's root folder is made when first needed. A blob written in a transaction that rolls back is
-deleted again, and a deleted file's blob goes only once the deletion has committed.
+Each iTwin's root folder is made when first needed; folders below it are made, renamed and deleted by
+callers (a deleted folder takes its subfolders and files with it; the root stays). A blob written in a
+transaction that rolls back is deleted again, and a deleted file's blob goes only once the deletion has
+committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 import uuid
@@ -118,12 +121,10 @@ class StorageService:
 
     async def folder_path(self, folder: StorageFolder) -> str:
         """Names of the folders below the root, joined by "/" ("" for the root), as upstream writes paths."""
-        names: list[str] = []
-        current: StorageFolder | None = folder
-        while current is not None and current.parent_id is not None:
-            names.append(current.display_name)
-            current = await self.repository.get_folder(current.parent_id)
-        return "/".join(reversed(names))
+        if folder.parent_id is None:
+            return ""
+        chain = await self.repository.names_from_root(folder.id)
+        return "/".join(name for name, parent_id in chain if parent_id is not None)
 
     async def folder_path_of(self, file: StorageFile) -> str:
         folder = await self.repository.get_folder(file.folder_id)
@@ -143,6 +144,68 @@ class StorageService:
 
     async def list_files(self, folder: StorageFolder, page: Page) -> list[StorageFile]:
         return await self.repository.list_files(folder.id, COMPLETE, page.skip, page.fetch_limit)
+
+    async def list_subfolders(self, folder: StorageFolder, page: Page) -> list[StorageFolder]:
+        return await self.repository.list_subfolders(folder.id, page.skip, page.fetch_limit)
+
+    async def create_folder(
+        self, parent_id: str, display_name: str, description: str | None, caller: str
+    ) -> StorageFolder:
+        """A folder in the folder `parent_id` (Contributors and Owners of its iTwin)."""
+        parent = await self.authorized_folder(parent_id, caller, Action.MODIFY)
+        return await self.repository.add_folder(
+            StorageFolder(
+                id=new_guid(),
+                itwin_id=parent.itwin_id,
+                parent_id=parent.id,
+                display_name=display_name,
+                description=description,
+                created_by=caller,
+                modified_by=caller,
+            )
+        )
+
+    async def update_folder(
+        self, folder_id: str, caller: str, display_name: str | None, description: str | None, fields: set[str]
+    ) -> StorageFolder:
+        """Changes the fields named in `fields` (those present in the request body); not the root folder."""
+        folder = await self.authorized_folder(folder_id, caller, Action.MODIFY)
+        self._not_the_root(folder, "changed")
+        if "display_name" in fields and display_name is not None:
+            folder.display_name = display_name
+        if "description" in fields:
+            folder.description = description
+        folder.modified_at = utc_now()
+        folder.modified_by = caller
+        return await self.repository.update_folder(folder)
+
+    async def delete_folder(self, folder_id: str, caller: str) -> None:
+        """Deletes a folder with everything in it, at once (there is no recycle bin); the files' bytes go
+        once the deletion has committed."""
+        folder = await self.authorized_folder(folder_id, caller, Action.MODIFY)
+        self._not_the_root(folder, "deleted")
+        keys = await self.repository.blob_keys_in_subtree(folder.id)
+        await self.repository.delete_folder(folder)
+        self._delete_after_commit(keys)
+
+    async def discard_itwin(self, itwin_id: str) -> None:
+        """Deletes every folder and file of an iTwin that is being deleted; the bytes go after the commit."""
+        keys = await self.repository.blob_keys_of_itwin(itwin_id)
+        await self.repository.delete_itwin_storage(itwin_id)
+        self._delete_after_commit(keys)
+
+    def _delete_after_commit(self, keys: list[str]) -> None:
+        for key in keys:
+            self.transaction.after_commit(functools.partial(self.blobs.delete, key))
+
+    @staticmethod
+    def _not_the_root(folder: StorageFolder, verb: str) -> None:
+        if folder.parent_id is None:
+            raise InvalidRequest(
+                details=[
+                    ErrorDetail("RootFolder", f"The root folder of an iTwin cannot be {verb}.", "folderId")
+                ]
+            )
 
     async def create_file(
         self, folder_id: str, display_name: str, description: str | None, caller: str

@@ -5,7 +5,7 @@ The schema itself comes only from the migrations (db/migrations).
 
 from twinbridge.db.models.export_connection import ExportConnection
 from twinbridge.db.models.imodel import IModel, IModelVersion
-from twinbridge.db.models.itwin import ITwin, ITwinMember
+from twinbridge.db.models.itwin import ITwin, ITwinFavorite, ITwinMember, ITwinRecent
 from twinbridge.db.models.run import Job, Run, Task
 from twinbridge.db.models.service_client import ServiceClient
 from twinbridge.db.models.sign_in import AuthorizationCode, RefreshToken, RefreshTokenFamily
@@ -19,7 +19,9 @@ __all__ = [
     "IModel",
     "IModelVersion",
     "ITwin",
+    "ITwinFavorite",
     "ITwinMember",
+    "ITwinRecent",
     "Job",
     "RefreshToken",
     "RefreshTokenFamily",
