@@ -4,8 +4,9 @@ The schema itself comes only from the migrations (db/migrations).
 """
 
 from twinbridge.db.models.export_connection import ExportConnection
-from twinbridge.db.models.imodel import IModel, IModelVersion
+from twinbridge.db.models.imodel import IModel, IModelUploadBlock, IModelVersion
 from twinbridge.db.models.itwin import ITwin, ITwinFavorite, ITwinMember, ITwinRecent
+from twinbridge.db.models.named_version import NamedVersion
 from twinbridge.db.models.run import Job, Run, Task
 from twinbridge.db.models.service_client import ServiceClient
 from twinbridge.db.models.sign_in import AuthorizationCode, RefreshToken, RefreshTokenFamily
@@ -17,12 +18,14 @@ __all__ = [
     "AuthorizationCode",
     "ExportConnection",
     "IModel",
+    "IModelUploadBlock",
     "IModelVersion",
     "ITwin",
     "ITwinFavorite",
     "ITwinMember",
     "ITwinRecent",
     "Job",
+    "NamedVersion",
     "RefreshToken",
     "RefreshTokenFamily",
     "Run",

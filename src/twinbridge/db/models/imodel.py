@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from twinbridge.db.tables import NOT_A_COLUMN
 from twinbridge.platform.time import utc_now
@@ -21,6 +22,9 @@ class IModel:
     # The pre-authorised upload of the "fromBaseline" flow: a secret in the upload URL, like a SAS token.
     baseline_upload_token: str | None = None
     baseline_expected_size: int | None = None
+    # The iModels API's extent, as given: {"southWest": {"latitude", "longitude"}, "northEast": {...}}.
+    extent: dict[str, Any] | None = None
+    horizontal_crs_id: str | None = None
     created_at: datetime = field(default_factory=utc_now)
     # Read with the iModel: when its newest changeset (a version after the baseline) was pushed.
     last_changeset_pushed_at: datetime | None = field(default=None, metadata=NOT_A_COLUMN)
@@ -30,7 +34,8 @@ class IModel:
 class IModelVersion:
     """One snapshot file of an iModel. Index 0 is the baseline; later versions carry a changeset id.
 
-    `id` is given by the database on insert (None before).
+    `id` is given by the database on insert (None before). A version read as a changeset also carries the
+    id of the changeset before it and the id of the named version on it, computed by the read.
     """
 
     imodel_id: str
@@ -39,6 +44,21 @@ class IModelVersion:
     size: int
     sha256: str
     changeset_id: str | None = None
+    description: str | None = None
+    # The iModels API's synchronizationInfo of the changeset: {"taskId", "changedFiles"}.
+    synchronization_info: dict[str, Any] | None = None
     created_by: str | None = None
     created_at: datetime = field(default_factory=utc_now)
     id: int | None = None
+    parent_changeset_id: str | None = field(default=None, metadata=NOT_A_COLUMN)
+    named_version_id: str | None = field(default=None, metadata=NOT_A_COLUMN)
+
+
+@dataclass(slots=True)
+class IModelUploadBlock:
+    """A block of a block upload (Put Block) of a baseline file, waiting for the Put Block List."""
+
+    imodel_id: str
+    block_key: str
+    size: int
+    created_at: datetime = field(default_factory=utc_now)

@@ -462,8 +462,12 @@ const ops = {
   },
 
   // ---- writing (see writer.js). A handle from "create" is writable until "close".
-  // {"op":"create","path":"/x/new.bim","rootSubject":"name","description":"..","guid":"..","from":<handle>,"overwrite":false}
-  // With "from", the new snapshot is a copy of that open iModel (SnapshotDb.createFrom), else empty.
+  // {"op":"create","path":"/x/new.bim","rootSubject":"name","description":"..","guid":"..","from":<handle>,"overwrite":false,
+  //  "extent":{"southWest":{"latitude","longitude"},"northEast":{...}},"geographicCoordinateSystem":{"horizontalCRS":{"id"}}}
+  // With "from", the new snapshot is a copy of that open iModel (SnapshotDb.createFrom), else empty; an empty one
+  // may be placed by "extent" (ECEF location and project extents) and given a coordinate system. A coordinate
+  // system the native library cannot resolve (unknown id, or no GCS data: GCS workspaces are off here) fails
+  // with GCS_NOT_AVAILABLE and leaves no file.
   async create(cmd) {
     await ensureHost();
     if (typeof cmd.path !== "string" || !cmd.path) throw new EngineError("BAD_REQUEST", "create needs a 'path' string");
@@ -476,13 +480,33 @@ const ops = {
     const t = Date.now();
     let db;
     try {
-      db = writer.createSnapshot(abs, { rootSubject: cmd.rootSubject || path.basename(abs, path.extname(abs)), description: cmd.description, guid: cmd.guid, from });
+      db = writer.createSnapshot(abs, {
+        rootSubject: cmd.rootSubject || path.basename(abs, path.extname(abs)),
+        description: cmd.description,
+        guid: cmd.guid,
+        from,
+        extent: from ? undefined : cmd.extent,
+        geographicCoordinateSystem: from ? undefined : cmd.geographicCoordinateSystem,
+      });
     } catch (e) {
       throw new EngineError("CREATE_FAILED", `cannot create ${abs}: ${e.message}`);
     }
+    if (!from && cmd.geographicCoordinateSystem) {
+      const problem = await unresolvedCoordinateSystem(db);
+      if (problem) {
+        try { db.close(); } catch { /* ignore */ }
+        for (const f of [abs, `${abs}-wal`, `${abs}-shm`, `${abs}-journal`]) fs.rmSync(f, { force: true });
+        throw new EngineError("GCS_NOT_AVAILABLE", problem);
+      }
+    }
     const handle = String(nextHandle++);
     handles.set(handle, { db, path: abs, openedAt: Date.now(), writable: true });
-    return { handle, path: abs, writable: true, createMs: Date.now() - t, iModelId: db.iModelId };
+    return {
+      handle, path: abs, writable: true, createMs: Date.now() - t, iModelId: db.iModelId,
+      projectExtents: db.projectExtents.toJSON(),
+      ecefLocation: db.ecefLocation ? db.ecefLocation.toJSON() : undefined,
+      geographicCoordinateSystem: db.geographicCoordinateSystem ? db.geographicCoordinateSystem.toJSON() : undefined,
+    };
   },
 
   // {"op":"importSchemas","handle":h,"schemas":["<ECSchema ...>", ...]}
@@ -571,6 +595,25 @@ Object.assign(ops, require("./sync").syncOps({ getWritableDb, EngineError })); /
 
 // ---------------------------------------------------------------------------------------------
 // helpers
+/**
+ * Why the iModel's coordinate system cannot be used, or undefined when it can. Setting one only stores its
+ * definition; converting a point through it shows whether the native library resolved it (NoGCSDefined = 100
+ * and CSMapError = 4096 say it did not; the other statuses are about the point).
+ */
+async function unresolvedCoordinateSystem(db) {
+  const id = db.geographicCoordinateSystem?.horizontalCRS?.id;
+  let status;
+  try {
+    const reply = await db.getGeoCoordinatesFromIModelCoordinates({ target: "WGS84", iModelCoords: [[0, 0, 0]] });
+    status = reply.geoCoords[0]?.s;
+  } catch (e) {
+    return `the coordinate system ${JSON.stringify(id)} cannot be applied: ${e.message}`;
+  }
+  if (status === 100 || status === 4096 || status === undefined)
+    return `the coordinate system ${JSON.stringify(id)} is unknown to this engine (its geographic coordinate data is not available)`;
+  return undefined;
+}
+
 function* chunks(arr, n) {
   for (let i = 0; i < arr.length; i += n) yield arr.slice(i, i + n);
 }

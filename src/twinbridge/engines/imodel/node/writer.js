@@ -14,15 +14,56 @@ const backend = require("@itwin/core-backend");
 const common = require("@itwin/core-common");
 const { Id64 } = require("@itwin/core-bentley");
 
-const { SnapshotDb, PhysicalModel, SpatialCategory } = backend;
-const { IModel, Code, ColorDef, SubCategoryAppearance } = common;
+const { Range3d } = require("@itwin/core-geometry");
 
-/** Create an empty snapshot (or a copy of an open iModel when `from` is given) and return it writable. */
-function createSnapshot(filePath, { rootSubject = "twinbridge", description, guid, from } = {}) {
+const { SnapshotDb, PhysicalModel, SpatialCategory } = backend;
+const { IModel, Code, ColorDef, SubCategoryAppearance, Cartographic, EcefLocation } = common;
+
+/**
+ * Create an empty snapshot (or a copy of an open iModel when `from` is given) and return it writable.
+ * An empty one may be placed on the Earth: `extent` is the iModels API's latitude/longitude box (see
+ * `geoLocationOf`), `geographicCoordinateSystem` a GeographicCRSProps ({horizontalCRS: {id}, ...}).
+ */
+function createSnapshot(filePath, { rootSubject = "twinbridge", description, guid, from, extent, geographicCoordinateSystem } = {}) {
   if (from) return SnapshotDb.createFrom(from, filePath);
   const props = { rootSubject: { name: rootSubject, description } };
   if (guid) props.guid = guid;
-  return SnapshotDb.createEmpty(filePath, props);
+  if (extent) Object.assign(props, geoLocationOf(extent));
+  if (geographicCoordinateSystem) props.geographicCoordinateSystem = geographicCoordinateSystem;
+  const db = SnapshotDb.createEmpty(filePath, props);
+  // createEmpty sets the ECEF location and the coordinate system in memory only: store them with the file.
+  if (extent || geographicCoordinateSystem) db.updateIModelProps();
+  return db;
+}
+
+/**
+ * Where a latitude/longitude box ({southWest: {latitude, longitude}, northEast: {...}}, degrees) puts an
+ * iModel: its ECEF location at the centre of the box (iModel x east, y north, z up, in metres) and project
+ * extents that cover the box on the ellipsoid. A box whose west longitude is greater than its east one
+ * crosses the antimeridian. The vertical range is at least that of an empty iModel's default (-10 to 30 m).
+ */
+function geoLocationOf(extent) {
+  const south = extent.southWest.latitude;
+  const north = extent.northEast.latitude;
+  const west = extent.southWest.longitude;
+  let east = extent.northEast.longitude;
+  if (east < west) east += 360;
+  let centreLongitude = (west + east) / 2;
+  if (centreLongitude > 180) centreLongitude -= 360;
+  const centre = Cartographic.fromDegrees({ longitude: centreLongitude, latitude: (south + north) / 2, height: 0 });
+  const ecefLocation = EcefLocation.createFromCartographicOrigin(centre);
+  const toLocal = ecefLocation.getTransform().inverse();
+  const range = Range3d.createXYZXYZ(0, 0, -10, 0, 0, 30);
+  const steps = 8; // the box's edges are curves in the local frame: sample them
+  for (let i = 0; i <= steps; i++) {
+    const latitude = south + ((north - south) * i) / steps;
+    const longitude = west + ((east - west) * i) / steps;
+    for (const [lat, lon] of [[latitude, west], [latitude, east], [south, longitude], [north, longitude]]) {
+      const point = Cartographic.fromDegrees({ longitude: lon, latitude: lat, height: 0 }).toEcef();
+      range.extendPoint(toLocal.multiplyPoint3d(point));
+    }
+  }
+  return { ecefLocation: ecefLocation.toJSON(), projectExtents: range.toJSON() };
 }
 
 /** Import one or more ECSchema XML strings (a schema's references must already be in the iModel or in the list). */
@@ -85,4 +126,4 @@ function isValidId(x) {
   return typeof x === "string" && Id64.isValidId64(x);
 }
 
-module.exports = { createSnapshot, importSchemas, insertPhysicalModel, insertSpatialCategory, insertGeometricElement, colorOf, isValidId };
+module.exports = { createSnapshot, geoLocationOf, importSchemas, insertPhysicalModel, insertSpatialCategory, insertGeometricElement, colorOf, isValidId };
