@@ -4,10 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_DIR := src/twinbridge/engines/imodel/node
+# The Node test harness that drives Bentley's npm clients against a served twinbridge (tests/clients).
+CLIENTS_DIR := tests/clients
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: setup run test lint format clean
+.PHONY: setup node-setup run test lint format clean
 
 setup: $(PY_STAMP) node-setup
 
@@ -17,14 +19,17 @@ $(PY_STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(PY_STAMP)
 
-# The iModel engine's npm packages; skipped until the engine's package.json exists.
+# The npm packages of the iModel engine and of the client test harness, each installed (again) when its
+# lock file is newer than its node_modules; a folder without package.json is skipped.
 node-setup:
-	@if [ -f $(NODE_DIR)/package.json ]; then \
-		if [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || \
-		   [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules/.package-lock.json ]; then \
-			cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error; \
+	@for dir in $(NODE_DIR) $(CLIENTS_DIR); do \
+		if [ -f $$dir/package.json ]; then \
+			if [ ! -f $$dir/node_modules/.package-lock.json ] || \
+			   [ $$dir/package-lock.json -nt $$dir/node_modules/.package-lock.json ]; then \
+				(cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+			fi; \
 		fi; \
-	fi
+	done
 
 run: setup
 	$(BIN)/twinbridge serve --host $(HOST) --port $(PORT)

@@ -72,12 +72,14 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     *,
     process_group: bool = False,
+    port: int | None = None,
 ) -> Server:
-    """Starts `twinbridge serve` on a free port and waits until /health answers.
+    """Starts `twinbridge serve` on a free port (or `port`) and waits until /health answers.
 
     `process_group`: in a process group of its own, as a terminal runs a command (a Ctrl-C reaches the group).
+    `port`: for a caller that must know the address first, e.g. to set TWINBRIDGE_PUBLIC_URL.
     """
-    port = free_port()
+    port = port or free_port()
     with log.open("a") as log_file:
         process = subprocess.Popen(
             [*twinbridge_command(), "serve", "--port", str(port)],
