@@ -63,7 +63,6 @@ async def _list(request: Request, call: Reader, kind: ListKind) -> tuple[dict[st
 
 
 @router.post("", status_code=201)
-@router.post("/", status_code=201, include_in_schema=False)
 @invalid_request_code(INVALID)
 async def create_itwin(body: ITwinCreate, call: Writer) -> dict[str, Any]:
     async with call.transaction() as transaction:
@@ -73,7 +72,6 @@ async def create_itwin(body: ITwinCreate, call: Writer) -> dict[str, Any]:
 
 @router.get("")
 @documented_parameters(*LIST_PARAMETERS)
-@router.get("/", include_in_schema=False)
 @invalid_request_code(INVALID)
 async def list_itwins(request: Request, call: Reader) -> Response:
     """The iTwins the caller is a member of; Inactive ones only when asked for (status, includeInactive)."""
@@ -83,7 +81,6 @@ async def list_itwins(request: Request, call: Reader) -> Response:
 
 @router.get("/favorites")
 @documented_parameters(*LIST_PARAMETERS)
-@router.get("/favorites/", include_in_schema=False)
 @invalid_request_code(INVALID)
 async def list_favorites(request: Request, call: Reader) -> dict[str, Any]:
     body, _ = await _list(request, call, "favorites")
@@ -108,7 +105,6 @@ async def remove_favorite(itwin_id: str, call: Writer) -> Response:
 
 @router.get("/recents")
 @documented_parameters(*LIST_PARAMETERS)
-@router.get("/recents/", include_in_schema=False)
 @invalid_request_code(INVALID)
 async def list_recents(request: Request, call: Reader) -> dict[str, Any]:
     """The caller's 25 most recently used iTwins, the most recent first: those it created, changed, or
@@ -178,7 +174,6 @@ async def get_itwin_account(itwin_id: str, call: Reader) -> dict[str, Any]:
 
 @router.get("/{itwin_id}/repositories")
 @documented_parameters(*REPOSITORY_PARAMETERS)
-@router.get("/{itwin_id}/repositories/", include_in_schema=False)
 @invalid_request_code(INVALID)
 async def list_repositories(itwin_id: str, request: Request, call: Reader) -> dict[str, Any]:
     """The repositories every iTwin has here: its iModels and its storage. Adding repositories is not
