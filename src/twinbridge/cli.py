@@ -155,6 +155,10 @@ def token(
         raise _fail(
             f"unknown scope(s) {', '.join(sorted(unknown))}; accepted: {', '.join(sorted(ACCEPTED_SCOPES))}"
         )
+    from twinbridge.auth.identity import is_builtin_name
+
+    if not is_builtin_name(user or client or ""):
+        raise _fail("a user name or client id is 1 to 255 printable characters without '|'")
     settings = _settings().with_served_url()
     issuer = BuiltInIssuer(
         settings.builtin_issuer_url,
@@ -194,11 +198,25 @@ def itwins_create(
 @itwins_app.command("add-member")
 def itwins_add_member(
     itwin_id: Annotated[str, typer.Argument(help="The iTwin's id.")],
-    subject: Annotated[str, typer.Argument(help="A user name or a client id.")],
+    subject: Annotated[
+        str, typer.Argument(help="A user name or client id of the built-in issuer, or a token's `sub`.")
+    ],
     role: Annotated[Role, typer.Option(help="Owner, Contributor or Reader.", case_sensitive=False)],
+    issuer: Annotated[
+        str | None,
+        typer.Option(help="The external issuer (a URL of TWINBRIDGE_AUTH_ISSUERS) whose `sub` SUBJECT is."),
+    ] = None,
 ) -> None:
-    """Give a user or service client a role on an iTwin (or change its role)."""
+    """Give a user or service client a role on an iTwin (or change its role).
+
+    A caller is the pair (issuer, subject): SUBJECT alone is a user or client of the built-in issuer; with
+    --issuer it is that issuer's `sub`, kept as `ISSUER|SUBJECT` (which may also be given as SUBJECT).
+    """
+    from twinbridge.auth.identity import external_name
     from twinbridge.itwins.service import ITwinService
+
+    if issuer is not None:
+        subject = external_name(issuer, subject)
 
     async def work(transaction: Transaction) -> None:
         service = ITwinService(transaction)

@@ -4,11 +4,12 @@ updating, listing with filters, deleting."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -238,6 +239,65 @@ async def test_upload_with_a_wrong_token_is_refused(
     imodel = await start_baseline(client, auth_headers("alice"), itwin_id, 10)
     response = await client.put(f"/imodels/{imodel['id']}/baselinefile/upload?token=guess", content=b"x")
     assert response.status_code == 404
+
+
+async def test_only_the_create_response_shows_the_upload_url_and_the_database_keeps_its_hash(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    await client.post(
+        f"/itwins/{itwin_id}/members",
+        json={"subject": "rita", "role": "Reader"},
+        headers=auth_headers("alice"),
+    )
+    imodel = await start_baseline(client, auth_headers("alice"), itwin_id, 10)
+    secret = parse_qs(urlsplit(imodel["_links"]["upload"]["href"]).query)["token"][0]
+    for reader in ("rita", "alice"):  # a Reader, and even the owner, read no secret back
+        fetched = await client.get(f"/imodels/{imodel['id']}", headers=auth_headers(reader))
+        assert fetched.status_code == 200
+        assert set(fetched.json()["iModel"]["_links"]) == {"creator", "changesets", "namedVersions"}
+        assert secret not in fetched.text
+    listed = await client.get(
+        "/imodels",
+        params={"iTwinId": itwin_id},
+        headers=auth_headers("rita") | {"Prefer": "return=representation"},
+    )
+    assert secret not in listed.text
+    patched = await client.patch(
+        f"/imodels/{imodel['id']}", json={"name": "Y"}, headers=auth_headers("alice")
+    )
+    assert secret not in patched.text
+    async with runtime.database.transaction(write=False) as transaction:
+        stored = await transaction.value(
+            "SELECT baseline_upload_token_hash FROM imodels WHERE id = :id", {"id": imodel["id"]}
+        )
+    assert stored == hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def test_a_reader_cannot_upload_a_baseline_the_owner_then_completes(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    await client.post(
+        f"/itwins/{itwin_id}/members",
+        json={"subject": "rita", "role": "Reader"},
+        headers=auth_headers("alice"),
+    )
+    imodel = await start_baseline(client, auth_headers("alice"), itwin_id, len(BLOCKS.read_bytes()))
+    seen = (await client.get(f"/imodels/{imodel['id']}", headers=auth_headers("rita"))).json()["iModel"]
+    assert "upload" not in seen["_links"]
+    # What the Reader could try: the upload path with the digest the database holds, or a guess.
+    async with runtime.database.transaction(write=False) as transaction:
+        digest = await transaction.value(
+            "SELECT baseline_upload_token_hash FROM imodels WHERE id = :id", {"id": imodel["id"]}
+        )
+    for token in (digest, "guess"):
+        put = await client.put(
+            f"/imodels/{imodel['id']}/baselinefile/upload?token={token}", content=BLOCKS.read_bytes()
+        )
+        assert put.status_code == 404
+    assert blob_files(runtime) == []
+    completed = await client.post(imodel["_links"]["complete"]["href"], headers=auth_headers("alice"))
+    assert completed.status_code == 422
+    assert completed.json()["error"]["details"][0]["message"].startswith("No baseline file has been uploaded")
 
 
 async def test_complete_without_upload_says_so(

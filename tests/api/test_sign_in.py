@@ -501,7 +501,12 @@ async def test_a_repeated_redirect_uri_is_a_400(client: httpx.AsyncClient) -> No
         (
             {"login_hint": " padded "},
             "invalid_request",
-            "login_hint must be a user name of 1 to 255 printable characters.",
+            "login_hint must be a user name of 1 to 255 printable characters without '|'.",
+        ),
+        (
+            {"login_hint": "https://idp.example|frank"},
+            "invalid_request",
+            "login_hint must be a user name of 1 to 255 printable characters without '|'.",
         ),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -194,6 +195,28 @@ async def test_upload_with_a_wrong_token_is_refused(
     assert response.status_code == 404
     assert response.json()["error"] == {"code": "FileNotFound", "message": "Requested file not available."}
     assert _blob_files(runtime) == []
+
+
+async def test_upload_secrets_are_stored_hashed_and_shown_only_to_the_writer_who_asked(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str, runtime: Runtime
+) -> None:
+    await _add_member(client, auth_headers, itwin_id, "rita", "Reader")
+    file = await _stored_file(client, auth_headers("alice"), itwin_id)
+    refused = await client.post(f"/storage/files/{file['id']}/updatecontent", headers=auth_headers("rita"))
+    assert refused.status_code == 403
+    assert "uploadUrl" not in refused.text
+    started = await client.post(f"/storage/files/{file['id']}/updatecontent", headers=auth_headers("alice"))
+    secret = parse_qs(urlsplit(started.json()["_links"]["uploadUrl"]["href"]).query)["token"][0]
+    described = await client.get(f"/storage/files/{file['id']}", headers=auth_headers("alice"))
+    assert "uploadUrl" not in described.text
+    assert secret not in described.text
+    async with runtime.database.transaction(write=False) as transaction:
+        stored = await transaction.value(
+            "SELECT upload_token_hash FROM storage_files WHERE id = :id", {"id": file["id"]}
+        )
+    assert stored == hashlib.sha256(secret.encode()).hexdigest()
+    as_stored = await client.put(f"/storage/files/{file['id']}/upload?token={stored}", content=b"x")
+    assert as_stored.status_code == 404  # the digest the database holds opens nothing
 
 
 async def test_upload_url_stops_working_once_the_file_is_complete(

@@ -8,6 +8,7 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
+from twinbridge.auth.identity import is_builtin_name
 from twinbridge.auth.repository import ServiceClientRepository
 from twinbridge.auth.scopes import ACCEPTED_SCOPES, PLATFORM_SCOPE
 from twinbridge.db.database import Transaction
@@ -63,6 +64,17 @@ class ServiceClientService:
         An existing client keeps its secret unless `rotate` says to replace it: a new secret silently
         invalidates the one its owner has deployed.
         """
+        if not is_builtin_name(client_id):
+            raise InvalidRequest(
+                details=[
+                    ErrorDetail(
+                        "InvalidValue",
+                        "A client id is 1 to 255 printable characters without '|' (which marks callers of "
+                        "external issuers).",
+                        "clientId",
+                    )
+                ]
+            )
         granted = scopes or [PLATFORM_SCOPE]
         unknown = set(granted) - ACCEPTED_SCOPES
         if unknown:

@@ -24,6 +24,7 @@ from datetime import timedelta
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from twinbridge.auth.grants import GrantService
+from twinbridge.auth.identity import is_builtin_name
 from twinbridge.auth.issuer import BuiltInIssuer
 from twinbridge.auth.repository import ServiceClientRepository, SignInRepository
 from twinbridge.auth.scopes import OFFLINE_ACCESS, OPENID, PLATFORM_SCOPE, SIGN_IN_SCOPES
@@ -62,10 +63,6 @@ def redirect_location(redirect_uri: str, parameters: dict[str, str | None]) -> s
     )
     query = f"{parts.query}&{added}" if parts.query else added
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
-
-
-def is_valid_subject(subject: str) -> bool:
-    return 0 < len(subject) <= 255 and subject.isprintable() and subject == subject.strip()
 
 
 class AuthorizationError(Exception):
@@ -200,9 +197,12 @@ def read_authorization_request(
     if not sign_in_enabled:
         raise refused("access_denied", "Interactive sign-in is turned off on this server.")
     subject = login_hint if login_hint is not None else default_subject
-    if not is_valid_subject(subject):
+    if not is_builtin_name(subject):
         named_by = "login_hint" if login_hint is not None else "The configured sign-in user"
-        raise refused("invalid_request", f"{named_by} must be a user name of 1 to 255 printable characters.")
+        raise refused(
+            "invalid_request",
+            f"{named_by} must be a user name of 1 to 255 printable characters without '|'.",
+        )
     return AuthorizationRequest(client_id, redirect_uri, state, scopes, code_challenge, subject, nonce)
 
 

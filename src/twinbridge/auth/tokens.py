@@ -6,7 +6,10 @@ RequiredScopeMissing; the reason is in `details`.
 
 Keys of external issuers come from OIDC discovery and are cached; a token naming an unknown key id
 triggers one refresh (at most once per REFRESH_INTERVAL per issuer, so bad tokens cannot hammer it).
-The built-in issuer's key is known locally and never fetched over HTTP.
+The built-in issuer's key is known locally and never fetched over HTTP. Discovery and keys are fetched
+through the server's one outbound client (platform.outbound): the configured issuers' hosts are trusted
+even on private addresses (the operator named them), any other host, e.g. a `jwks_uri` elsewhere, is
+checked as every outbound request is.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-import httpx
 import jwt
 import structlog
 
+from twinbridge.auth.identity import MAX_NAME_LENGTH, SEPARATOR, caller_name
 from twinbridge.auth.issuer import BACKGROUND_RUNS_CLAIM
 from twinbridge.auth.keys import SigningKey
 from twinbridge.auth.scopes import ACCEPTED_SCOPES, parse_scopes
+from twinbridge.platform.outbound import OutboundClient, OutboundError, TransferLimits
 from twinbridge.platform.errors import (
     ErrorDetail,
     InvalidAccessToken,
@@ -36,6 +41,8 @@ from twinbridge.platform.errors import (
 logger = structlog.get_logger(__name__)
 
 REFRESH_INTERVAL_SECONDS = 10.0
+# A request waits for keys: fetching them must be quick.
+ISSUER_REQUEST_LIMITS = TransferLimits(deadline=10.0, min_rate=0, read_timeout=10.0)
 LEEWAY_SECONDS = 30
 VALIDATED_CACHE_SIZE = 10_000
 BEARER_PREFIX = "Bearer "
@@ -45,7 +52,11 @@ TOKEN_SYNTAX = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: a user (by name) or a service client (by client id)."""
+    """Who is calling: a user or a service client.
+
+    `subject` is the caller's name as memberships, grants and runs know it (auth/identity.py): the token's
+    `sub` for the built-in issuer, `<issuer>|<sub>` for an external one.
+    """
 
     subject: str
     kind: Literal["user", "service"]
@@ -67,21 +78,18 @@ def _not_a_token(code: str, reason: str) -> InvalidHeaderValue:
 class ExternalIssuerKeys:
     """The JWKS of one external issuer, found through its discovery document."""
 
-    def __init__(self, issuer_url: str, http: httpx.AsyncClient) -> None:
+    def __init__(self, issuer_url: str, outbound: OutboundClient) -> None:
         self.issuer_url = issuer_url
-        self.http = http
+        self.outbound = outbound
         self.keys: dict[str, Any] = {}
         self.fetched_at = 0.0
         self.lock = asyncio.Lock()
 
     async def _fetch(self) -> None:
-        discovery = await self.http.get(f"{self.issuer_url}/.well-known/openid-configuration")
-        discovery.raise_for_status()
-        jwks_uri = discovery.json()["jwks_uri"]
-        response = await self.http.get(jwks_uri)
-        response.raise_for_status()
+        discovery = await self.outbound.get_json(f"{self.issuer_url}/.well-known/openid-configuration")
+        document = await self.outbound.get_json(discovery["jwks_uri"])
         keys: dict[str, Any] = {}
-        for entry in response.json().get("keys", []):
+        for entry in document.get("keys", []):
             if entry.get("kty") == "RSA" and entry.get("kid"):
                 keys[entry["kid"]] = jwt.PyJWK(entry, algorithm="RS256").key
         self.keys = keys
@@ -94,7 +102,7 @@ class ExternalIssuerKeys:
             if key_id not in self.keys and time.monotonic() - self.fetched_at >= REFRESH_INTERVAL_SECONDS:
                 try:
                     await self._fetch()
-                except (httpx.HTTPError, KeyError, ValueError) as failure:
+                except (OutboundError, KeyError, TypeError, ValueError, AttributeError) as failure:
                     logger.warning("jwks_fetch_failed", issuer=self.issuer_url, error=str(failure))
                     raise _rejected(
                         "IssuerUnavailable", f"The keys of issuer {self.issuer_url} could not be fetched."
@@ -135,22 +143,20 @@ class TokenValidator:
         builtin_issuer_url: str,
         builtin_key: SigningKey | None,
         audience: str | None,
-        http: httpx.AsyncClient | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.accepted_issuers = accepted_issuers
         self.builtin_issuer_url = builtin_issuer_url
         self.builtin_key = builtin_key
         self.audience = audience
-        self.http = http or httpx.AsyncClient(timeout=10.0)
-        self.external = {
-            issuer: ExternalIssuerKeys(issuer, self.http)
-            for issuer in accepted_issuers
-            if issuer != builtin_issuer_url
-        }
+        external = [issuer for issuer in accepted_issuers if issuer != builtin_issuer_url]
+        outbound = OutboundClient(
+            allow_private=allow_private,
+            limits=ISSUER_REQUEST_LIMITS,
+            trusted_hosts=[host for issuer in external if (host := urlsplit(issuer).hostname)],
+        )
+        self.external = {issuer: ExternalIssuerKeys(issuer, outbound) for issuer in external}
         self.validated: OrderedDict[str, Caller] = OrderedDict()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     def cached(self, token: str) -> Caller | None:
         """The caller of a token validated before and not expired since; None if it must be validated."""
@@ -234,8 +240,16 @@ class TokenValidator:
         if not subject:
             raise _rejected("MissingSubject", "The token names no subject (sub) or client (client_id).")
         kind: Literal["user", "service"] = "service" if subject == client_id else "user"
+        if issuer == self.builtin_issuer_url and SEPARATOR in str(subject):
+            raise _rejected("InvalidSubject", f"The built-in issuer names no caller with '{SEPARATOR}'.")
+        name = caller_name(issuer, str(subject), self.builtin_issuer_url)
+        if len(name) > MAX_NAME_LENGTH:
+            raise _rejected(
+                "InvalidSubject",
+                f"The token's issuer and subject are longer than {MAX_NAME_LENGTH} characters.",
+            )
         return Caller(
-            subject=str(subject),
+            subject=name,
             kind=kind,
             scopes=scopes,
             issuer=issuer,

@@ -122,10 +122,10 @@ class IModelRepository:
         row = await self.transaction.one(_ROLE, {"id": imodel_id, "subject": subject})
         return (True, row[0]) if row else (False, None)
 
-    async def get_by_upload_token(self, imodel_id: str, token: str) -> IModel | None:
+    async def get_by_upload_token_hash(self, imodel_id: str, token_hash: str) -> IModel | None:
         row = await self.transaction.one(
-            f"SELECT {_COLUMNS} FROM {_FROM} WHERE t.id = :id AND t.baseline_upload_token = :token",
-            {"id": imodel_id, "token": token},
+            f"SELECT {_COLUMNS} FROM {_FROM} WHERE t.id = :id AND t.baseline_upload_token_hash = :token_hash",
+            {"id": imodel_id, "token_hash": token_hash},
         )
         return IMODELS.row(row) if row else None
 

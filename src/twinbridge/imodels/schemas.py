@@ -15,6 +15,8 @@ from twinbridge.db.models import IModel, IModelVersion, NamedVersion
 from twinbridge.platform.time import format_timestamp
 
 STORAGE_TYPE = "azure"
+# The largest file an upload URL can take: Azure's largest block blob (50,000 blocks of 4,000 MiB).
+MAX_BASELINE_FILE_SIZE = 50_000 * 4000 * 1024 * 1024
 
 
 def _not_blank(value: str | None) -> str | None:
@@ -24,7 +26,9 @@ def _not_blank(value: str | None) -> str | None:
 
 
 class BaselineFileProperties(BaseModel):
-    size: int = Field(gt=0, description="Size in bytes of the file that will be uploaded.")
+    size: int = Field(
+        gt=0, le=MAX_BASELINE_FILE_SIZE, description="Size in bytes of the file that will be uploaded."
+    )
 
 
 class GeoPoint(BaseModel):
@@ -118,15 +122,17 @@ def storage_link(href: str) -> dict[str, str]:
     return {"href": href, "storageType": STORAGE_TYPE}
 
 
-def imodel_body(imodel: IModel, base_url: str, upload_links: bool = False) -> dict[str, object]:
+def imodel_body(imodel: IModel, base_url: str, upload_secret: str | None = None) -> dict[str, object]:
+    """`upload_secret` (the create response of the fromBaseline flow, and only it, as upstream) adds the
+    baseline's `upload` and `complete` links: the secret is kept only hashed and goes to the creator alone."""
     href = imodel_href(base_url, imodel.id)
     links: dict[str, object] = {
         "creator": None,
         "changesets": {"href": f"{href}/changesets"},
         "namedVersions": {"href": f"{href}/namedversions"},
     }
-    if upload_links and imodel.baseline_upload_token:
-        links["upload"] = storage_link(f"{href}/baselinefile/upload?token={imodel.baseline_upload_token}")
+    if upload_secret is not None:
+        links["upload"] = storage_link(f"{href}/baselinefile/upload?token={upload_secret}")
         links["complete"] = {"href": f"{href}/baselinefile/complete"}
     return {
         "id": imodel.id,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,7 @@ from twinbridge.platform.errors import (
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.paging import Page
 from twinbridge.storage.blobs import BlobStorage, StoredBlob
+from twinbridge.storage.signing import new_upload_secret, upload_secret_digest
 
 NOT_INITIALIZED = "notInitialized"
 INITIALIZED = "initialized"
@@ -322,11 +322,13 @@ class IModelService:
         await self._store_baseline(imodel, lambda key: self.blobs.put_file(key, snapshot), caller)
         return imodel
 
-    async def create_awaiting_baseline(self, body: IModelCreate, caller: str) -> IModel:
-        """The first step of the "fromBaseline" flow: an iModel waiting for its file at a secret URL."""
+    async def create_awaiting_baseline(self, body: IModelCreate, caller: str) -> tuple[IModel, str]:
+        """The first step of the "fromBaseline" flow: an iModel waiting for its file at a secret URL; the
+        iModel and the URL's secret, which is kept only hashed (the create response is the one to show it)."""
         assert body.baseline_file is not None
         await self.check_new(body, caller)
-        return await self._add(
+        secret = new_upload_secret()
+        imodel = await self._add(
             IModel(
                 id=new_guid(),
                 itwin_id=body.itwin_id,
@@ -334,17 +336,18 @@ class IModelService:
                 description=body.description,
                 state=NOT_INITIALIZED,
                 created_by=caller,
-                baseline_upload_token=secrets.token_urlsafe(32),
+                baseline_upload_token_hash=secret.digest,
                 baseline_expected_size=body.baseline_file.size,
                 extent=body.extent.as_dict() if body.extent else None,
             )
         )
+        return imodel, secret.value
 
     # ---- the baseline upload
 
     async def upload_target(self, imodel_id: str, token: str) -> IModel:
         """The iModel an upload URL belongs to; the URL's token authorizes, as a SAS URL would."""
-        imodel = await self.repository.get_by_upload_token(imodel_id, token)
+        imodel = await self.repository.get_by_upload_token_hash(imodel_id, upload_secret_digest(token))
         if imodel is None:
             raise IModelNotFound()
         if imodel.state != NOT_INITIALIZED:
@@ -409,7 +412,7 @@ class IModelService:
         self.transaction.after_commit(lambda: self.blobs.delete(upload))
         await self.forget_blocks(imodel.id)
         imodel.state = INITIALIZED
-        imodel.baseline_upload_token = None
+        imodel.baseline_upload_token_hash = None
         await self.repository.update(imodel)
         return imodel, version
 

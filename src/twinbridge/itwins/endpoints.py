@@ -7,10 +7,11 @@ image, exports) answer 404 `ResourceNotFound`, never `iTwinNotFound` for a word 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
+from twinbridge.auth.identity import external_name
 from twinbridge.auth.permissions import Action
 from twinbridge.dependencies import Reader, Writer
 from twinbridge.itwins.repository import ListKind
@@ -211,9 +212,20 @@ async def add_member(itwin_id: str, body: MemberCreate, call: Writer) -> dict[st
 
 @router.delete("/{itwin_id}/members/{subject}", status_code=204, response_class=Response)
 @invalid_request_code(INVALID)
-async def remove_member(itwin_id: str, subject: str, call: Writer) -> Response:
+async def remove_member(
+    itwin_id: str,
+    subject: str,
+    call: Writer,
+    issuer: Annotated[
+        str | None,
+        Query(description="For a caller of an external issuer: the issuer whose `sub` the path names."),
+    ] = None,
+) -> Response:
+    """A caller is the pair (issuer, subject): the path names a built-in issuer's user or client, or with
+    `issuer` the `sub` of an external issuer's caller (whose member name, `<issuer>|<sub>`, holds slashes)."""
+    member = external_name(issuer, subject) if issuer else subject
     async with call.transaction() as transaction:
         service = ITwinService(transaction)
         await service.authorized(itwin_id, call.caller.subject, Action.MANAGE_MEMBERS)
-        await service.remove_member(itwin_id, subject)
+        await service.remove_member(itwin_id, member)
     return _no_content()

@@ -10,6 +10,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from twinbridge.auth.identity import MAX_NAME_LENGTH
 from twinbridge.auth.permissions import Role
 from twinbridge.db.models import ITwin, ITwinMember
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, invalid_value
@@ -124,7 +125,12 @@ class ITwinUpdate(BaseModel):
 
 
 class MemberCreate(BaseModel):
-    subject: str = Field(min_length=1, max_length=255, description="A user name or a service client id.")
+    subject: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="A user name or service client id of the built-in issuer, or `<issuer URL>|<sub>` for a "
+        "caller of an external issuer.",
+    )
     role: Role
 
 

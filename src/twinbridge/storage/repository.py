@@ -121,10 +121,10 @@ class StorageRepository:
         row = await self.transaction.one(_FOLDER_WITH_ROLE, {"id": folder_id, "subject": subject})
         return (FOLDERS.row(row[:-1]), row[-1]) if row else None
 
-    async def get_file_by_upload_token(self, file_id: str, token: str) -> StorageFile | None:
+    async def get_file_by_upload_token_hash(self, file_id: str, token_hash: str) -> StorageFile | None:
         row = await self.transaction.one(
-            f"SELECT {FILES.select()} FROM storage_files WHERE id = :id AND upload_token = :token",
-            {"id": file_id, "token": token},
+            f"SELECT {FILES.select()} FROM storage_files WHERE id = :id AND upload_token_hash = :token_hash",
+            {"id": file_id, "token_hash": token_hash},
         )
         return FILES.row(row) if row else None
 

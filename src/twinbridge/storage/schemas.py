@@ -136,11 +136,12 @@ def item_body(item: StorageFile | StorageFolder, folder_path: str, base_url: str
     return {"type": "file", **file_body(item, folder_path, base_url)}
 
 
-def upload_links(file: StorageFile, base_url: str) -> dict[str, object]:
+def upload_links(file: StorageFile, upload_secret: str, base_url: str) -> dict[str, object]:
+    """The answer that makes an upload URL: the only one that shows its secret (stored only hashed)."""
     return {
         "_links": {
             "completeUrl": {"href": f"{base_url}/storage/files/{file.id}/complete"},
-            "uploadUrl": {"href": f"{base_url}/storage/files/{file.id}/upload?token={file.upload_token}"},
+            "uploadUrl": {"href": f"{base_url}/storage/files/{file.id}/upload?token={upload_secret}"},
         }
     }
 

@@ -29,6 +29,7 @@ from twinbridge.platform.paging import Page
 from twinbridge.platform.time import utc_now
 from twinbridge.storage.blobs import BlobNotFound, BlobStorage
 from twinbridge.storage.repository import StorageRepository
+from twinbridge.storage.signing import new_upload_secret, upload_secret_digest
 
 CREATED = "created"
 UPLOADED = "uploaded"
@@ -209,11 +210,13 @@ class StorageService:
 
     async def create_file(
         self, folder_id: str, display_name: str, description: str | None, caller: str
-    ) -> StorageFile:
-        """The first step of an upload: a file waiting for its bytes at a secret URL."""
+    ) -> tuple[StorageFile, str]:
+        """The first step of an upload: a file waiting for its bytes at a secret URL; the file and the URL's
+        secret, which is kept only hashed (this is the one answer that shows it)."""
         folder = await self.authorized_folder(folder_id, caller, Action.MODIFY)
         file_id = new_guid()
-        return await self.repository.add_file(
+        secret = new_upload_secret()
+        file = await self.repository.add_file(
             StorageFile(
                 id=file_id,
                 folder_id=folder.id,
@@ -223,23 +226,28 @@ class StorageService:
                 state=CREATED,
                 blob_key=file_key(file_id, display_name),
                 size=0,
-                upload_token=secrets.token_urlsafe(32),
+                upload_token_hash=secret.digest,
                 created_by=caller,
                 modified_by=caller,
             )
         )
+        return file, secret.value
 
-    async def start_content_update(self, file_id: str, caller: str, display_name: str | None) -> StorageFile:
-        """Step 1 of replacing a complete file's content: a new upload URL (and an optional new name)."""
+    async def start_content_update(
+        self, file_id: str, caller: str, display_name: str | None
+    ) -> tuple[StorageFile, str]:
+        """Step 1 of replacing a complete file's content: a new upload URL (and an optional new name); the
+        file and the URL's secret, as `create_file` gives them."""
         file = await self.authorized_complete(file_id, caller, Action.MODIFY)
         self._discard_pending_content(file)
         if display_name is not None:
             file.display_name = display_name
-        file.upload_token = secrets.token_urlsafe(32)
+        secret = new_upload_secret()
+        file.upload_token_hash = secret.digest
         file.modified_at = utc_now()
         file.modified_by = caller
         await self.repository.update_file(file)
-        return file
+        return file, secret.value
 
     def _discard_pending_content(self, file: StorageFile) -> None:
         key = file.pending_blob_key
@@ -249,7 +257,7 @@ class StorageService:
 
     async def upload_target(self, file_id: str, token: str) -> StorageFile:
         """The file an upload URL belongs to; the URL's token authorizes, as a SAS URL would."""
-        file = await self.repository.get_file_by_upload_token(file_id, token)
+        file = await self.repository.get_file_by_upload_token_hash(file_id, upload_secret_digest(token))
         if file is None:
             raise FileNotFound()
         return file
@@ -281,14 +289,14 @@ class StorageService:
         Completing a complete file with no content update under way changes nothing.
         """
         file = await self.authorized(file_id, caller, Action.MODIFY)
-        if file.state == COMPLETE and file.upload_token is None:
+        if file.state == COMPLETE and file.upload_token_hash is None:
             return file
         if file.state == COMPLETE:
             return await self._complete_content_update(file, caller)
         if file.state != UPLOADED or not await asyncio.to_thread(self.blobs.exists, file.blob_key):
             raise not_uploaded()
         file.state = COMPLETE
-        file.upload_token = None
+        file.upload_token_hash = None
         file.modified_at = utc_now()
         file.modified_by = caller
         await self.repository.update_file(file)
@@ -301,7 +309,7 @@ class StorageService:
         replaced = file.blob_key
         file.blob_key, file.size, file.sha256 = pending, file.pending_size or 0, file.pending_sha256
         file.pending_blob_key = file.pending_size = file.pending_sha256 = None
-        file.upload_token = None
+        file.upload_token_hash = None
         file.modified_at = utc_now()
         file.modified_by = caller
         await self.repository.update_file(file)
@@ -371,7 +379,7 @@ class StorageService:
                 blob_key=key,
                 size=blob.size,
                 sha256=blob.sha256,
-                upload_token=None,
+                upload_token_hash=None,
                 created_by=created_by,
                 modified_by=created_by,
             )

@@ -1,4 +1,5 @@
-"""Signed download URLs: like Azure SAS URLs, they let whoever holds one read one file until it expires.
+"""Signed download URLs and the secrets of upload URLs: like Azure SAS URLs, whoever holds one may read (or
+upload) one file; a download URL until it expires, an upload URL until its upload is completed.
 
 The signature is an HMAC-SHA256 over the file id and the expiry time. Its key is derived from the built-in
 issuer's signing key, so every process on the same data dir signs and verifies alike without a second secret
@@ -10,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -63,3 +65,22 @@ class DownloadSigner:
             raise DownloadUrlRejected()
         if (time.time() if now is None else now) >= expires_at:
             raise DownloadUrlRejected()
+
+
+@dataclass(frozen=True)
+class UploadSecret:
+    """The secret of an upload URL: `value` goes into the URL of the one response that makes it, `digest`
+    into the database, which can then compare a URL's secret without holding one."""
+
+    value: str
+    digest: str
+
+
+def upload_secret_digest(value: str) -> str:
+    """256 random bits need no slow hash: their SHA-256, in hex."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_upload_secret() -> UploadSecret:
+    value = secrets.token_urlsafe(32)
+    return UploadSecret(value, upload_secret_digest(value))

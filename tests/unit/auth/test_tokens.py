@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 
+from tests.identity_provider import FakeIdentityProvider
 from twinbridge.auth import tokens as tokens_module
 from twinbridge.auth.issuer import BuiltInIssuer
 from twinbridge.auth.keys import SigningKey, load_or_create_signing_key
@@ -36,7 +34,6 @@ def issuer(key: SigningKey) -> BuiltInIssuer:
 async def validator(key: SigningKey) -> Any:
     validator = TokenValidator([BUILTIN], BUILTIN, key, audience=None)
     yield validator
-    await validator.aclose()
 
 
 async def _reason(validator: TokenValidator, token: str, code: str = "Unauthorized") -> str:
@@ -135,55 +132,14 @@ async def test_hs256_token_is_refused(validator: TokenValidator) -> None:
 
 async def test_audience_is_required_when_configured(key: SigningKey) -> None:
     validator = TokenValidator([BUILTIN], BUILTIN, key, audience="twinbridge")
-    try:
-        wrong = BuiltInIssuer(BUILTIN, key, audience="someone-else").mint(
-            subject="a", kind="user", scopes=["itwin-platform"], ttl=60
-        )
-        assert "audience" in await _reason(validator, wrong.access_token)
-        right = BuiltInIssuer(BUILTIN, key, audience="twinbridge").mint(
-            subject="a", kind="user", scopes=["itwin-platform"], ttl=60
-        )
-        assert (await validator.validate(right.access_token)).subject == "a"
-    finally:
-        await validator.aclose()
-
-
-class FakeIdentityProvider:
-    """A real HTTP server publishing OIDC discovery and a JWKS whose keys can rotate."""
-
-    def __init__(self, keys: list[SigningKey]) -> None:
-        self.keys = keys
-        self.jwks_requests = 0
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": provider.url, "jwks_uri": f"{provider.url}/keys"}
-                elif self.path == "/keys":
-                    provider.jwks_requests += 1
-                    body = {"keys": [key.public_jwk() for key in provider.keys]}
-                else:
-                    self.send_error(404)
-                    return
-                payload = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    wrong = BuiltInIssuer(BUILTIN, key, audience="someone-else").mint(
+        subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+    )
+    assert "audience" in await _reason(validator, wrong.access_token)
+    right = BuiltInIssuer(BUILTIN, key, audience="twinbridge").mint(
+        subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+    )
+    assert (await validator.validate(right.access_token)).subject == "a"
 
 
 @pytest.fixture
@@ -197,14 +153,11 @@ async def test_external_issuer_keys_come_from_discovery_and_are_cached(
     identity_provider: FakeIdentityProvider, key: SigningKey
 ) -> None:
     validator = TokenValidator([BUILTIN, identity_provider.url], BUILTIN, key, audience=None)
-    try:
-        idp_issuer = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
-        for user in ("alice", "bob"):
-            token = idp_issuer.mint(subject=user, kind="user", scopes=["itwin-platform"], ttl=60).access_token
-            assert (await validator.validate(token)).issuer == identity_provider.url
-        assert identity_provider.jwks_requests == 1
-    finally:
-        await validator.aclose()
+    idp_issuer = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
+    for user in ("alice", "bob"):
+        token = idp_issuer.mint(subject=user, kind="user", scopes=["itwin-platform"], ttl=60).access_token
+        assert (await validator.validate(token)).issuer == identity_provider.url
+    assert identity_provider.jwks_requests == 1
 
 
 async def test_unknown_key_id_refreshes_the_jwks_once(
@@ -212,32 +165,47 @@ async def test_unknown_key_id_refreshes_the_jwks_once(
 ) -> None:
     monkeypatch.setattr(tokens_module, "REFRESH_INTERVAL_SECONDS", 0.0)
     validator = TokenValidator([identity_provider.url], BUILTIN, key, audience=None)
-    try:
-        first = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
-        await validator.validate(
-            first.mint(subject="a", kind="user", scopes=["itwin-platform"], ttl=60).access_token
-        )
-        rotated = load_or_create_signing_key(tmp_path / "idp-2")
-        identity_provider.keys = [rotated]
-        second = BuiltInIssuer(identity_provider.url, rotated)
-        caller = await validator.validate(
-            second.mint(subject="b", kind="user", scopes=["itwin-platform"], ttl=60).access_token
-        )
-        assert caller.subject == "b"
-        assert identity_provider.jwks_requests == 2
-    finally:
-        await validator.aclose()
+    first = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
+    await validator.validate(
+        first.mint(subject="a", kind="user", scopes=["itwin-platform"], ttl=60).access_token
+    )
+    rotated = load_or_create_signing_key(tmp_path / "idp-2")
+    identity_provider.keys = [rotated]
+    second = BuiltInIssuer(identity_provider.url, rotated)
+    caller = await validator.validate(
+        second.mint(subject="b", kind="user", scopes=["itwin-platform"], ttl=60).access_token
+    )
+    assert caller.subject == f"{identity_provider.url}|b"
+    assert identity_provider.jwks_requests == 2
 
 
 async def test_key_unknown_even_after_refresh_is_refused(
     identity_provider: FakeIdentityProvider, key: SigningKey, tmp_path: Path
 ) -> None:
     validator = TokenValidator([identity_provider.url], BUILTIN, key, audience=None)
-    try:
-        stranger = load_or_create_signing_key(tmp_path / "stranger")
-        token = BuiltInIssuer(identity_provider.url, stranger).mint(
-            subject="a", kind="user", scopes=["itwin-platform"], ttl=60
-        )
-        assert "is not published by its issuer" in await _reason(validator, token.access_token)
-    finally:
-        await validator.aclose()
+    stranger = load_or_create_signing_key(tmp_path / "stranger")
+    token = BuiltInIssuer(identity_provider.url, stranger).mint(
+        subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+    )
+    assert "is not published by its issuer" in await _reason(validator, token.access_token)
+
+
+async def test_a_caller_is_the_pair_of_issuer_and_subject(
+    identity_provider: FakeIdentityProvider, key: SigningKey, issuer: BuiltInIssuer
+) -> None:
+    validator = TokenValidator([BUILTIN, identity_provider.url], BUILTIN, key, audience=None)
+    external = BuiltInIssuer(identity_provider.url, identity_provider.keys[0])
+    theirs = external.mint(subject="frank", kind="user", scopes=["itwin-platform"], ttl=60)
+    ours = issuer.mint(subject="frank", kind="user", scopes=["itwin-platform"], ttl=60)
+    service = external.mint(subject="robot", kind="service", scopes=["itwin-platform"], ttl=60)
+    assert (await validator.validate(ours.access_token)).subject == "frank"
+    assert (await validator.validate(theirs.access_token)).subject == f"{identity_provider.url}|frank"
+    robot = await validator.validate(service.access_token)
+    assert (robot.subject, robot.kind) == (f"{identity_provider.url}|robot", "service")
+
+
+async def test_a_builtin_token_naming_a_qualified_caller_is_refused(
+    validator: TokenValidator, issuer: BuiltInIssuer
+) -> None:
+    token = issuer.mint(subject="https://idp.example|frank", kind="user", scopes=["itwin-platform"], ttl=60)
+    assert "names no caller with '|'" in await _reason(validator, token.access_token)

@@ -19,8 +19,9 @@ class IModel:
     state: str
     description: str | None = None
     created_by: str | None = None
-    # The pre-authorised upload of the "fromBaseline" flow: a secret in the upload URL, like a SAS token.
-    baseline_upload_token: str | None = None
+    # The pre-authorised upload of the "fromBaseline" flow: the SHA-256 of the secret in the upload URL (like
+    # a SAS token), which only the create response shows; cleared once the baseline is accepted.
+    baseline_upload_token_hash: str | None = None
     baseline_expected_size: int | None = None
     # The iModels API's extent, as given: {"southWest": {"latitude", "longitude"}, "northEast": {...}}.
     extent: dict[str, Any] | None = None

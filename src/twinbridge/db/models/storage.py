@@ -40,8 +40,9 @@ class StorageFile:
     description: str | None = None
     size: int = 0
     sha256: str | None = None
-    # The secret of the upload URL, like a SAS token; cleared once the file (or its new content) is complete.
-    upload_token: str | None = None
+    # The SHA-256 of the secret of the upload URL (like a SAS token), which only the response that makes the
+    # URL shows; cleared once the file (or its new content) is complete.
+    upload_token_hash: str | None = None
     created_by: str | None = None
     modified_by: str | None = None
     # New content uploaded to a complete file, waiting for its completion.
