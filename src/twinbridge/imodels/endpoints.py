@@ -118,10 +118,10 @@ async def create_imodel(body: IModelCreate, call: Writer) -> dict[str, Any]:
     runtime = call.runtime
     if creation_mode(body) == FROM_BASELINE:
         async with call.transaction() as transaction:
-            imodel = await IModelService(transaction, runtime.blobs).create_awaiting_baseline(
+            imodel, upload_secret = await IModelService(transaction, runtime.blobs).create_awaiting_baseline(
                 body, call.caller.subject
             )
-        return {"iModel": imodel_body(imodel, call.base_url, upload_links=True)}
+        return {"iModel": imodel_body(imodel, call.base_url, upload_secret)}
     async with runtime.database.transaction(write=False) as transaction:
         await IModelService(transaction, runtime.blobs).check_new(body, call.caller.subject)
     imodel_id = new_guid()
@@ -166,7 +166,7 @@ async def get_imodel(imodel_id: str, call: Reader) -> dict[str, Any]:
         imodel = await IModelService(transaction, call.runtime.blobs).authorized(
             imodel_id, call.caller.subject, Action.READ
         )
-    return {"iModel": imodel_body(imodel, call.base_url, upload_links=True)}
+    return {"iModel": imodel_body(imodel, call.base_url)}
 
 
 @router.patch("/{imodel_id}")
@@ -176,7 +176,7 @@ async def update_imodel(imodel_id: str, body: IModelUpdate, call: Writer) -> dic
         imodel = await IModelService(transaction, call.runtime.blobs).update(
             imodel_id, call.caller.subject, body
         )
-    return {"iModel": imodel_body(imodel, call.base_url, upload_links=True)}
+    return {"iModel": imodel_body(imodel, call.base_url)}
 
 
 @router.delete("/{imodel_id}", status_code=204)

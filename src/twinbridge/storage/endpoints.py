@@ -181,10 +181,10 @@ async def list_files(folder_id: str, request: Request, call: Reader) -> dict[str
 async def create_file(folder_id: str, body: FileCreate, call: Writer) -> dict[str, Any]:
     """Step 1 of an upload: answers with `uploadUrl` (PUT the bytes there) and `completeUrl`."""
     async with call.transaction() as transaction:
-        file = await StorageService(transaction, call.runtime.blobs).create_file(
+        file, upload_secret = await StorageService(transaction, call.runtime.blobs).create_file(
             folder_id, body.display_name, body.description, call.caller.subject
         )
-    return upload_links(file, call.base_url)
+    return upload_links(file, upload_secret, call.base_url)
 
 
 @router.post("/files/{file_id}/updatecontent")
@@ -197,10 +197,10 @@ async def update_file_content(
     The file keeps its current content (downloads, runs) until the update completes.
     """
     async with call.transaction() as transaction:
-        file = await StorageService(transaction, call.runtime.blobs).start_content_update(
+        file, upload_secret = await StorageService(transaction, call.runtime.blobs).start_content_update(
             file_id, call.caller.subject, body.display_name if body is not None else None
         )
-    return upload_links(file, call.base_url)
+    return upload_links(file, upload_secret, call.base_url)
 
 
 @router.put("/files/{file_id}/upload", status_code=201)
