@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     sign_in_enabled: bool = True
     sign_in_user: str = Field(default="developer", min_length=1, max_length=255)
     refresh_token_ttl: int = Field(default=30 * 24 * 3600, ge=60)
+    # A sign-in redirects only to a redirect URI registered for its client: these, by client id, as JSON
+    # (`{"my-spa": ["https://app.example/signin-callback"]}`), compared as exact strings; loopback URIs
+    # (http://127.0.0.1, [::1] or localhost, any port) need none, as RFC 8252 has native apps use them.
+    sign_in_redirect_uris: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("public_url")
     @classmethod

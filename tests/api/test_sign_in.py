@@ -469,6 +469,84 @@ async def test_a_bad_client_or_redirect_uri_is_a_400_and_never_a_redirect(
     assert response.json() == {"error": "invalid_request", "error_description": description}
 
 
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "https://evil.example/",
+        "https://evil.example/signin-callback",
+        "http://localhost.evil.example:3301/signin-callback",
+        "http://127.0.0.1@evil.example/signin-callback",
+        "https://localhost:3301/signin-callback",  # loopback URIs are http (RFC 8252 section 7.3)
+    ],
+)
+async def test_a_redirect_uri_not_registered_for_the_client_is_a_400_and_never_a_redirect(
+    client: httpx.AsyncClient, redirect_uri: str
+) -> None:
+    response = await client.get(authorize_url(challenge_of(new_verifier()), redirect_uri=redirect_uri))
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert response.json()["error"] == "invalid_request"
+    assert response.json()["error_description"].startswith(
+        f"redirect_uri is not registered for client '{CLIENT_ID}'"
+    )
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://127.0.0.1:49152/signin-callback",
+        "http://[::1]:8080/cb",
+        "http://localhost:3000/signin-callback",
+        "http://localhost/callback",
+    ],
+)
+async def test_loopback_redirect_uris_of_any_port_need_no_registration(
+    client: httpx.AsyncClient, redirect_uri: str
+) -> None:
+    response = await client.get(authorize_url(challenge_of(new_verifier()), redirect_uri=redirect_uri))
+    assert redirect_query(response, redirect_uri)["state"] == "aBcDe12345"
+
+
+@pytest.fixture
+async def client_with_registered_uris(
+    make_settings: Callable[..., Settings],
+) -> AsyncIterator[httpx.AsyncClient]:
+    settings = make_settings(sign_in_redirect_uris={"my-spa": ["https://app.example/signin-callback"]})
+    upgrade(settings)
+    runtime = Runtime.create(settings)
+    try:
+        transport = httpx.ASGITransport(app=create_app(settings, runtime))
+        async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+            yield client
+    finally:
+        await runtime.aclose()
+
+
+async def test_a_registered_redirect_uri_is_followed_for_its_client_only(
+    client_with_registered_uris: httpx.AsyncClient,
+) -> None:
+    registered = "https://app.example/signin-callback"
+    challenge = challenge_of(new_verifier())
+    own = await client_with_registered_uris.get(
+        authorize_url(challenge, redirect_uri=registered, client_id="my-spa")
+    )
+    assert "code" in redirect_query(own, registered)
+    other = await client_with_registered_uris.get(authorize_url(challenge, redirect_uri=registered))
+    assert other.status_code == 400
+    assert "location" not in other.headers
+    longer = await client_with_registered_uris.get(
+        authorize_url(challenge, redirect_uri=registered + "/../x", client_id="my-spa")
+    )
+    assert longer.status_code == 400  # compared as exact strings
+
+
+def test_the_registered_redirect_uris_are_read_from_the_environment_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TWINBRIDGE_SIGN_IN_REDIRECT_URIS", '{"my-spa": ["https://app.example/cb"]}')
+    assert Settings().sign_in_redirect_uris == {"my-spa": ["https://app.example/cb"]}
+
+
 async def test_a_repeated_redirect_uri_is_a_400(client: httpx.AsyncClient) -> None:
     url = authorize_url(challenge_of(new_verifier())) + "&redirect_uri=https%3A%2F%2Fevil.example%2F"
     response = await client.get(url)
@@ -528,7 +606,7 @@ async def test_an_unknown_scope_is_redirected_as_invalid_scope(client: httpx.Asy
 
 
 async def test_the_query_of_the_redirect_uri_is_kept(client: httpx.AsyncClient) -> None:
-    redirect_uri = "https://app.example/callback?tenant=7"
+    redirect_uri = "http://127.0.0.1:8400/callback?tenant=7"
     url = authorize_url(challenge_of(new_verifier())).replace(
         "redirect_uri=http%3A%2F%2Flocalhost%3A3301%2Fsignin-callback",
         f"redirect_uri={encode_uri_component(redirect_uri)}",
@@ -538,7 +616,7 @@ async def test_the_query_of_the_redirect_uri_is_kept(client: httpx.AsyncClient) 
     location = urlsplit(response.headers["location"])
     query = parse_qs(location.query)
     assert (location.netloc, location.path, query["tenant"], query["state"]) == (
-        "app.example",
+        "127.0.0.1:8400",
         "/callback",
         ["7"],
         ["aBcDe12345"],

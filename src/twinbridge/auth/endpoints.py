@@ -43,7 +43,11 @@ def _query_parameter(name: str, description: str) -> dict[str, Any]:
 AUTHORIZE_PARAMETERS = (
     _query_parameter("ticket", "The ticket of an authorizationUrl (consent to background runs); alone."),
     _query_parameter("client_id", "Sign-in: any client id (public client)."),
-    _query_parameter("redirect_uri", "Sign-in: absolute http(s) URL the code is sent to."),
+    _query_parameter(
+        "redirect_uri",
+        "Sign-in: where the code is sent: a loopback URI (http://127.0.0.1:<port>/…, any port) or one "
+        "registered for the client in TWINBRIDGE_SIGN_IN_REDIRECT_URIS; any other → 400.",
+    ),
     _query_parameter("response_type", "Sign-in: `code`."),
     _query_parameter("state", "Sign-in: echoed to redirect_uri."),
     _query_parameter("scope", "Sign-in: e.g. `itwin-platform offline_access` (default `itwin-platform`)."),
@@ -87,7 +91,7 @@ async def authorize(request: Request, runtime: RuntimeDependency) -> Response:
     """Two uses, told apart by their parameters:
 
     - `?ticket=…` (an authorizationUrl of the Export and Synchronization APIs): records the user's grant and
-      sends the browser back to the URL the ticket names;
+      sends the browser back to the http(s) URL bound into the ticket (auth/redirects.py);
     - the authorization code request of OAuth 2.0 with PKCE: consents at once (no page, no cookie) and
       answers 302 to `redirect_uri?code=…&state=…`, so that a plain GET completes a CLI's sign-in.
     """
@@ -102,7 +106,10 @@ async def authorize(request: Request, runtime: RuntimeDependency) -> Response:
     settings = runtime.settings
     try:
         sign_in = read_authorization_request(
-            query.multi_items(), settings.sign_in_user, settings.sign_in_enabled
+            query.multi_items(),
+            settings.sign_in_user,
+            settings.sign_in_enabled,
+            settings.sign_in_redirect_uris,
         )
         async with runtime.database.transaction() as transaction:
             code = await _sign_in(transaction, runtime).issue_code(sign_in)

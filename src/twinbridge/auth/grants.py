@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from twinbridge.auth.issuer import BuiltInIssuer
+from twinbridge.auth.redirects import is_http_url
 from twinbridge.auth.repository import UserGrantRepository
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import UserGrant
@@ -46,6 +47,10 @@ class GrantTicket:
 
 
 def authorization_url(issuer: BuiltInIssuer, subject: str, redirect_url: str | None) -> str:
+    """The URL of a signed ticket that records `subject`'s grant, then redirects to `redirect_url`, which
+    must be an http(s) URL (the endpoints check it first and answer their own 422)."""
+    if redirect_url is not None and not is_http_url(redirect_url):
+        raise ValueError("a grant ticket redirects only to an http(s) URL")
     payload = json.dumps(
         [subject, int(time.time()) + TICKET_TTL_SECONDS, redirect_url], separators=(",", ":")
     )
@@ -55,7 +60,8 @@ def authorization_url(issuer: BuiltInIssuer, subject: str, redirect_url: str | N
 
 
 def read_ticket(issuer: BuiltInIssuer, ticket: str) -> GrantTicket:
-    """The ticket's user and redirect URL; InvalidGrantTicket when forged, altered or expired."""
+    """The ticket's user and redirect URL; InvalidGrantTicket when forged, altered, expired, or bound to
+    a URL that is not http(s)."""
     encoded, _, mac = ticket.partition(".")
     if not hmac.compare_digest(issuer.signing_key.mac(TICKET_LABEL, encoded), mac):
         raise InvalidGrantTicket()
@@ -67,7 +73,9 @@ def read_ticket(issuer: BuiltInIssuer, ticket: str) -> GrantTicket:
         raise InvalidGrantTicket() from None
     if not isinstance(subject, str) or not isinstance(expires, int) or expires <= time.time():
         raise InvalidGrantTicket()
-    return GrantTicket(subject, redirect_url if isinstance(redirect_url, str) else None)
+    if redirect_url is not None and not (isinstance(redirect_url, str) and is_http_url(redirect_url)):
+        raise InvalidGrantTicket()  # made before tickets were checked: it redirects nowhere
+    return GrantTicket(subject, redirect_url)
 
 
 class GrantService:

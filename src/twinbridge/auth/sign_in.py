@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -26,6 +26,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from twinbridge.auth.grants import GrantService
 from twinbridge.auth.identity import is_builtin_name
 from twinbridge.auth.issuer import BuiltInIssuer
+from twinbridge.auth.redirects import is_http_url, is_registered_redirect_uri
 from twinbridge.auth.repository import ServiceClientRepository, SignInRepository
 from twinbridge.auth.scopes import OFFLINE_ACCESS, OPENID, PLATFORM_SCOPE, SIGN_IN_SCOPES
 from twinbridge.db.database import Transaction
@@ -38,7 +39,6 @@ AUTHORIZATION_CODE_TTL_SECONDS = 60
 # Used codes are kept this long after they expire, so that a code presented again still revokes its sign-in.
 USED_CODE_MEMORY = timedelta(minutes=10)
 DEFAULT_SCOPES = (PLATFORM_SCOPE,)
-MAX_REDIRECT_URI_LENGTH = 2048
 CLIENT_ID_SYNTAX = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as client ids are
 # RFC 7636 section 4.1: 43 to 128 unreserved characters (an S256 challenge is 43 of them).
 PKCE_SYNTAX = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
@@ -112,25 +112,18 @@ class AuthorizationRequest:
         return redirect_location(self.redirect_uri, {"code": code, "state": self.state})
 
 
-def _is_valid_redirect_uri(value: str) -> bool:
-    if len(value) > MAX_REDIRECT_URI_LENGTH or not value.isprintable() or " " in value:
-        return False
-    try:
-        parts = urlsplit(value)
-        port_is_valid = parts.port is None or parts.port > 0
-    except ValueError:
-        return False
-    return parts.scheme in {"http", "https"} and bool(parts.hostname) and not parts.fragment and port_is_valid
-
-
 def read_authorization_request(
-    query: Iterable[tuple[str, str]], default_subject: str, sign_in_enabled: bool = True
+    query: Iterable[tuple[str, str]],
+    default_subject: str,
+    sign_in_enabled: bool = True,
+    registered_redirect_uris: Mapping[str, Sequence[str]] | None = None,
 ) -> AuthorizationRequest:
     """The request's parameters, checked in the order RFC 6749 section 4.1.2.1 asks for.
 
-    Until client_id and redirect_uri are known good, a problem is an OAuthError (answered 400, never
-    redirected, or the endpoint would send browsers anywhere); after that, an AuthorizationError (redirected).
-    Parameters the issuer does not use (prompt, access_type, …) are ignored.
+    Until client_id and redirect_uri are known good (a redirect_uri registered for the client:
+    auth/redirects.py), a problem is an OAuthError (answered 400, never redirected, or the endpoint would
+    send browsers anywhere); after that, an AuthorizationError (redirected). Parameters the issuer does not
+    use (prompt, access_type, …) are ignored.
     """
     values: dict[str, list[str]] = {}
     for name, value in query:
@@ -151,9 +144,15 @@ def read_authorization_request(
     redirect_uri = single("redirect_uri")
     if redirect_uri is None:
         raise OAuthError("invalid_request", "redirect_uri is required.")
-    if not _is_valid_redirect_uri(redirect_uri):
+    if not is_http_url(redirect_uri, fragment_allowed=False):
         raise OAuthError(
             "invalid_request", "redirect_uri must be an absolute http or https URL without a fragment."
+        )
+    if not is_registered_redirect_uri(client_id, redirect_uri, registered_redirect_uris or {}):
+        raise OAuthError(
+            "invalid_request",
+            f"redirect_uri is not registered for client '{client_id}': use a loopback URI "
+            "(http://127.0.0.1:<port>/…) or one of TWINBRIDGE_SIGN_IN_REDIRECT_URIS.",
         )
     state_values = values.get("state", [])
     state = state_values[0] if len(state_values) == 1 else None

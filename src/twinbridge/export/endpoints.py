@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from twinbridge.auth.grants import GrantService, authorization_url
 from twinbridge.auth.permissions import Action
+from twinbridge.auth.redirects import is_http_url
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.dependencies import Call, authenticated
 from twinbridge.export.schemas import (
@@ -117,18 +117,13 @@ async def list_runs(connection_id: str, request: Request, call: Reader) -> dict[
     }
 
 
-def _valid_redirect_url(value: str) -> bool:
-    parsed = urlparse(value)
-    return parsed.scheme in {"http", "https"} and bool(parsed.netloc)
-
-
 @router.get("/authorizationinformation")
 @invalid_request_code("InvalidAuthorizationInformationRequest", targets={"redirectUrl": "$redirectUrl"})
 async def authorization_information(
     redirect_url: Annotated[str, Query(alias="redirectUrl")], call: Reader
 ) -> dict[str, Any]:
     """Whether runs may act for the caller; service callers need no grant."""
-    if not _valid_redirect_url(redirect_url):
+    if not is_http_url(redirect_url):
         raise InvalidRequest(details=[invalid_value("$redirectUrl", "redirectUrl must be a valid URL.")])
     async with call.transaction() as transaction:
         authorized = await GrantService(transaction).caller_is_authorized(call.caller)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from twinbridge.auth.grants import GrantService, authorization_url
 from twinbridge.auth.permissions import Action
+from twinbridge.auth.redirects import is_http_url
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.dependencies import Call, authenticated
 from twinbridge.platform.errors import InvalidRequest, invalid_value
@@ -234,7 +235,7 @@ async def authorization_information(
     call: Reader, redirect_url: Annotated[str | None, Query(alias="redirectUrl")] = None
 ) -> dict[str, Any]:
     """A1: like the Export operation, but `redirectUrl` is optional and its error says "should be"."""
-    if redirect_url is not None and not redirect_url.lower().startswith(("http://", "https://")):
+    if redirect_url is not None and not is_http_url(redirect_url):
         raise InvalidRequest(details=[invalid_value("redirectUrl", "redirectUrl should be a valid URL.")])
     async with call.transaction() as transaction:
         authorized = await GrantService(transaction).caller_is_authorized(call.caller)
