@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     run_lease_seconds: int = Field(default=60, ge=2)
     run_max_attempts: int = Field(default=3, ge=1)
     fetch_allow_private: bool = False
+    # Not in ARCHITECTURE.md's list: bounds of every transfer the server makes itself (manifest and mapping
+    # downloads, PUTs to SAS URLs): it ends within `transfer_timeout` seconds, and after its first 10 s it
+    # must average `transfer_min_rate` bytes per second (0: no minimum), so that a source sending a byte at
+    # a time cannot hold a worker. Runs refuse to start writing with less than `min_free_disk` bytes free
+    # in the data dir (downloads also count their declared size), so a full disk fails them at once.
+    transfer_timeout: int = Field(default=1800, ge=1)
+    transfer_min_rate: int = Field(default=32 * 1024, ge=0)
+    min_free_disk: int = Field(default=1024**3, ge=0)
 
     # Callers.
     rate_limit: str = "5000/minute"

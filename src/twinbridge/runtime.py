@@ -10,6 +10,7 @@ from twinbridge.auth.tokens import TokenValidator
 from twinbridge.config import Settings
 from twinbridge.db.database import Database, open_database
 from twinbridge.platform.observability import Metrics
+from twinbridge.platform.outbound import OutboundClient
 from twinbridge.platform.rate_limit import RateLimiter
 from twinbridge.runs.queue import InProcessRunQueue, RunQueue
 from twinbridge.storage.backends import create_blob_storage
@@ -26,6 +27,8 @@ class Runtime:
     rate_limiter: RateLimiter | None
     metrics: Metrics
     run_queue: RunQueue
+    # Every request the server sends for a caller (downloads, PUTs to SAS URLs) goes through it.
+    outbound: OutboundClient
 
     @classmethod
     def create(cls, settings: Settings, run_queue: RunQueue | None = None) -> Runtime:
@@ -42,6 +45,7 @@ class Runtime:
                 builtin_issuer_url=settings.builtin_issuer_url,
                 builtin_key=signing_key,
                 audience=settings.auth_audience,
+                allow_private=settings.fetch_allow_private,
             ),
             rate_limiter=(
                 RateLimiter(settings.rate_limit, settings.rate_limit_storage_url)
@@ -50,8 +54,8 @@ class Runtime:
             ),
             metrics=Metrics(),
             run_queue=run_queue or InProcessRunQueue(),
+            outbound=OutboundClient.from_settings(settings),
         )
 
     async def aclose(self) -> None:
-        await self.tokens.aclose()
         await self.database.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 
@@ -33,3 +35,41 @@ def task_error(
 
 
 USER_NOT_AUTHENTICATED = {"errorKey": "UserNotAuthenticated", "description": "User is not authenticated."}
+
+
+def not_enough_disk_space(failure: OSError, phase: str) -> dict[str, Any]:
+    """A full disk, or one below TWINBRIDGE_MIN_FREE_DISK: the operator's to fix; told without paths."""
+    reason = failure.strerror or "no space left on the device"
+    return task_error(
+        code="NotEnoughDiskSpace",
+        message="The server does not have enough free disk space for the run.",
+        details=f"The run stopped before it could finish: {reason} (TWINBRIDGE_MIN_FREE_DISK). Nothing of it "
+        "was kept. Ask the server's operator to free disk space, then start a new run.",
+        description_key="NotEnoughDiskSpace",
+        description="The server is out of disk space.",
+        can_user_fix=False,
+        phase=phase,
+    )
+
+
+def unexpected_failure(run_id: str) -> dict[str, Any]:
+    """A run that failed on an error of the server's own: ended at once (a retry would fail alike), the
+    traceback in the server's log, never in the task error that every member of the iTwin reads."""
+    return task_error(
+        code="UnexpectedError",
+        message="The run failed on an unexpected error.",
+        details="The server could not complete the run because of an error of its own; its log has the "
+        f"details (run {run_id}). Start a new run; if it fails again, tell the server's operator.",
+        description_key="UnexpectedError",
+        description="The run failed on an unexpected error.",
+        can_user_fix=False,
+        phase="orchestration",
+    )
+
+
+def without_server_paths(text: str, data_dir: Path, names: dict[Path, str] | None = None) -> str:
+    """`text` with the server's file paths replaced: each path of `names` by the name the user knows, any
+    other path in the data dir by "a file of the server" (task errors are read by every Reader)."""
+    for path, name in sorted((names or {}).items(), key=lambda item: -len(str(item[0]))):
+        text = text.replace(str(path), name)
+    return re.sub(re.escape(str(data_dir)) + r"[^\s'\",;:)]*", "a file of the server", text)

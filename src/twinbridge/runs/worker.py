@@ -2,7 +2,9 @@
 
 The lease is extended by a heartbeat while the run executes; if the worker dies, the lease expires and
 another worker (or this one after a restart) claims the run again. A run that outlives
-TWINBRIDGE_RUN_TIMEOUT ends TimedOut, and the worker process exits so that nothing of the run lingers.
+TWINBRIDGE_RUN_TIMEOUT ends TimedOut, and the worker process exits so that nothing of the run lingers. A
+run whose executor raises ends Error at once (NotEnoughDiskSpace for a full disk, UnexpectedError
+otherwise): only a lost worker makes a run wait for its lease and be tried again.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from twinbridge.config import Settings
+from twinbridge.platform.disk import is_disk_full
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
-from twinbridge.runs.task_errors import task_error
+from twinbridge.runs.task_errors import not_enough_disk_space, task_error, unexpected_failure
 from twinbridge.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -159,10 +162,28 @@ class RunWorker:
             log.warning("run_timed_out", timeout=self.context.settings.run_timeout)
             await self.executors.on_timeout[kind](self.context, run_id)
             return False
+        except Exception as failure:
+            log.exception("run_failed")
+            await self._fail(run_id, failure)
         finally:
             heartbeat.cancel()
         log.info("run_finished")
         return True
+
+    async def _fail(self, run_id: str, failure: Exception) -> None:
+        """Ends the run its executor gave up on with a task error, unless another worker holds it now."""
+        async with self.context.runtime.database.transaction() as transaction:
+            repository = RunRepository(transaction)
+            run = await repository.get(run_id)
+            if run is None or run.worker_id != self.context.worker_id:
+                return
+            error = (
+                not_enough_disk_space(failure, phase="orchestration")
+                if is_disk_full(failure)
+                else unexpected_failure(run_id)
+            )
+            finish(run, ExecutionResult.ERROR, task_error=error)
+            await repository.save(run)
 
     async def run_once(self) -> bool:
         """Claims and executes one run if there is one; True when a run was executed."""

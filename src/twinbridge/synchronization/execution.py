@@ -4,13 +4,15 @@ snapshot version of the iModel.
 Phases: Preprocessor (fetching), MasterFile (the connectors), then Finalizing. Files are grouped into one
 job per connector type. Only the IFC connector exists here; tasks of every other connector type end with an
 error that says so. A failed run writes no version: the previous one stays current.
+
+Manifest files are fetched through the guarded outbound client (platform.outbound) into the run's own
+workspace, under names made safe from the caller's (`.`, `..` or a 300-character name are names, not paths).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +24,15 @@ from twinbridge.auth.grants import GrantService
 from twinbridge.db.models import Run
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.imodels.service import IModelService
-from twinbridge.platform.fetch import FetchError, download
+from twinbridge.platform.disk import is_disk_full
+from twinbridge.platform.outbound import OutboundError
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase
-from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error
+from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error, without_server_paths
 from twinbridge.runs.worker import WorkerContext
+from twinbridge.runs.workspace import local_file_name, run_workspace
 from twinbridge.storage.service import FileNotFound, StorageService
 
 if TYPE_CHECKING:
@@ -70,6 +74,7 @@ class SyncPlan:
 
 # A task's details list its first issues; the diagnostic report keeps them all.
 ISSUES_IN_TASK_DETAILS = 100
+SOURCE_FILE_LIMIT_BYTES = 2 * 1024**3
 
 
 def _report(errors: int = 0, warnings: int = 0, message: str = "") -> dict[str, Any]:
@@ -225,12 +230,14 @@ def _task_files(run: Run) -> dict[str, TaskFile]:
 async def _fetch(context: WorkerContext, plan: SyncPlan, task_id: str, directory: Path) -> Path | TaskOutcome:
     file = plan.tasks[task_id]
     source_id, url = file.source_id, file.url
-    target = directory / task_id / Path(file.name).name
+    target = directory / task_id / local_file_name(file.name, "source")
     target.parent.mkdir(parents=True)
     if url is not None:
         try:
-            await asyncio.to_thread(download, url, target, allow_private=context.settings.fetch_allow_private)
-        except FetchError as failure:
+            await context.runtime.outbound.download(
+                url, target, max_bytes=SOURCE_FILE_LIMIT_BYTES, keep_free=context.settings.min_free_disk
+            )
+        except OutboundError as failure:
             return _fetch_failed(str(failure))
         return target
     async with context.runtime.database.transaction() as transaction:
@@ -308,10 +315,7 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
     plan = await _start(context, run_id)
     if plan is None:
         return
-    temporary_root = context.settings.data_dir / "tmp"
-    temporary_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=temporary_root, prefix="sync-") as workspace:
-        directory = Path(workspace)
+    with run_workspace(context.settings, run_id) as directory:
         outcomes: dict[str, TaskOutcome] = {}
         ifc_files: dict[str, Path] = {}
         for task_id, task_file in plan.tasks.items():
@@ -330,10 +334,14 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
             try:
                 report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, output)
             except Exception as failure:  # the connector's failure is the task's, stated for the user
+                if is_disk_full(failure):
+                    raise  # the server's, not the file's: the worker ends the run saying so
                 logger.warning("ifc_connector_failed", run_id=run_id, error=str(failure))
-                details = str(failure) or type(failure).__name__
-                for task_id, path in ifc_files.items():  # the user knows their file names, not our paths
-                    details = details.replace(str(path), plan.tasks[task_id].name)
+                # The user knows their file names, not our paths.
+                names = {path: plan.tasks[task_id].name for task_id, path in ifc_files.items()}
+                details = without_server_paths(
+                    str(failure) or type(failure).__name__, context.settings.data_dir, names
+                )
                 error = task_error(
                     code="ConnectorFailed",
                     message="Failed to process the file.",
