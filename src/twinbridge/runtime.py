@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from twinbridge.auth.attempts import FailedSecretAttempts
 from twinbridge.auth.issuer import BuiltInIssuer
 from twinbridge.auth.keys import load_or_create_signing_key
 from twinbridge.auth.tokens import TokenValidator
@@ -29,6 +30,8 @@ class Runtime:
     run_queue: RunQueue
     # Every request the server sends for a caller (downloads, PUTs to SAS URLs) goes through it.
     outbound: OutboundClient
+    # Wrong client secrets at the token endpoint, per client id and source address (auth/attempts.py).
+    secret_attempts: FailedSecretAttempts = field(default_factory=FailedSecretAttempts)
 
     @classmethod
     def create(cls, settings: Settings, run_queue: RunQueue | None = None) -> Runtime:

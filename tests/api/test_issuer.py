@@ -7,11 +7,14 @@ from collections.abc import Callable
 
 import httpx
 import jwt
+import pytest
 
 from twinbridge.app import create_app
+from twinbridge.auth.repository import ServiceClientRepository
 from twinbridge.auth.service import ServiceClientService
 from twinbridge.config import Settings
 from twinbridge.db.migrate import upgrade
+from twinbridge.platform.errors import InvalidRequest
 from twinbridge.runtime import Runtime
 
 
@@ -167,3 +170,12 @@ async def test_other_grants_are_unsupported(client: httpx.AsyncClient) -> None:
         "error": "unsupported_grant_type",
         "error_description": "Supported grant types: authorization_code, refresh_token, client_credentials.",
     }
+
+
+async def test_a_client_id_naming_another_issuers_caller_is_not_registered(runtime: Runtime) -> None:
+    async with runtime.database.transaction() as transaction:
+        with pytest.raises(InvalidRequest) as refused:
+            await ServiceClientService(transaction).register("https://idp.example|robot")
+    assert "without '|'" in refused.value.details[0].message
+    async with runtime.database.transaction(write=False) as transaction:
+        assert await ServiceClientRepository(transaction).get("https://idp.example|robot") is None

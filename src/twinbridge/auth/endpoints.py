@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from twinbridge.auth.grants import GrantService, read_ticket
-from twinbridge.auth.service import ServiceClientService
+from twinbridge.auth.service import ClientRefused, ServiceClientService
 from twinbridge.auth.sign_in import (
     AuthorizationError,
     GrantReused,
@@ -156,7 +156,8 @@ async def token(
     """RFC 6749 sections 4.1.3, 4.4 and 6; errors follow RFC 6749 section 5.2 rather than the API envelope.
 
     authorization_code and refresh_token are for public clients (client_id, no secret; a secret sent along
-    is not checked); client_credentials needs a registered client and its secret.
+    is not checked); client_credentials needs a registered client and its secret, checked as
+    ServiceClientService.client_credentials says (off the event loop, in one time, attempts limited).
     """
     credentials = _basic_credentials(request)
     if grant_type in ("authorization_code", "refresh_token"):
@@ -180,10 +181,20 @@ async def token(
     credentials = credentials or (client_id or "", client_secret or "")
     if not credentials[0] or not credentials[1]:
         raise OAuthError("invalid_client", "client_id and client_secret are required.", status_code=401)
-    async with runtime.database.transaction(write=False) as transaction:
-        minted = await ServiceClientService(transaction).client_credentials(
-            runtime.issuer, credentials[0], credentials[1], scope, runtime.settings.token_ttl
-        )
+    try:
+        async with runtime.database.transaction(write=False) as transaction:
+            minted = await ServiceClientService(transaction).client_credentials(
+                runtime.issuer,
+                credentials[0],
+                credentials[1],
+                scope,
+                runtime.settings.token_ttl,
+                runtime.secret_attempts,
+                request.client.host if request.client else "",
+            )
+    except ClientRefused as refused:
+        await refused.wait_out()
+        raise
     return JSONResponse(
         {
             "access_token": minted.access_token,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import secrets
+import time
 from typing import TYPE_CHECKING
 
 from twinbridge.auth.identity import is_builtin_name
@@ -15,7 +17,8 @@ from twinbridge.db.database import Transaction
 from twinbridge.db.models import ServiceClient
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, OAuthError
 
-if TYPE_CHECKING:  # the CLI's `clients create` needs neither, and must start fast
+if TYPE_CHECKING:  # the CLI's `clients create` needs none of these, and must start fast
+    from twinbridge.auth.attempts import FailedSecretAttempts
     from twinbridge.auth.issuer import BuiltInIssuer, MintedToken
 
 # Secrets made by `twinbridge clients create` before SHA-256 was used; still accepted.
@@ -47,6 +50,24 @@ def verify_secret(secret: str, stored: str) -> bool:
         except ValueError:
             return False
     return False
+
+
+# How long after it began a refused client_credentials request is answered: longer than any secret check
+# takes (an scrypt hash of an earlier version: 50 ms, more on a busy machine), so that every refusal takes
+# as long, whether the client id exists or not and whatever its hash. The wait is a sleep, not CPU.
+REFUSAL_SECONDS = 0.25
+
+
+class ClientRefused(OAuthError):
+    """invalid_client: an unknown client or a wrong secret, to be answered once `wait_out` returns (after
+    the request's transaction has ended, so that no database connection waits with it)."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__("invalid_client", "Unknown client or wrong client secret.", status_code=401)
+        self.started = started
+
+    async def wait_out(self) -> None:
+        await asyncio.sleep(max(0.0, self.started + REFUSAL_SECONDS - time.monotonic()))
 
 
 class ServiceClientExists(Conflict):
@@ -100,12 +121,35 @@ class ServiceClientService:
         return secret
 
     async def client_credentials(
-        self, issuer: BuiltInIssuer, client_id: str, client_secret: str, scope: str | None, ttl: int
+        self,
+        issuer: BuiltInIssuer,
+        client_id: str,
+        client_secret: str,
+        scope: str | None,
+        ttl: int,
+        attempts: FailedSecretAttempts,
+        address: str,
     ) -> MintedToken:
+        """The client_credentials grant. The secret is checked in a thread (an earlier version's scrypt
+        hashes take 50 ms of CPU), against a stand-in hash when the client is unknown; a refusal answers no
+        sooner than REFUSAL_SECONDS after the check began (ClientRefused.wait_out), so that its timing tells
+        no client id that exists from one that does not; wrong guesses are limited by `attempts`."""
+        started = time.monotonic()
+        retry_after = attempts.retry_after(client_id, address)
+        if retry_after is not None:
+            raise OAuthError(
+                "temporarily_unavailable",
+                f"Too many wrong client secrets for this client or from this address; try again in "
+                f"{retry_after} s.",
+                status_code=429,
+                headers={"Retry-After": str(retry_after)},
+            )
         client = await self.repository.get(client_id)
-        matches = verify_secret(client_secret, client.secret_hash if client else _UNKNOWN_CLIENT_HASH)
+        stored = client.secret_hash if client else _UNKNOWN_CLIENT_HASH
+        matches = await asyncio.to_thread(verify_secret, client_secret, stored)
         if client is None or not matches:
-            raise OAuthError("invalid_client", "Unknown client or wrong client secret.", status_code=401)
+            attempts.record_failure(client_id, address)
+            raise ClientRefused(started)
         allowed = client.scopes.split()
         requested = scope.split() if scope else allowed
         if not set(requested) <= set(allowed):

@@ -179,10 +179,13 @@ class InternalServerError(ApiError):
 class OAuthError(Exception):
     """Errors of the built-in issuer's token endpoint, which speaks RFC 6749 section 5.2, not the envelope."""
 
-    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+    def __init__(
+        self, error: str, description: str, status_code: int = 400, headers: dict[str, str] | None = None
+    ) -> None:
         self.error = error
         self.description = description
         self.status_code = status_code
+        self.headers = headers or {}
         super().__init__(description)
 
     def body(self) -> dict[str, str]:

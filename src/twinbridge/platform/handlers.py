@@ -138,7 +138,8 @@ async def handle_http_exception(request: Request, error: Exception) -> JSONRespo
 
 async def handle_oauth_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, OAuthError)
-    return JSONResponse(error.body(), status_code=error.status_code, headers={"Cache-Control": "no-store"})
+    headers = {"Cache-Control": "no-store", **error.headers}
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 
 async def handle_unexpected_error(request: Request, error: Exception) -> JSONResponse:
