@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from twinbridge import __version__, features
 from twinbridge.config import Settings
+from twinbridge.dependencies import authenticate_before_body
 from twinbridge.platform.handlers import install_error_handlers
 from twinbridge.platform.observability import RequestContextMiddleware
 from twinbridge.platform.paths import CanonicalRequest
@@ -67,7 +68,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
     )
     app.state.runtime = runtime
     install_error_handlers(app)
-    include_routers(app, features.routers())
+    include_routers(
+        app,
+        features.routers(),
+        max_body_size=settings.max_body_size,
+        authenticate=authenticate_before_body,
+    )
     app.add_middleware(CanonicalRequest, query_names=query_parameter_names(app))
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     return app

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     min_free_disk: int = Field(default=1024**3, ge=0)
 
     # Callers.
+    # Not in ARCHITECTURE.md's list: the largest request body an operation reads (uploads stream theirs to
+    # storage with limits of their own); larger ones are refused with 413 before they are read.
+    max_body_size: int = Field(default=1024 * 1024, ge=1024)
     rate_limit: str = "5000/minute"
     # Not in ARCHITECTURE.md's list: where rate-limit counters live ("memory://" or "redis://...").
     rate_limit_storage_url: str = "memory://"

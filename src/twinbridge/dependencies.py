@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.auth.tokens import Caller, bearer_token
 from twinbridge.db.database import Transaction
 from twinbridge.platform.errors import ErrorDetail, HeaderNotFound, RequiredScopeMissing, TooManyRequests
+from twinbridge.platform.intake import checks_token
 from twinbridge.runtime import Runtime
 
 
@@ -48,12 +51,19 @@ class Call:
         return self.runtime.settings.base_url
 
 
-def _bearer_token(request: Request) -> str:
+def _bearer_token(headers: Headers) -> str:
     """The request's bearer token; the gateway's 401 (HeaderNotFound, InvalidAuthorizationScheme) if none."""
-    header = request.headers.get("authorization")
+    header = headers.get("authorization")
     if header is None:
         raise HeaderNotFound()
     return bearer_token(header)
+
+
+async def authenticate_before_body(scope: Scope) -> None:
+    """The token of a request whose body is still unread, validated (or refused with the gateway's 401)
+    before the body is read; the operation's dependency finds it in the validator's cache."""
+    runtime: Runtime = scope["app"].state.runtime
+    await runtime.tokens.validate(_bearer_token(Headers(scope=scope)))
 
 
 def authenticated(
@@ -63,7 +73,7 @@ def authenticated(
 
     async def dependency(request: Request) -> Call:
         runtime: Runtime = request.app.state.runtime
-        caller = await runtime.tokens.validate(_bearer_token(request))
+        caller = await runtime.tokens.validate(_bearer_token(request.headers))
         if not requirement.is_met_by(caller.scopes):
             needed = "itwin-platform" + (
                 f" or {requirement.api}:{requirement.access}" if requirement.api else ""
@@ -80,7 +90,7 @@ def authenticated(
             await runtime.rate_limiter.hit(caller.subject, too_many_requests)
         return Call(caller, runtime, writes=request.method not in READ_METHODS)
 
-    return dependency
+    return checks_token(dependency)
 
 
 READ = ScopeRequirement(api=None, access=Access.READ)

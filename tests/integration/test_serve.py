@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -162,3 +163,51 @@ def test_ctrl_c_lets_the_running_export_finish_and_stops_every_process_quietly(
         assert (run["state"], run["result"]) == ("Completed", "Success")  # finished before the stop
     finally:
         stop_server(again)
+
+
+def test_errors_leave_the_keep_alive_connection_usable(server: Server, cli: Cli) -> None:
+    headers = _headers(cli, "alice")
+    json_headers = {**headers, "content-type": "application/json"}
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+
+        def status_and_connection(method: str, path: str, **options: Any) -> tuple[int, object]:
+            response = client.request(method, path, **options)
+            return response.status_code, response.extensions["network_stream"].get_extra_info("client_addr")
+
+        answers = [
+            status_and_connection("GET", "/itwins", headers=headers),
+            status_and_connection("GET", "/itwins"),
+            status_and_connection("GET", "/no/such/route", headers=headers),
+            status_and_connection("PATCH", "/itwins", headers=headers),
+            status_and_connection("GET", "/itwins/a%00b", headers=headers),
+            status_and_connection("GET", "/itwins", params={"$skip": str(2**63)}, headers=headers),
+            status_and_connection("POST", "/itwins", content=b"{not json", headers=json_headers),
+            status_and_connection("POST", "/itwins", content="{}".encode("utf-16"), headers=json_headers),
+            status_and_connection("POST", "/itwins", content=b'{"displayName": "x"}', headers={"a": "b"}),
+            status_and_connection("GET", "/itwins", headers=headers),
+        ]
+    assert [status for status, _ in answers] == [200, 401, 404, 405, 422, 422, 422, 422, 401, 200]
+    assert len({connection for _, connection in answers}) == 1
+
+
+def test_a_large_body_is_refused_by_its_length_and_one_without_a_token_is_never_buffered(
+    server: Server, cli: Cli
+) -> None:
+    headers = {**_headers(cli, "alice"), "content-type": "application/json"}
+    body = b'{"displayName": "' + b"x" * 150_000_000 + b'"}'
+    resident_before = _resident_kilobytes(server)
+    refused = httpx.post(f"{server.url}/itwins", content=body, headers=headers, timeout=60)
+    anonymous = httpx.post(
+        f"{server.url}/itwins", content=body, headers={"content-type": "application/json"}, timeout=60
+    )
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "PayloadTooLarge"
+    assert anonymous.status_code == 401
+    assert _resident_kilobytes(server) - resident_before < 50_000
+
+
+def _resident_kilobytes(server: Server) -> int:
+    for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")

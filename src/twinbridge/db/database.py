@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from twinbridge.platform.errors import ApiError
+from twinbridge.platform.errors import ApiError, InsufficientStorage
+from twinbridge.platform.private_paths import private_file
 
 if TYPE_CHECKING:
     import asyncpg
@@ -195,6 +196,8 @@ class SqliteTransaction(Transaction):
             except sqlite3.IntegrityError as error:
                 raise IntegrityError(str(error)) from error
             except sqlite3.OperationalError as error:
+                if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                    raise InsufficientStorage() from error
                 if not _locked(error):
                     raise
                 if time.monotonic() >= deadline:
@@ -230,7 +233,7 @@ class SqliteDatabase(Database):
         return self._writers[1]
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # it holds secrets; SQLite gives its WAL the database's mode
         connection = sqlite3.connect(
             self.path,
             isolation_level=None,  # transactions are begun by hand below
@@ -321,7 +324,7 @@ class PostgresTransaction(Transaction):
     async def _call(
         self, method: Callable[..., Awaitable[Any]], sql: str, parameters: Parameters | None
     ) -> Any:
-        from asyncpg.exceptions import IntegrityConstraintViolationError
+        from asyncpg.exceptions import DiskFullError, IntegrityConstraintViolationError
 
         statement, names = self._sql(sql)
         values = parameters or {}
@@ -329,6 +332,8 @@ class PostgresTransaction(Transaction):
             return await method(statement, *[values[name] for name in names])
         except IntegrityConstraintViolationError as error:
             raise IntegrityError(str(error)) from error
+        except DiskFullError as error:
+            raise InsufficientStorage() from error
 
     async def all(self, sql: str, parameters: Parameters | None = None) -> list[Row]:
         rows: list[Row] = await self._call(self.connection.fetch, sql, parameters)
@@ -340,7 +345,7 @@ class PostgresTransaction(Transaction):
         return int(count) if count.isdigit() else 0
 
     async def execute_many(self, sql: str, rows: Sequence[Parameters]) -> None:
-        from asyncpg.exceptions import IntegrityConstraintViolationError
+        from asyncpg.exceptions import DiskFullError, IntegrityConstraintViolationError
 
         if not rows:
             return
@@ -349,6 +354,8 @@ class PostgresTransaction(Transaction):
             await self.connection.executemany(statement, [[row[name] for name in names] for row in rows])
         except IntegrityConstraintViolationError as error:
             raise IntegrityError(str(error)) from error
+        except DiskFullError as error:
+            raise InsufficientStorage() from error
 
 
 class _ConnectionPool:

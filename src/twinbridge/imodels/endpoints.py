@@ -61,6 +61,7 @@ from twinbridge.imodels.transfers import (
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, invalid_value, missing_parameter
 from twinbridge.platform.handlers import invalid_request_code
 from twinbridge.platform.ids import new_guid
+from twinbridge.platform.intake import streams_body
 from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import split_page
 from twinbridge.platform.prefer import PREFER_PARAMETER, return_preference
@@ -202,6 +203,7 @@ async def get_create_operation(imodel_id: str, call: Reader) -> dict[str, Any]:
 
 
 @router.put("/{imodel_id}/baselinefile/upload", status_code=201)
+@streams_body
 @documented_parameters(*UPLOAD_PARAMETERS)
 @invalid_request_code(INVALID)
 async def upload_baseline(
@@ -230,7 +232,7 @@ async def upload_baseline(
         raise InvalidRequest(details=[missing_parameter("blockid")])
     try:
         path, size = await receive_to_temporary_file(
-            request.stream(), runtime.settings.data_dir / "tmp", limit
+            request.stream(), runtime.settings.data_dir / "tmp", limit, request.headers.get("content-length")
         )
     except UploadTooLarge:
         raise _too_large(limit) from None
@@ -246,9 +248,12 @@ async def upload_baseline(
 
 
 def _too_large(limit: int) -> InvalidRequest:
-    return baseline_problem(
+    """The rest of the body is not read: the connection closes, so that the client stops sending it."""
+    problem = baseline_problem(
         f"The upload is larger than the baselineFile.size ({limit} bytes) given when the iModel was created."
     )
+    problem.headers["connection"] = "close"
+    return problem
 
 
 async def _commit_block_list(

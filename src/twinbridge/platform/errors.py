@@ -176,6 +176,14 @@ class InternalServerError(ApiError):
     status_code = 500
 
 
+class InsufficientStorage(ApiError):
+    """507: the server's disk (or its database's) is full; what the request was writing is not kept."""
+
+    status_code = 507
+    default_code = "InsufficientStorage"
+    default_message = "The server has no space left to store the request's data; try again later."
+
+
 class OAuthError(Exception):
     """Errors of the built-in issuer's token endpoint, which speaks RFC 6749 section 5.2, not the envelope."""
 

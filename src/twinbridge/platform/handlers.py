@@ -10,11 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
+from twinbridge.platform.disk import is_disk_full
 from twinbridge.platform.errors import (
     MALFORMED_JSON,
     ApiError,
     ErrorDetail,
+    InsufficientStorage,
     InternalServerError,
     InvalidRequest,
     MethodNotAllowed,
@@ -148,9 +151,26 @@ async def handle_unexpected_error(request: Request, error: Exception) -> JSONRes
     return _render(InternalServerError())
 
 
+async def handle_os_error(request: Request, error: Exception) -> JSONResponse:
+    """A full disk is the server's condition, not a bug: 507, logged without a traceback. What was being
+    written is not kept (temporary files and blobs are removed where they are written)."""
+    if is_disk_full(error):
+        logger.warning("disk_full", path=request.url.path, error=str(error))
+        return _render(InsufficientStorage())
+    return await handle_unexpected_error(request, error)
+
+
+async def answer_unexpected_error(scope: Scope, receive: Receive, send: Send, error: Exception) -> None:
+    """The 500 of an error no handler took, sent by the outermost middleware, which then returns normally:
+    an exception that left the app would make the server close the client's keep-alive connection."""
+    response = await handle_unexpected_error(Request(scope, receive), error)
+    await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
     app.add_exception_handler(OAuthError, handle_oauth_error)
+    app.add_exception_handler(OSError, handle_os_error)
     app.add_exception_handler(Exception, handle_unexpected_error)

@@ -19,6 +19,8 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from twinbridge.platform.handlers import answer_unexpected_error
+
 REQUEST_ID_HEADER = "x-request-id"
 # Also echoed, because clients of api.bentley.com read it from responses.
 CORRELATION_ID_HEADER = "x-correlation-id"
@@ -126,12 +128,14 @@ class RequestContextMiddleware:
         request_id = request_id or os.urandom(16).hex()  # as random as uuid4().hex, a fifth of its cost
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        response_started = False
         started = time.perf_counter()
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 headers.append((CORRELATION_ID_HEADER.encode(), request_id.encode()))
@@ -140,6 +144,10 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_request_id)
+        except Exception as error:
+            if response_started:
+                raise
+            await answer_unexpected_error(scope, receive, send_with_request_id, error)
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.observe(scope["method"], _route_template(scope), status, elapsed)

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import Request
 
-from twinbridge.platform.paging import MAX_PAGE_SIZE, Page, links_of_page, parse_page
+from twinbridge.platform.paging import MAX_PAGE_SIZE, MAX_SKIP, Page, links_of_page, parse_page
 from twinbridge.platform.paths import PATH_AS_SENT
 
 PAGE_PARAMETERS: tuple[dict[str, Any], ...] = (
@@ -27,7 +27,7 @@ PAGE_PARAMETERS: tuple[dict[str, Any], ...] = (
         "in": "query",
         "required": False,
         "description": "Items to skip.",
-        "schema": {"type": "integer", "minimum": 0},
+        "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_SKIP},
     },
 )
 

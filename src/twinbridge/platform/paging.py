@@ -15,6 +15,8 @@ from twinbridge.platform.errors import PAGE_SIZE_OUT_OF_LIMITS, InvalidRequest, 
 # The contract states no default or maximum for Export/Sync; the Storage API caps pages at 1000.
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+# The largest offset both databases take (a signed 64-bit integer); past it there is nothing to page to.
+MAX_SKIP = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ def parse_page(top: str | None, skip: str | None) -> Page:
     if top_value is None or not 1 <= top_value <= MAX_PAGE_SIZE:
         raise InvalidRequest(details=[PAGE_SIZE_OUT_OF_LIMITS])
     skip_value = _to_int(skip, 0)
-    if skip_value is None or skip_value < 0:
+    if skip_value is None or not 0 <= skip_value <= MAX_SKIP:
         raise InvalidRequest(details=[invalid_value("$skip")])
     return Page(top=top_value, skip=skip_value)
 

@@ -22,6 +22,14 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
 from starlette.types import Receive, Scope, Send
 
+from twinbridge.platform.intake import (
+    DEFAULT_MAX_BODY_SIZE,
+    INTAKE_RULES_STATE,
+    Authenticate,
+    IntakeRules,
+    guard,
+)
+
 Function = TypeVar("Function", bound=Callable[..., Any])
 _DOCUMENTED_PARAMETERS = "__openapi_parameters__"
 
@@ -152,11 +160,25 @@ def query_parameter_names(app: FastAPI) -> dict[str, str]:
     return names
 
 
-def include_routers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
-    """Routers with a prefix are reached through a PrefixRoute, the others are included as usual."""
+def include_routers(
+    app: FastAPI,
+    routers: Sequence[APIRouter],
+    *,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    authenticate: Authenticate | None = None,
+) -> None:
+    """Routers with a prefix are reached through a PrefixRoute, the others are included as usual.
+
+    Every operation is put behind a `twinbridge.platform.intake.GuardedOperation`: bodies of at most
+    `max_body_size` bytes (unless it streams its own), `authenticate` before the body of an operation that
+    checks a token, no NUL character in what it reads.
+    """
+    setattr(app.state, INTAKE_RULES_STATE, IntakeRules(max_body_size, authenticate))
     for router in routers:
         for route in router.routes:
             _document_parameters_read_by_hand(route)
+            if isinstance(route, APIRoute):
+                guard(route)
         if router.prefix:
             app.router.routes.append(PrefixRoute(router.prefix, router))
         else:

@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from twinbridge.auth.permissions import Action
 from twinbridge.db.models import StorageFile, StorageFolder
 from twinbridge.dependencies import Call, Reader, RuntimeDependency, Writer
-from twinbridge.platform.errors import PayloadTooLarge
 from twinbridge.platform.handlers import invalid_request_code
+from twinbridge.platform.intake import payload_too_large, streams_body
 from twinbridge.platform.pagination import PAGE_PARAMETERS, page_links, page_of
 from twinbridge.platform.paging import Page, split_page
 from twinbridge.platform.routing import documented_parameters
@@ -204,6 +204,7 @@ async def update_file_content(
 
 
 @router.put("/files/{file_id}/upload", status_code=201)
+@streams_body
 @invalid_request_code(INVALID)
 async def upload_file(
     file_id: str,
@@ -225,10 +226,13 @@ async def upload_file(
         await StorageService(transaction, runtime.blobs).upload_target(file_id, token)
     try:
         path, _ = await receive_to_temporary_file(
-            request.stream(), runtime.settings.data_dir / "tmp", MAXIMUM_UPLOAD_SIZE
+            request.stream(),
+            runtime.settings.data_dir / "tmp",
+            MAXIMUM_UPLOAD_SIZE,
+            request.headers.get("content-length"),
         )
     except UploadTooLarge:
-        raise PayloadTooLarge() from None
+        raise payload_too_large() from None
     try:
         async with runtime.database.transaction(write=True) as transaction:
             service = StorageService(transaction, runtime.blobs)

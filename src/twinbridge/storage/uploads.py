@@ -14,9 +14,15 @@ class UploadTooLarge(ValueError):
 
 
 async def receive_to_temporary_file(
-    chunks: AsyncIterator[bytes], directory: Path, max_size: int
+    chunks: AsyncIterator[bytes], directory: Path, max_size: int, declared_size: str | None = None
 ) -> tuple[Path, int]:
-    """Writes the stream to a new file in `directory`; the caller owns (and deletes) the file."""
+    """Writes the stream to a new file in `directory`; the caller owns (and deletes) the file.
+
+    A body whose `declared_size` (its Content-Length) is already too large is refused before it is read. On
+    a full disk the OSError (ENOSPC) goes up and the partial file is removed.
+    """
+    if declared_size is not None and declared_size.isdigit() and int(declared_size) > max_size:
+        raise UploadTooLarge(f"more than {max_size} bytes")
     path = await asyncio.to_thread(_new_temporary_file, directory)
     size = 0
     try:

@@ -13,6 +13,7 @@ import pytest
 from twinbridge.config import Settings
 from twinbridge.db.database import Database, IntegrityError, PostgresDatabase, SqliteDatabase, open_database
 from twinbridge.db.migrate import upgrade
+from twinbridge.platform.errors import InsufficientStorage
 
 INSERT = (
     "INSERT INTO user_grants (subject, expires_at, created_at) VALUES (:subject, NULL, CURRENT_TIMESTAMP)"
@@ -188,3 +189,24 @@ async def test_writers_of_one_process_take_turns_while_another_process_holds_the
         other_process.close()
         await database.close()
     assert finished == list(range(20))  # in the order they asked
+
+
+async def test_a_full_sqlite_database_is_insufficient_storage_and_keeps_nothing(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", public_url="http://twinbridge.test")  # type: ignore[call-arg]
+    upgrade(settings)
+    database = SqliteDatabase(settings.sqlite_path)
+    try:
+        async with database.transaction(write=False) as transaction:
+            pages = await transaction.value("PRAGMA page_count")
+            # The connection goes back to the pool with this limit: the next writer finds the file full.
+            await transaction.value(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(InsufficientStorage):
+            async with database.transaction() as transaction:
+                await transaction.execute_many(
+                    INSERT.replace(":subject", ":subject || randomblob(4000)"),
+                    [{"subject": f"big-{index}"} for index in range(100)],
+                )
+        async with database.transaction(write=False) as transaction:
+            assert await transaction.value(COUNT, {"prefix": "big-%"}) == 0
+    finally:
+        await database.close()

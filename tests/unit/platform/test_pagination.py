@@ -5,7 +5,7 @@ from starlette.requests import Request
 
 from twinbridge.platform.errors import InvalidRequest
 from twinbridge.platform.pagination import page_links
-from twinbridge.platform.paging import DEFAULT_PAGE_SIZE, Page, parse_page, split_page
+from twinbridge.platform.paging import DEFAULT_PAGE_SIZE, MAX_SKIP, Page, parse_page, split_page
 
 
 def _request(query: str) -> Request:
@@ -24,6 +24,10 @@ def test_page_defaults_to_one_hundred_items_from_the_start() -> None:
     assert parse_page(None, None) == Page(top=DEFAULT_PAGE_SIZE, skip=0)
 
 
+def test_the_largest_skip_is_the_largest_offset_both_databases_take() -> None:
+    assert parse_page(None, str(2**63 - 1)) == Page(top=DEFAULT_PAGE_SIZE, skip=MAX_SKIP)
+
+
 @pytest.mark.parametrize("top", ["0", "1001", "-5", "ten"])
 def test_page_size_outside_one_to_a_thousand_is_refused_with_the_contract_detail(top: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
@@ -33,7 +37,7 @@ def test_page_size_outside_one_to_a_thousand_is_refused_with_the_contract_detail
     ]
 
 
-@pytest.mark.parametrize("skip", ["-1", "x"])
+@pytest.mark.parametrize("skip", ["-1", "x", str(2**63), "1" * 5000])
 def test_invalid_skip_is_refused_naming_skip(skip: str) -> None:
     with pytest.raises(InvalidRequest) as raised:
         parse_page("10", skip)
