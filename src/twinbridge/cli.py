@@ -9,6 +9,7 @@ they work while `serve` runs on the same data directory.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from twinbridge.auth.permissions import Role
 from twinbridge.auth.scopes import ACCEPTED_SCOPES
 from twinbridge.config import Settings
 from twinbridge.platform.errors import ApiError
+from twinbridge.platform.private_paths import PRIVATE_UMASK
 
 if TYPE_CHECKING:
     from twinbridge.db.database import Transaction
@@ -345,6 +347,8 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
+    # What the server, its workers and the commands write in the data dir is the user's alone.
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from twinbridge.config import Settings
 from twinbridge.db.database import Database, open_database
 from twinbridge.platform.observability import Metrics
 from twinbridge.platform.outbound import OutboundClient
+from twinbridge.platform.private_paths import private_directory
 from twinbridge.platform.rate_limit import RateLimiter
 from twinbridge.runs.queue import InProcessRunQueue, RunQueue
 from twinbridge.storage.backends import create_blob_storage
@@ -36,6 +37,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, run_queue: RunQueue | None = None) -> Runtime:
         """`run_queue`: how this process sends runs to workers (the app chooses it); none for a worker."""
+        private_directory(settings.data_dir)
         signing_key = load_or_create_signing_key(settings.issuer_key_dir)
         issuer = BuiltInIssuer(settings.builtin_issuer_url, signing_key, settings.auth_audience)
         return cls(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import jwt
 import pytest
@@ -125,3 +127,18 @@ def test_celery_queue_without_a_broker_fails_in_one_clear_line(cli: Cli, command
     assert result.stderr.strip().splitlines() == [
         "error: TWINBRIDGE_QUEUE=celery needs TWINBRIDGE_BROKER_URL (e.g. redis://127.0.0.1:6379/0)"
     ]
+
+
+def test_the_data_dir_a_command_makes_is_private_to_its_user(
+    cli: Cli, environment: dict[str, str], database_url: str | None
+) -> None:
+    data = Path(environment["TWINBRIDGE_DATA_DIR"])
+    cli("itwins", "create", "Plant", "--owner", "alice")
+    cli("token", "--user", "alice")
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "issuer" / "signing-key.pem").stat().st_mode) == 0o600
+    created = [path for path in data.rglob("*") if path.is_file()]
+    assert created
+    assert all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in created), created
+    if database_url is None:
+        assert stat.S_IMODE((data / "twinbridge.db").stat().st_mode) == 0o600

@@ -14,6 +14,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from twinbridge.platform.private_paths import private_directory
+
 KEY_FILE = "signing-key.pem"
 
 
@@ -58,7 +60,7 @@ def load_or_create_signing_key(directory: Path) -> SigningKey:
     """Creates the key exactly once even when several processes start together (O_EXCL on a temp link)."""
     path = directory / KEY_FILE
     if not path.exists():
-        directory.mkdir(parents=True, exist_ok=True)
+        private_directory(directory)
         private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = private_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

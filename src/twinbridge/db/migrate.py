@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twinbridge.config import Settings
+from twinbridge.platform.private_paths import private_directory, private_file
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -63,9 +64,10 @@ def current_revision(settings: Settings) -> str | None:
 def _sync_engine(settings: Settings) -> Engine:
     from sqlalchemy import create_engine, event
 
+    private_directory(settings.data_dir)
     if not settings.is_sqlite:
         return create_engine(settings.postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
-    settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(settings.sqlite_path)
     engine = create_engine(f"sqlite:///{settings.sqlite_path}")
 
     def configure(connection: Any, _record: Any) -> None:
