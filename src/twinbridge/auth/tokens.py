@@ -29,7 +29,6 @@ from twinbridge.auth.identity import MAX_NAME_LENGTH, SEPARATOR, caller_name
 from twinbridge.auth.issuer import BACKGROUND_RUNS_CLAIM
 from twinbridge.auth.keys import SigningKey
 from twinbridge.auth.scopes import ACCEPTED_SCOPES, parse_scopes
-from twinbridge.platform.outbound import OutboundClient, OutboundError, TransferLimits
 from twinbridge.platform.errors import (
     ErrorDetail,
     InvalidAccessToken,
@@ -37,6 +36,7 @@ from twinbridge.platform.errors import (
     InvalidHeaderValue,
     RequiredScopeMissing,
 )
+from twinbridge.platform.outbound import OutboundClient, OutboundError, TransferLimits
 
 logger = structlog.get_logger(__name__)
 

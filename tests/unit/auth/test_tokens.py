@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import jwt
 import pytest
@@ -31,9 +30,8 @@ def issuer(key: SigningKey) -> BuiltInIssuer:
 
 
 @pytest.fixture
-async def validator(key: SigningKey) -> Any:
-    validator = TokenValidator([BUILTIN], BUILTIN, key, audience=None)
-    yield validator
+def validator(key: SigningKey) -> TokenValidator:
+    return TokenValidator([BUILTIN], BUILTIN, key, audience=None)
 
 
 async def _reason(validator: TokenValidator, token: str, code: str = "Unauthorized") -> str:
