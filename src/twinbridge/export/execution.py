@@ -126,23 +126,17 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
                     "MappingFileNotFound",
                     "The mapping file was not found.",
                 ) from None
-        warnings = []
+        warnings: list[dict[str, Any]] = []
         if input_options.get("savedViewId"):
-            # Saved views live in the Saved Views API, which this server does not have; the whole iModel
-            # (or its modelIds) is exported, and the task says so.
-            warnings.append(
-                task_error(
-                    code="SavedViewNotApplied",
-                    message="The saved view was not applied.",
-                    details=(
-                        f"savedViewId '{input_options['savedViewId']}' was recorded, but this server cannot "
-                        "resolve saved views; the export covers "
-                        + ("the given modelIds." if input_options.get("modelIds") else "every 3D model.")
-                    ),
-                    description_key="SavedViewNotSupported",
-                    description="Saved views are not supported by this server.",
-                    can_user_fix=True,
-                )
+            # Saved views live in the Saved Views API, which this server does not serve. Exporting anything
+            # else would give the caller more than the view they asked for: the run ends before it writes.
+            raise _user_error(
+                "SavedViewNotSupported",
+                f"savedViewId '{input_options['savedViewId']}' cannot be applied: this server does not serve "
+                "saved views, and exports nothing rather than more than the view. Run again without "
+                "savedViewId, naming the view's models in inputOptions.modelIds.",
+                "SavedViewNotSupported",
+                "Saved views are not supported by this server.",
             )
         await RunRepository(transaction).save(run)
         return ExportPlan(
@@ -215,7 +209,7 @@ async def _download_mapping(url: str, directory: Path) -> Path:
 
 
 def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping: Path | None) -> Any:
-    from twinbridge.engines.ifc import IfcExportError, export_imodel_to_ifc
+    from twinbridge.engines.ifc import IfcExportError, UnknownModelError, export_imodel_to_ifc
     from twinbridge.engines.imodel import EngineError
 
     try:
@@ -227,6 +221,14 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
             mapping=mapping,
             pool=context.engine_pool(),
         )
+    except UnknownModelError as problem:  # found before anything is written
+        raise _user_error(
+            "ModelNotFound",
+            f"inputOptions.modelIds names '{problem.model_id}', which is not a model of iModel "
+            f"'{plan.imodel_name}'; nothing was exported.",
+            "ModelNotFound",
+            "A requested model does not exist in the iModel.",
+        ) from None
     except IfcExportError as problem:
         raise _user_error(
             "ExportInputError", str(problem), "InvalidExportInput", "The export input is not valid."

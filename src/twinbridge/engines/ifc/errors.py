@@ -12,7 +12,11 @@ class UnknownIfcVersionError(IfcExportError):
 
 
 class UnknownModelError(IfcExportError):
-    """A model id of the filter is not a model of the iModel."""
+    """A model id of the filter is not a model of the iModel (`model_id`, as the caller wrote it)."""
+
+    def __init__(self, message: str, model_id: str = "") -> None:
+        super().__init__(message)
+        self.model_id = model_id
 
 
 class MappingFileError(IfcExportError):

@@ -222,7 +222,9 @@ class _IfcBuilder:
             number = _parse_id(str(text))
             key = f"0x{number:x}" if number is not None and number > 0 else None
             if key is None or key not in models:
-                raise UnknownModelError(f'model "{text}" is not a model of {self.imodel.path.name}')
+                raise UnknownModelError(
+                    f'model "{text}" is not a model of {self.imodel.path.name}', str(text)
+                )
             selected.append(key)
         return selected
 
