@@ -213,9 +213,18 @@ def blob_sink() -> Iterator[BlobSink]:
     sink.server.server_close()
 
 
+@pytest.fixture
+def server_reaching_loopback(environment: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    """A server whose runs may send to loopback addresses (the blob sink here); none does by default."""
+    running = start_server(environment, tmp_path / "serve.log", {"TWINBRIDGE_FETCH_ALLOW_PRIVATE": "true"})
+    yield running
+    stop_server(running)
+
+
 def test_user_blob_storage_receives_the_file_and_the_log(
-    server: Server, cli: Cli, itwin_id: str, blob_sink: BlobSink, tmp_path: Path
+    server_reaching_loopback: Server, cli: Cli, itwin_id: str, blob_sink: BlobSink, tmp_path: Path
 ) -> None:
+    server = server_reaching_loopback
     headers = _headers(cli)
     imodel_id = _imodel(cli, itwin_id, SAMPLE_IMODELS / "Building Blocks.bim", "Blocks")
     output_options = {
@@ -233,7 +242,28 @@ def test_user_blob_storage_receives_the_file_and_the_log(
     assert run["jobs"][0]["tasks"][0]["exportOutputFileId"]  # also kept in the server's storage
 
 
-def test_unreachable_user_blob_storage_is_a_partial_success(server: Server, cli: Cli, itwin_id: str) -> None:
+def test_user_blob_storage_on_loopback_is_refused_by_default(
+    server: Server, cli: Cli, itwin_id: str, blob_sink: BlobSink
+) -> None:
+    headers = _headers(cli)
+    imodel_id = _imodel(cli, itwin_id, SAMPLE_IMODELS / "Building Blocks.bim", "Blocks")
+    output_options = {"location": "USER_BLOB_STORAGE", "outputSasUrl": f"{blob_sink.url}/c/out.ifc?sig=abc"}
+    location = _start_run(
+        server, headers, _connection(server, headers, imodel_id), outputOptions=output_options
+    )
+    run = _wait_for_completion(location, headers, timeout=30)
+    error = run["jobs"][0]["tasks"][0]["error"]
+    assert (run["result"], error["errorCode"], error["canUserFix"]) == ("Error", "OutputUploadRefused", True)
+    assert "127.0.0.1 is a loopback address" in error["details"]
+    assert blob_sink.received == {}
+    listing = httpx.get(f"{server.url}/storage/?iTwinId={itwin_id}", headers=headers).json()
+    assert [item for item in listing["items"] if item["type"] == "file"] == []
+
+
+def test_unreachable_user_blob_storage_is_a_partial_success(
+    server_reaching_loopback: Server, cli: Cli, itwin_id: str
+) -> None:
+    server = server_reaching_loopback
     headers = _headers(cli)
     imodel_id = _imodel(cli, itwin_id, SAMPLE_IMODELS / "Building Blocks.bim", "Blocks")
     output_options = {"location": "USER_BLOB_STORAGE", "outputSasUrl": "http://127.0.0.1:9/nowhere.ifc"}
@@ -293,5 +323,10 @@ def test_run_interrupted_by_a_killed_server_resumes_after_restart(
         run = _wait_for_completion(location.replace(server.url, restarted.url), headers, timeout=240)
         assert run["result"] == "Success", run
         assert run["jobs"][0]["tasks"][0]["retryAttempts"] == 1
+        # One output file, whatever the killed attempt had done, and no workspace of it left.
+        listing = httpx.get(f"{restarted.url}/storage/?iTwinId={itwin_id}", headers=headers).json()
+        files = [item["id"] for item in listing["items"] if item["type"] == "file"]
+        assert files == [_output_of(run)]
+        assert list((Path(environment["TWINBRIDGE_DATA_DIR"]) / "tmp").iterdir()) == []
     finally:
         stop_server(restarted)

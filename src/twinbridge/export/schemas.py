@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twinbridge.db.models import Job, Run, Task
+from twinbridge.platform.outbound import url_problem
 from twinbridge.platform.time import format_timestamp
 from twinbridge.runs.links import ConnectionLike
 from twinbridge.runs.links import connection_body as shared_connection_body
@@ -18,8 +19,10 @@ DEFAULT_IFC_VERSION: IfcVersion = "IFC4.3"
 
 
 def _http_url(value: str | None) -> str | None:
-    if value is not None and not value.lower().startswith(("http://", "https://")):
-        raise ValueError("must be an http or https URL")
+    """An http(s) URL the server could request (its address is checked when the run sends the request)."""
+    problem = None if value is None else url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -17,6 +17,8 @@ from twinbridge.platform.ids import new_guid
 from twinbridge.platform.paging import Page
 from twinbridge.runs.service import JobPlan, RunCreation, RunNotFound, RunService
 from twinbridge.runs.states import RunKind
+from twinbridge.storage.repository import StorageRepository
+from twinbridge.storage.service import root_folder_id
 
 if TYPE_CHECKING:
     from twinbridge.auth.tokens import Caller
@@ -40,6 +42,7 @@ class ExportService:
         self.imodels = IModelRepository(transaction)
         self.itwins = ITwinService(transaction)
         self.runs = RunService(transaction)
+        self.folders = StorageRepository(transaction)
 
     async def create_connection(self, body: ExportConnectionCreate, caller: str) -> ExportConnection:
         imodel = await self.imodels.get(body.imodel_id)
@@ -99,6 +102,16 @@ class ExportService:
                     )
                 ]
             )
+        if output.folder_id is not None and not await self._is_folder_of(output.folder_id, imodel.itwin_id):
+            raise InvalidRequest(
+                details=[
+                    invalid_value(
+                        "outputOptions.folderId",
+                        "Provided outputOptions.folderId value is not valid: it is not a folder of the "
+                        "iModel's iTwin.",
+                    )
+                ]
+            )
         options: dict[str, Any] = body.model_dump(by_alias=True, exclude_none=True)
         return await self.runs.create(
             kind=RunKind.EXPORT,
@@ -109,6 +122,12 @@ class ExportService:
             options=options,
             jobs=[JobPlan()],
         )
+
+    async def _is_folder_of(self, folder_id: str, itwin_id: str) -> bool:
+        if folder_id == root_folder_id(itwin_id):  # the root exists before anyone has listed it
+            return True
+        folder = await self.folders.get_folder(folder_id)
+        return folder is not None and folder.itwin_id == itwin_id
 
     async def get_run(self, connection_id: str, run_id: str, caller: str) -> Run:
         runs = await self._readable_runs(connection_id, caller, run_id=run_id)

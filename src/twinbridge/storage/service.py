@@ -354,8 +354,12 @@ class StorageService:
         created_by: str | None,
         description: str | None = None,
         folder_id: str | None = None,
+        file_id: str | None = None,
     ) -> StorageFile:
-        """Copies a local file into storage as a complete file, in the root folder unless `folder_id`."""
+        """Copies a local file into storage as a complete file, in the root folder unless `folder_id`.
+
+        `file_id`: the id the file must have (an export run's output has one derived from the run).
+        """
         if folder_id is None:
             await self.itwins.require(itwin_id)
             folder = await self.root_folder(itwin_id)
@@ -364,7 +368,7 @@ class StorageService:
             if found is None or found.itwin_id != itwin_id:
                 raise FolderNotFound()
             folder = found
-        file_id = new_guid()
+        file_id = file_id or new_guid()
         key = file_key(file_id, display_name)
         blob = await asyncio.to_thread(self.blobs.put_file, key, local_path)
         self.transaction.on_rollback(lambda: self.blobs.delete(key))

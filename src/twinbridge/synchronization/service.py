@@ -18,6 +18,7 @@ from twinbridge.imodels.repository import IModelRepository
 from twinbridge.itwins.service import ITwinService
 from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
 from twinbridge.platform.ids import new_guid
+from twinbridge.platform.outbound import url_problem
 from twinbridge.platform.paging import Page
 from twinbridge.runs.service import JobPlan, RunCreation, RunNotFound, RunService
 from twinbridge.runs.states import JobPhase, RunKind
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from twinbridge.auth.tokens import Caller
 
 MANIFEST = "manifest"
+MAX_FILE_NAME_LENGTH = 255
 STORAGE = "storage"
 _TITLES = {MANIFEST: "ManifestConnection", STORAGE: "StorageConnection"}
 
@@ -269,6 +271,18 @@ class SynchronizationService:
         return found[2]
 
 
+def file_name_problem(name: str) -> str | None:
+    """Why a manifest file's `name` cannot name a file; None when it can. The server never uses it as a
+    path (runs make a local name of its last part), but such a name is a mistake to tell the caller of."""
+    if name.strip() in {"", ".", ".."}:
+        return f"'{name}' is not a file name"
+    if len(name) > MAX_FILE_NAME_LENGTH:
+        return f"it is longer than {MAX_FILE_NAME_LENGTH} characters"
+    if any(ord(character) < 32 or ord(character) == 127 for character in name):
+        return "it contains a control character"
+    return None
+
+
 def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict[str, Any]]:
     """The run's files, master files first, then their children as reference files."""
     flattened: list[dict[str, Any]] = []
@@ -283,8 +297,16 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
         if connector_type is None:
             name = f"{target}.connectorType"
             problems.append(ErrorDetail("MissingRequiredProperty", f"{name} was not provided.", name))
-        if not file.url.lower().startswith(("http://", "https://")):
-            problems.append(invalid_value(f"{target}.url", f"Provided {target}.url value is not valid."))
+        url_reason = url_problem(file.url)
+        if url_reason is not None:
+            problems.append(
+                invalid_value(f"{target}.url", f"Provided {target}.url value is not valid: {url_reason}.")
+            )
+        name_reason = None if file.name is None else file_name_problem(file.name)
+        if name_reason is not None:
+            problems.append(
+                invalid_value(f"{target}.name", f"Provided {target}.name value is not valid: {name_reason}.")
+            )
         flattened.append(
             {
                 "id": file.id,

@@ -159,7 +159,8 @@ def client(allow_private: bool = True, **options: object) -> OutboundClient:
 )
 def test_non_public_addresses_are_refused_saying_what_they_are(address: str, kind: str) -> None:
     refusal = address_refusal(ipaddress.ip_address(address), allow_private=False)
-    assert refusal is not None and kind in refusal
+    assert refusal is not None
+    assert kind in refusal
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])
@@ -200,7 +201,8 @@ def test_unspecified_and_multicast_addresses_are_refused_even_when_private_ones_
 )
 def test_urls_that_cannot_be_requested_are_named_with_the_reason(url: str, reason: str) -> None:
     problem = url_problem(url)
-    assert problem is not None and reason in problem
+    assert problem is not None
+    assert reason in problem
 
 
 @pytest.mark.parametrize(
@@ -219,7 +221,9 @@ def test_well_formed_http_urls_have_no_problem(url: str) -> None:
 # Connecting
 
 
-async def test_a_file_is_downloaded_when_private_addresses_are_allowed(server: Server, tmp_path: Path) -> None:
+async def test_a_file_is_downloaded_when_private_addresses_are_allowed(
+    server: Server, tmp_path: Path
+) -> None:
     size = await client().download(f"http://127.0.0.1:{server.port}/file", tmp_path / "f", max_bytes=10_000)
     assert size == 1000
     assert (tmp_path / "f").read_bytes() == b"x" * 1000
@@ -229,7 +233,8 @@ async def test_loopback_is_refused_by_default_naming_the_switch(server: Server, 
     with pytest.raises(OutboundRefused) as raised:
         await client(False).download(f"http://127.0.0.1:{server.port}/file", tmp_path / "f", max_bytes=10_000)
     assert raised.value.host == "127.0.0.1"
-    assert "loopback" in str(raised.value) and "TWINBRIDGE_FETCH_ALLOW_PRIVATE" in str(raised.value)
+    assert "is a loopback address" in str(raised.value)
+    assert "TWINBRIDGE_FETCH_ALLOW_PRIVATE" in str(raised.value)
     assert server.hosts == []  # nothing was sent
 
 
@@ -246,13 +251,15 @@ async def test_the_host_is_resolved_once_and_the_connection_goes_to_the_checked_
 
 async def test_every_resolved_address_is_checked_not_only_the_first(server: Server, tmp_path: Path) -> None:
     downloader = client(False, resolver=CountingResolver(["93.184.216.34", "127.0.0.1"]))
-    with pytest.raises(OutboundRefused, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(OutboundRefused, match=r"127\.0\.0\.1 is a loopback address"):
         await downloader.download(f"http://{NAME}:{server.port}/file", tmp_path / "f", max_bytes=10_000)
 
 
 async def test_a_host_that_does_not_resolve_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(OutboundRefused, match="does not resolve"):
-        await client(resolver=CountingResolver([])).download("http://nowhere.test/f", tmp_path / "f", max_bytes=1)
+        await client(resolver=CountingResolver([])).download(
+            "http://nowhere.test/f", tmp_path / "f", max_bytes=1
+        )
 
 
 async def test_a_trusted_host_may_be_private_but_its_redirect_to_loopback_is_refused(
@@ -262,7 +269,7 @@ async def test_a_trusted_host_may_be_private_but_its_redirect_to_loopback_is_ref
     base = f"http://{NAME}:{server.port}"
     assert await downloader.download(f"{base}/file", tmp_path / "f", max_bytes=10_000) == 1000
     target = f"http://127.0.0.1:{server.port}/file"
-    with pytest.raises(OutboundRefused, match="127.0.0.1 is a loopback address"):
+    with pytest.raises(OutboundRefused, match=r"127\.0\.0\.1 is a loopback address"):
         await downloader.download(f"{base}/to?{target}", tmp_path / "f", max_bytes=10_000)
     assert server.hosts == [f"{NAME}:{server.port}"] * 2  # the redirect's target was never asked
 
@@ -285,11 +292,16 @@ async def test_https_verifies_the_host_name_while_connecting_to_the_checked_addr
     try:
         resolver = CountingResolver(["127.0.0.1"])
         downloader = client(resolver=resolver, tls=trusting)
-        assert await downloader.download(f"https://{NAME}:{server.port}/file", tmp_path / "f", max_bytes=10**4) == 1000
+        assert (
+            await downloader.download(f"https://{NAME}:{server.port}/file", tmp_path / "f", max_bytes=10**4)
+            == 1000
+        )
         assert resolver.questions == [(NAME, server.port)]
         # The certificate names NAME, not 127.0.0.1: asked by address, verification fails.
-        with pytest.raises(OutboundError, match="CERTIFICATE_VERIFY_FAILED|certificate"):
-            await downloader.download(f"https://127.0.0.1:{server.port}/file", tmp_path / "f", max_bytes=10**4)
+        with pytest.raises(OutboundError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+            await downloader.download(
+                f"https://127.0.0.1:{server.port}/file", tmp_path / "f", max_bytes=10**4
+            )
     finally:
         server.close()
 
@@ -339,12 +351,16 @@ async def test_a_source_below_the_minimum_rate_is_cut_off_after_the_grace_period
 ) -> None:
     downloader = client(limits=TransferLimits(deadline=60, min_rate=1000, grace=0.5))
     started = time.monotonic()
-    with pytest.raises(OutboundError, match=r"slower than 1000 bytes per second \(TWINBRIDGE_TRANSFER_MIN_RATE\)"):
+    with pytest.raises(
+        OutboundError, match=r"slower than 1000 bytes per second \(TWINBRIDGE_TRANSFER_MIN_RATE\)"
+    ):
         await downloader.download(f"http://127.0.0.1:{server.port}/trickle", tmp_path / "f", max_bytes=10**7)
     assert time.monotonic() - started < 3
 
 
-async def test_a_source_that_sends_nothing_is_cut_off_by_the_minimum_rate(server: Server, tmp_path: Path) -> None:
+async def test_a_source_that_sends_nothing_is_cut_off_by_the_minimum_rate(
+    server: Server, tmp_path: Path
+) -> None:
     downloader = client(limits=TransferLimits(deadline=60, min_rate=1000, grace=0.5, read_timeout=60))
     started = time.monotonic()
     with pytest.raises(OutboundError, match="TWINBRIDGE_TRANSFER_MIN_RATE"):
@@ -420,5 +436,5 @@ async def test_errors_and_logs_never_show_the_query_of_a_url(
 
 async def test_json_documents_are_read_for_token_issuers(server: Server) -> None:
     assert await client().get_json(f"http://127.0.0.1:{server.port}/json") == {"keys": []}
-    with pytest.raises(OutboundError, match="Requesting 127.0.0.1 failed: HTTP 403"):
+    with pytest.raises(OutboundError, match=r"Requesting 127\.0\.0\.1 failed: HTTP 403"):
         await client().get_json(f"http://127.0.0.1:{server.port}/missing")

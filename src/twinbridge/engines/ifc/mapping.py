@@ -9,12 +9,13 @@ first. Everything without a match becomes IfcBuildingElementProxy, as in Bentley
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from twinbridge.engines.ifc.entities import entity_declaration, is_exportable_element
 from twinbridge.engines.ifc.errors import MappingFileError
@@ -141,7 +142,7 @@ class ClassMapping:
             entity = entry.get(schema) or entry.get(DEFAULT_KEY)
             if entity and not is_exportable_element(schema, entity):
                 raise MappingFileError(
-                    f'mapping file {self.source}: "{key}" maps to {entity}, which is not a concrete '
+                    f'{self.source}: "{key}" maps to {entity}, which is not a concrete '
                     f"IfcElement subtype in {schema}"
                 )
 
@@ -192,14 +193,31 @@ def parse_mapping(document: Any, source: str = "mapping file") -> ClassMapping:
     return ClassMapping(entries, source)
 
 
+def read_mapping(content: bytes, source: str) -> ClassMapping:
+    """A mapping file's content, checked; `source` names the file in errors ("mapping file 'a.json'").
+
+    Content that is not UTF-8, not JSON, or nested deeper than orjson's 1024 levels is a MappingFileError,
+    as is every structural problem: a bad mapping file is the user's to fix, never a crash.
+    """
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as problem:
+        raise MappingFileError(
+            f"{source} is not UTF-8 text (byte {problem.start} cannot be decoded); save it as UTF-8 JSON"
+        ) from None
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as problem:
+        if "depth limit" in str(problem):
+            raise MappingFileError(f"{source} is nested more than 1024 levels deep") from None
+        raise MappingFileError(f"{source} is not valid JSON: {problem}") from None
+    return parse_mapping(document, source)
+
+
 def load_mapping_file(path: Path | str) -> ClassMapping:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
     except OSError as problem:
         raise MappingFileError(f"cannot read mapping file {path}: {problem.strerror or problem}") from None
-    try:
-        document = json.loads(text)
-    except ValueError as problem:
-        raise MappingFileError(f"mapping file {path} is not valid JSON: {problem}") from None
-    return parse_mapping(document, str(path))
+    return read_mapping(content, f"mapping file {path}")

@@ -9,7 +9,7 @@ import pytest
 
 from twinbridge.engines.ifc.entities import is_exportable_element, required_defaults
 from twinbridge.engines.ifc.errors import MappingFileError
-from twinbridge.engines.ifc.mapping import ClassMapping, load_mapping_file, parse_mapping
+from twinbridge.engines.ifc.mapping import ClassMapping, load_mapping_file, parse_mapping, read_mapping
 
 BUILT_IN = ClassMapping()
 
@@ -125,3 +125,26 @@ def test_mandatory_enumerations_are_filled_with_notdefined() -> None:
     assert required_defaults("IFC4", "IfcWall") == {}
     assert required_defaults("IFC2X3", "IfcReinforcingBar") is None
     assert required_defaults("IFC4", "IfcElement") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"classes": {"Wall": "IfcWall\xff"}}', "is not UTF-8 text (byte 29 "),
+        (b"[" * 200_000 + b"]" * 200_000, "is nested more than 1024 levels deep"),
+        (b"{not json", "is not valid JSON"),
+        (b"[]", "the top level must be a JSON object"),
+    ],
+)
+def test_mapping_content_that_cannot_be_read_is_a_mapping_file_error_naming_the_given_source(
+    content: bytes, reason: str
+) -> None:
+    with pytest.raises(MappingFileError) as raised:
+        read_mapping(content, "mapping file 'classes.json'")
+    assert str(raised.value).startswith("mapping file 'classes.json'")
+    assert reason in str(raised.value)
+
+
+def test_a_byte_order_mark_is_accepted() -> None:
+    mapping = read_mapping(b'\xef\xbb\xbf{"classes": {"Chair": "IfcFurniture"}}', "mapping file")
+    assert mapping.entity_for(["Generic:Chair"], "IFC4") == "IfcFurniture"
