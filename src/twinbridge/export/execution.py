@@ -2,35 +2,50 @@
 
 Transactions are short: one to start the run, one to finalize it. The export itself runs outside any
 transaction, in a thread, on this worker process's long-lived engine.
+
+A run has at most one output file, whatever happened to its attempts: the file is stored in the transaction
+that completes the run (an attempt that fails or is killed stores nothing), under an id derived from the
+run's (a killed attempt's stray bytes are overwritten by the next). What the caller gave is checked before
+anything is written: the output folder, the SAS URLs' addresses, the mapping file; a problem ends the run at
+once with a task error the user can act on, naming their file or field, never the server's paths. Every
+request to a caller's URL goes through the guarded outbound client (platform.outbound).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
 import structlog
 
 from twinbridge.auth.grants import GrantService
+from twinbridge.db.database import Transaction
 from twinbridge.db.models import IModelVersion, Run
 from twinbridge.imodels.repository import IModelRepository
+from twinbridge.platform.outbound import OutboundError, OutboundRefused
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState
-from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error
+from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error, without_server_paths
 from twinbridge.runs.worker import WorkerContext
-from twinbridge.storage.service import FileNotFound, StorageService
+from twinbridge.runs.workspace import local_file_name, run_workspace
+from twinbridge.storage.repository import StorageRepository
+from twinbridge.storage.service import FileNotFound, FolderNotFound, StorageService, root_folder_id
+
+if TYPE_CHECKING:
+    from twinbridge.engines.ifc.mapping import ClassMapping
 
 logger = structlog.get_logger(__name__)
 
 MAPPING_FILE_LIMIT_BYTES = 16 * 1024 * 1024
-UPLOAD_TIMEOUT_SECONDS = 300.0
+# Output file ids are derived from run ids (uuid5 in this namespace): one output per run.
+OUTPUT_FILE_NAMESPACE = uuid.UUID("3b8f1c52-7d4e-4a0b-9f6d-2e5c8a1b7f40")
 
 
 @dataclass
@@ -44,8 +59,10 @@ class ExportPlan:
     ifc_version: str
     model_ids: list[str] | None
     mapping_path: Path | None
+    mapping_name: str | None  # the stored mapping file's name, as its owner knows it
     mapping_url: str | None
     output_options: dict[str, Any]
+    folder_id: str | None  # None: the iTwin's root folder
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -58,7 +75,9 @@ class RunFailed(Exception):
         self.run_error = run_error
 
 
-def _user_error(code: str, details: str, description_key: str, description: str) -> RunFailed:
+def _user_error(
+    code: str, details: str, description_key: str, description: str, phase: str = "export_file"
+) -> RunFailed:
     return RunFailed(
         task_error(
             code=code,
@@ -67,12 +86,19 @@ def _user_error(code: str, details: str, description_key: str, description: str)
             description_key=description_key,
             description=description,
             can_user_fix=True,
+            phase=phase,
         )
     )
 
 
-def _file_name(name: str) -> str:
-    return re.sub(r"[^\w.\- ]+", "_", name).strip() or "export"
+def _output_name(imodel_name: str) -> str:
+    """The stored output's name: the iModel's, as a file name."""
+    return (re.sub(r"[^\w.\- ]+", "_", imodel_name).strip() or "export")[:250] + ".ifc"
+
+
+def output_file_id(run_id: str) -> str:
+    """The id of a run's output file, the same for every attempt of the run."""
+    return str(uuid.uuid5(OUTPUT_FILE_NAMESPACE, run_id))
 
 
 async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
@@ -112,12 +138,14 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
         assert imodel is not None
         version = await _version(imodels, run, options.get("inputOptions", {}).get("changesetId"))
         input_options = options.get("inputOptions", {})
-        mapping_path = None
+        mapping_path = mapping_name = None
         if input_options.get("mappingFileId"):
             try:
-                mapping_path = await StorageService(transaction, runtime.blobs).local_path(
+                mapping_file = await StorageService(transaction, runtime.blobs).downloadable(
                     input_options["mappingFileId"], itwin_id=imodel.itwin_id
                 )
+                mapping_path = await asyncio.to_thread(runtime.blobs.local_path, mapping_file.blob_key)
+                mapping_name = mapping_file.display_name
             except FileNotFound:
                 raise _user_error(
                     "MappingFileNotFound",
@@ -138,6 +166,7 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
                 "SavedViewNotSupported",
                 "Saved views are not supported by this server.",
             )
+        folder_id = await _output_folder(transaction, imodel.itwin_id, options.get("outputOptions", {}))
         await RunRepository(transaction).save(run)
         return ExportPlan(
             itwin_id=imodel.itwin_id,
@@ -147,10 +176,36 @@ async def _start(context: WorkerContext, run_id: str) -> ExportPlan:
             ifc_version=options.get("ifcVersion", "IFC4.3"),
             model_ids=input_options.get("modelIds"),
             mapping_path=mapping_path,
+            mapping_name=mapping_name,
             mapping_url=input_options.get("mappingfileBlobUrl"),
             output_options=options.get("outputOptions", {}),
+            folder_id=folder_id,
             warnings=warnings,
         )
+
+
+async def _output_folder(
+    transaction: Transaction, itwin_id: str, output_options: dict[str, Any]
+) -> str | None:
+    """The folder the output goes to (None: the root); checked at create, and again in case it went since."""
+    folder_id = output_options.get("folderId")
+    if folder_id is None or folder_id == root_folder_id(itwin_id):
+        return None
+    folder = await StorageRepository(transaction).get_folder(folder_id)
+    if folder is None or folder.itwin_id != itwin_id:
+        raise _output_folder_gone(folder_id)
+    return str(folder_id)
+
+
+def _output_folder_gone(folder_id: str) -> RunFailed:
+    return _user_error(
+        "OutputFolderNotFound",
+        f"The folder '{folder_id}' (outputOptions.folderId) is not a folder of the iModel's iTwin; it may "
+        "have been deleted since the run was created.",
+        "OutputFolderNotFound",
+        "The output folder was not found.",
+        phase="upload_output",
+    )
 
 
 async def _version(imodels: IModelRepository, run: Run, changeset_id: str | None) -> IModelVersion:
@@ -169,47 +224,57 @@ async def _version(imodels: IModelRepository, run: Run, changeset_id: str | None
     )
 
 
-async def _download_mapping(url: str, directory: Path) -> Path:
-    target = directory / "mapping.json"
+async def _mapping(context: WorkerContext, plan: ExportPlan, directory: Path) -> ClassMapping | None:
+    """The run's mapping file, read and checked; errors name the user's file, never the server's paths."""
+    from twinbridge.engines.ifc.errors import MappingFileError
+    from twinbridge.engines.ifc.mapping import read_mapping
+
+    if plan.mapping_path is not None:
+        path = plan.mapping_path
+        source = f"The mapping file '{plan.mapping_name}' (inputOptions.mappingFileId)"
+    elif plan.mapping_url:
+        path = directory / "mapping.json"
+        try:
+            await context.runtime.outbound.download(
+                plan.mapping_url,
+                path,
+                max_bytes=MAPPING_FILE_LIMIT_BYTES,
+                keep_free=context.settings.min_free_disk,
+            )
+        except OutboundError as failure:
+            raise _user_error(
+                "MappingFileDownloadFailed",
+                f"The mapping file (inputOptions.mappingfileBlobUrl) could not be downloaded. {failure}.",
+                "MappingFileDownloadFailed",
+                "The mapping file could not be downloaded.",
+            ) from None
+        source = f"The mapping file from {_host_of(plan.mapping_url)} (inputOptions.mappingfileBlobUrl)"
+    else:
+        return None
     try:
-        async with (
-            httpx.AsyncClient(timeout=30.0, follow_redirects=True) as client,
-            client.stream("GET", url) as response,
-        ):
-            response.raise_for_status()
-            size = 0
-            with target.open("wb") as handle:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAPPING_FILE_LIMIT_BYTES:
-                        raise _user_error(
-                            "MappingFileTooLarge",
-                            f"The mapping file at {httpx.URL(url).host} is larger than "
-                            f"{MAPPING_FILE_LIMIT_BYTES} bytes.",
-                            "MappingFileTooLarge",
-                            "The mapping file is too large.",
-                        )
-                    handle.write(chunk)
-    except httpx.HTTPStatusError as failure:
-        raise _user_error(
-            "MappingFileDownloadFailed",
-            f"Downloading the mapping file from {failure.request.url.host} failed with HTTP "
-            f"{failure.response.status_code}.",
-            "MappingFileDownloadFailed",
-            "The mapping file could not be downloaded.",
-        ) from None
-    except httpx.HTTPError as failure:
-        raise _user_error(
-            "MappingFileDownloadFailed",
-            f"Downloading the mapping file from {httpx.URL(url).host} failed: {failure}.",
-            "MappingFileDownloadFailed",
-            "The mapping file could not be downloaded.",
-        ) from None
-    return target
+        return read_mapping(await asyncio.to_thread(path.read_bytes), source)
+    except MappingFileError as problem:
+        raise _invalid_mapping(problem) from None
 
 
-def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping: Path | None) -> Any:
-    from twinbridge.engines.ifc import IfcExportError, UnknownModelError, export_imodel_to_ifc
+def _invalid_mapping(problem: Exception) -> RunFailed:
+    return _user_error(
+        "MappingFileInvalid", str(problem), "InvalidMappingFile", "The mapping file is not valid."
+    )
+
+
+def _host_of(url: str) -> str:
+    """The host of a URL that was requested already (so it parses), for messages: never the whole URL."""
+    return urlsplit(url).hostname or "its host"
+
+
+def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping: ClassMapping | None) -> Any:
+    from twinbridge.engines.ifc import (
+        IfcExportError,
+        MappingFileError,
+        UnknownModelError,
+        export_imodel_to_ifc,
+    )
     from twinbridge.engines.imodel import EngineError
 
     try:
@@ -221,6 +286,8 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
             mapping=mapping,
             pool=context.engine_pool(),
         )
+    except MappingFileError as problem:  # an entity the target schema lacks
+        raise _invalid_mapping(problem) from None
     except UnknownModelError as problem:  # found before anything is written
         raise _user_error(
             "ModelNotFound",
@@ -230,15 +297,17 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
             "A requested model does not exist in the iModel.",
         ) from None
     except IfcExportError as problem:
+        details = _without_paths(context, plan, destination, str(problem))
         raise _user_error(
-            "ExportInputError", str(problem), "InvalidExportInput", "The export input is not valid."
+            "ExportInputError", details, "InvalidExportInput", "The export input is not valid."
         ) from None
     except EngineError as failure:
+        reason = _without_paths(context, plan, destination, str(failure))
         raise RunFailed(
             task_error(
                 code="EngineFailed",
                 message="Failed to export your file.",
-                details=f"The iModel engine failed: {failure}",
+                details=f"The iModel engine failed: {reason}",
                 description_key="FailedToExport",
                 description="Failed to export your file.",
                 can_user_fix=False,
@@ -246,47 +315,69 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
         ) from None
 
 
-async def _put_to_blob_url(url: str, path: Path, content_type: str) -> None:
-    async with httpx.AsyncClient(timeout=UPLOAD_TIMEOUT_SECONDS) as client:
-        with path.open("rb") as handle:
-            response = await client.put(
-                url,
-                content=handle.read(),
-                headers={"x-ms-blob-type": "BlockBlob", "content-type": content_type},
-            )
-        response.raise_for_status()
+def _without_paths(context: WorkerContext, plan: ExportPlan, destination: Path, text: str) -> str:
+    names = {plan.source: f"iModel '{plan.imodel_name}'", destination: destination.name}
+    return without_server_paths(text, context.settings.data_dir, names)
+
+
+def _destinations(plan: ExportPlan) -> list[tuple[str, str]]:
+    """The caller's blob URLs the run PUTs to, by option name."""
+    if plan.output_options.get("location") != "USER_BLOB_STORAGE":
+        return []
+    return [
+        (option, plan.output_options[option])
+        for option in ("outputSasUrl", "logsSasUrl")
+        if plan.output_options.get(option)
+    ]
+
+
+def _refused_destination(option: str, failure: OutboundRefused) -> RunFailed:
+    return _user_error(
+        "OutputUploadRefused",
+        f"outputOptions.{option} cannot be written to. {failure}. Give a URL of a public blob storage.",
+        "OutputUploadRefused",
+        "This server does not send files to the given address.",
+        phase="upload_output",
+    )
+
+
+async def _check_destinations(context: WorkerContext, plan: ExportPlan) -> None:
+    """Refuses the run before any work when a blob URL points where the server does not send files."""
+    for option, url in _destinations(plan):
+        try:
+            await context.runtime.outbound.check_destination(url)
+        except OutboundRefused as failure:
+            raise _refused_destination(option, failure) from None
 
 
 async def _deliver_to_user_blob_storage(
-    plan: ExportPlan, output: Path, log_path: Path
+    context: WorkerContext, plan: ExportPlan, output: Path, log_path: Path
 ) -> list[dict[str, Any]]:
-    """PUTs the file (and the log) to the caller's URLs; a failure is reported, the stored file remains."""
+    """PUTs the file (and the log) to the caller's URLs. A refused address fails the run (nothing is
+    stored); another failure is reported, and the file is still stored for exportOutputFileId."""
     problems = []
-    targets = [("outputSasUrl", output, "application/x-step")]
-    if plan.output_options.get("logsSasUrl"):
-        targets.append(("logsSasUrl", log_path, "text/plain"))
-    for option, path, content_type in targets:
-        url = plan.output_options[option]
+    paths = {"outputSasUrl": (output, "application/x-step"), "logsSasUrl": (log_path, "text/plain")}
+    for option, url in _destinations(plan):
+        path, content_type = paths[option]
         try:
-            await _put_to_blob_url(url, path, content_type)
-        except httpx.HTTPStatusError as failure:
-            reason = f"HTTP {failure.response.status_code}"
-        except httpx.HTTPError as failure:
-            reason = str(failure) or type(failure).__name__
-        else:
-            continue
-        problems.append(
-            task_error(
-                code="OutputUploadFailed",
-                message="The output could not be written to your storage.",
-                details=f"PUT to outputOptions.{option} at {httpx.URL(url).host} failed: {reason}. "
-                "The file is still available through exportOutputFileId.",
-                description_key="OutputUploadFailed",
-                description="Writing to the given blob URL failed.",
-                can_user_fix=True,
-                phase="upload_output",
+            await context.runtime.outbound.put_file(
+                url, path, {"x-ms-blob-type": "BlockBlob", "content-type": content_type}
             )
-        )
+        except OutboundRefused as failure:
+            raise _refused_destination(option, failure) from None
+        except OutboundError as failure:
+            problems.append(
+                task_error(
+                    code="OutputUploadFailed",
+                    message="The output could not be written to your storage.",
+                    details=f"PUT to outputOptions.{option} failed. {failure}. "
+                    "The file is still available through exportOutputFileId.",
+                    description_key="OutputUploadFailed",
+                    description="Writing to the given blob URL failed.",
+                    can_user_fix=True,
+                    phase="upload_output",
+                )
+            )
     return problems
 
 
@@ -297,7 +388,6 @@ async def _finish(
     *,
     error: dict[str, Any] | None = None,
     run_error: dict[str, Any] | None = None,
-    output_file_id: str | None = None,
 ) -> None:
     async with context.runtime.database.transaction() as transaction:
         run = await RunRepository(transaction).get(run_id)
@@ -307,7 +397,7 @@ async def _finish(
             # Our lease expired and another worker took the run: its result is the one that counts.
             logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id, holder=run.worker_id)
             return
-        finish(run, result, task_error=error, run_error=run_error, output_file_id=output_file_id)
+        finish(run, result, task_error=error, run_error=run_error)
         await RunRepository(transaction).save(run)
 
 
@@ -320,65 +410,75 @@ async def _set_finalizing(context: WorkerContext, run_id: str) -> None:
             await runs.save(run)
 
 
+async def _store_and_finish(
+    context: WorkerContext, run_id: str, plan: ExportPlan, output: Path, problems: list[dict[str, Any]]
+) -> ExecutionResult | None:
+    """Stores the output and completes the run in one transaction; None when the run is no longer ours."""
+    result = ExecutionResult.PARTIAL_SUCCESS if problems else ExecutionResult.SUCCESS
+    try:
+        async with context.runtime.database.transaction() as transaction:
+            runs = RunRepository(transaction)
+            run = await runs.get(run_id)
+            if run is None or run.worker_id != context.worker_id:
+                logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id)
+                return None
+            stored = await StorageService(transaction, context.runtime.blobs).store_file(
+                plan.itwin_id,
+                _output_name(plan.imodel_name),
+                output,
+                plan.requested_by,
+                description=f"IFC export ({plan.ifc_version}) of iModel {plan.imodel_name}",
+                folder_id=plan.folder_id,
+                file_id=output_file_id(run_id),
+            )
+            finish(run, result, task_error=problems[0] if problems else None, output_file_id=stored.id)
+            await runs.save(run)
+    except FolderNotFound:
+        raise _output_folder_gone(str(plan.folder_id)) from None
+    return result
+
+
 async def execute_export_run(context: WorkerContext, run_id: str) -> None:
     log = logger.bind(run_id=run_id)
     try:
         plan = await _start(context, run_id)
+        await _check_destinations(context, plan)
+        expected = (await asyncio.to_thread(plan.source.stat)).st_size  # the output is about as large
+        with run_workspace(context.settings, run_id, expected_bytes=expected) as directory:
+            output = directory / local_file_name(f"{plan.imodel_name}.ifc", "export")
+            mapping = await _mapping(context, plan, directory)
+            summary = await asyncio.to_thread(_export, context, plan, output, mapping)
+            await _set_finalizing(context, run_id)
+            log_path = directory / "export.log"
+            log_path.write_text(
+                f"twinbridge export of iModel '{plan.imodel_name}' to {plan.ifc_version}\n"
+                f"elements: {summary.elements}\ntriangles: {summary.triangles}\n"
+                f"bounding-box fallbacks: {summary.bounding_box_fallbacks}\nseconds: {summary.seconds:.2f}\n"
+            )
+            problems = list(plan.warnings)
+            if summary.bounding_box_fallbacks:
+                problems.append(
+                    task_error(
+                        code="GeometryFallback",
+                        message="Some elements were exported with their bounding box.",
+                        details=f"{summary.bounding_box_fallbacks} element(s) could not be tessellated and "
+                        f"were exported as boxes: {', '.join(summary.failed_element_ids[:20])}",
+                        description_key="GeometryFallback",
+                        description="Some geometry was simplified.",
+                        can_user_fix=False,
+                    )
+                )
+            problems += await _deliver_to_user_blob_storage(context, plan, output, log_path)
+            result = await _store_and_finish(context, run_id, plan, output, problems)
     except RunFailed as failure:
         await _finish(
             context, run_id, ExecutionResult.ERROR, error=failure.error, run_error=failure.run_error
         )
         return
-    temporary_root = context.settings.data_dir / "tmp"
-    temporary_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=temporary_root, prefix="export-") as workspace:
-        directory = Path(workspace)
-        output = directory / f"{_file_name(plan.imodel_name)}.ifc"
-        try:
-            mapping = plan.mapping_path
-            if mapping is None and plan.mapping_url:
-                mapping = await _download_mapping(plan.mapping_url, directory)
-            summary = await asyncio.to_thread(_export, context, plan, output, mapping)
-        except RunFailed as failure:
-            await _finish(context, run_id, ExecutionResult.ERROR, error=failure.error)
-            return
-        await _set_finalizing(context, run_id)
-        log_path = directory / "export.log"
-        log_path.write_text(
-            f"twinbridge export of iModel '{plan.imodel_name}' to {plan.ifc_version}\n"
-            f"elements: {summary.elements}\ntriangles: {summary.triangles}\n"
-            f"bounding-box fallbacks: {summary.bounding_box_fallbacks}\nseconds: {summary.seconds:.2f}\n"
+    if result is not None:
+        log.info(
+            "export_finished", elements=summary.elements, triangles=summary.triangles, result=result.value
         )
-        async with context.runtime.database.transaction() as transaction:
-            stored = await StorageService(transaction, context.runtime.blobs).store_file(
-                plan.itwin_id,
-                output.name,
-                output,
-                plan.requested_by,
-                description=f"IFC export ({plan.ifc_version}) of iModel {plan.imodel_name}",
-                folder_id=plan.output_options.get("folderId"),
-            )
-            output_file_id = stored.id
-        problems = list(plan.warnings)
-        if summary.bounding_box_fallbacks:
-            problems.append(
-                task_error(
-                    code="GeometryFallback",
-                    message="Some elements were exported with their bounding box.",
-                    details=f"{summary.bounding_box_fallbacks} element(s) could not be tessellated and were "
-                    f"exported as boxes: {', '.join(summary.failed_element_ids[:20])}",
-                    description_key="GeometryFallback",
-                    description="Some geometry was simplified.",
-                    can_user_fix=False,
-                )
-            )
-        if plan.output_options.get("location") == "USER_BLOB_STORAGE":
-            problems += await _deliver_to_user_blob_storage(plan, output, log_path)
-    result = ExecutionResult.PARTIAL_SUCCESS if problems else ExecutionResult.SUCCESS
-    await _finish(
-        context, run_id, result, error=problems[0] if problems else None, output_file_id=output_file_id
-    )
-    log.info("export_finished", elements=summary.elements, triangles=summary.triangles, result=result.value)
 
 
 async def time_out_export_run(context: WorkerContext, run_id: str) -> None:
