@@ -1,5 +1,6 @@
 """The Synchronization API: manifest connections (M1-M8) and their source files (MF1-MF5), storage
-connections (S1-S8, with the singular `/run`) and their source files (SF1-SF5), and A1.
+connections (S1-S8, with the singular `/run`) and their source files (SF1-SF5), both kinds listed together
+(L1, Get Connections), and A1. Configurations have their own router (`synchronization.configurations`).
 
 Manifest and storage connections share every rule but their bodies, so one factory registers both.
 """
@@ -227,6 +228,27 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
 
 _register(MANIFEST, ManifestConnectionCreate, ManifestFileMapping)
 _register(STORAGE, StorageConnectionCreate, StorageFileMapping)
+
+
+@router.get("/imodels/connections", name="list_connections")
+@documented_parameters(*PAGE_PARAMETERS, PREFER_PARAMETER)
+@invalid_request_code("InvalidConnectionRequest")
+async def list_connections(
+    request: Request, imodel_id: Annotated[str, Query(alias="imodelId")], call: Reader
+) -> dict[str, Any]:
+    """L1: the iModel's manifest and storage connections in one list, as Bentley's samples read it first."""
+    page = page_of(request)
+    preference = return_preference(request)
+    async with call.transaction() as transaction:
+        connections = await SynchronizationService(transaction).list_all_connections(
+            imodel_id, call.caller.subject, page
+        )
+    rows, has_next = split_page(connections, page)
+    if preference == "representation":
+        items = [connection_body(item, call.base_url) for item in rows]
+    else:
+        items = [connection_summary(item) for item in rows]
+    return {"connections": items, "_links": page_links(call.base_url, request, page, has_next)}
 
 
 @router.get("/imodels/connections/authorizationinformation")

@@ -14,6 +14,14 @@ _COLUMNS = f"{CONNECTIONS.select('t')}, {latest_run_id_of('t')}"
 _WITH_ROLE = with_role_sql(CONNECTIONS, _COLUMNS) + " AND t.kind = :kind"
 # A connection read with its runs (`RunService.read_connection`).
 RUN_OWNER = RunOwner(CONNECTIONS, role_of_subject("t"), "t.id = :connection_id AND t.kind = :kind")
+# An iModel, the caller's role on it and a page of its connections of both kinds (Get Connections), in one
+# statement: the iModel's row comes back alone, with NULLs, when the page holds no connection.
+_OF_IMODEL = (
+    f"SELECT {role_of_subject('i')}, {_COLUMNS} FROM imodels i"
+    f" LEFT JOIN (SELECT {CONNECTIONS.select()} FROM sync_connections WHERE imodel_id = :imodel_id"
+    " ORDER BY created_at, id LIMIT :limit OFFSET :offset) t ON t.imodel_id = i.id"
+    " WHERE i.id = :imodel_id ORDER BY t.created_at, t.id"
+)
 SOURCE_FILES = Table("sync_source_files", SyncSourceFile)
 
 
@@ -53,6 +61,18 @@ class SyncConnectionRepository:
             {"kind": kind, "imodel_id": imodel_id, "limit": limit, "offset": offset},
         )
         return CONNECTIONS.rows(rows)
+
+    async def page_of_imodel(
+        self, imodel_id: str, subject: str, offset: int, limit: int
+    ) -> tuple[str | None, list[SyncConnection]] | None:
+        """The role of `subject` on the iModel's iTwin and a page of its connections, manifest and storage
+        alike, oldest first; None when there is no such iModel."""
+        rows = await self.transaction.all(
+            _OF_IMODEL, {"imodel_id": imodel_id, "subject": subject, "limit": limit, "offset": offset}
+        )
+        if not rows:
+            return None
+        return rows[0][0], [CONNECTIONS.row(row[1:]) for row in rows if row[1] is not None]
 
     async def delete(self, connection: SyncConnection) -> None:
         await self.transaction.execute(CONNECTIONS.delete_sql, {"id": connection.id})

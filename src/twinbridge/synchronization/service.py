@@ -151,6 +151,15 @@ class SynchronizationService:
         authorize(role, Action.READ)
         return await self.connections.list_for_imodel(kind, imodel_id, page.skip, page.fetch_limit)
 
+    async def list_all_connections(self, imodel_id: str, caller: str, page: Page) -> list[SyncConnection]:
+        """Get Connections: manifest and storage connections of the iModel in one list, oldest first."""
+        found = await self.connections.page_of_imodel(imodel_id, caller, page.skip, page.fetch_limit)
+        if found is None:
+            raise InvalidRequest(details=[invalid_value("imodelId")])
+        role, connections = found
+        authorize(role, Action.READ)
+        return connections
+
     async def update_connection(
         self, kind: str, connection_id: str, body: ConnectionUpdate, caller: str
     ) -> SyncConnection:
