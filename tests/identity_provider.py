@@ -15,12 +15,13 @@ class FakeIdentityProvider:
     def __init__(self, keys: list[SigningKey]) -> None:
         self.keys = keys
         self.jwks_requests = 0
+        self.jwks_uri: str | None = None  # where discovery says the keys are; None: here, at /keys
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/.well-known/openid-configuration":
-                    body = {"issuer": provider.url, "jwks_uri": f"{provider.url}/keys"}
+                    body = {"issuer": provider.url, "jwks_uri": provider.jwks_uri or f"{provider.url}/keys"}
                 elif self.path == "/keys":
                     provider.jwks_requests += 1
                     body = {"keys": [key.public_jwk() for key in provider.keys]}

@@ -188,6 +188,21 @@ async def test_key_unknown_even_after_refresh_is_refused(
     assert "is not published by its issuer" in await _reason(validator, token.access_token)
 
 
+async def test_keys_are_fetched_from_a_private_issuer_but_not_from_a_private_host_it_names(
+    identity_provider: FakeIdentityProvider, key: SigningKey
+) -> None:
+    # The configured issuer is trusted on loopback; a jwks_uri on another host is checked like any URL.
+    identity_provider.jwks_uri = f"http://localhost:{identity_provider.server.server_address[1]}/keys"
+    validator = TokenValidator([identity_provider.url], BUILTIN, key, audience=None)
+    token = BuiltInIssuer(identity_provider.url, identity_provider.keys[0]).mint(
+        subject="a", kind="user", scopes=["itwin-platform"], ttl=60
+    )
+    with pytest.raises(Unauthenticated) as raised:
+        await validator.validate(token.access_token)
+    assert raised.value.details[0].code == "IssuerUnavailable"
+    assert identity_provider.jwks_requests == 0
+
+
 async def test_a_caller_is_the_pair_of_issuer_and_subject(
     identity_provider: FakeIdentityProvider, key: SigningKey, issuer: BuiltInIssuer
 ) -> None:
