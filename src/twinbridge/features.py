@@ -23,6 +23,7 @@ def routers() -> list[APIRouter]:
     from twinbridge.itwins.endpoints import router as itwins_router
     from twinbridge.operations.endpoints import router as operations_router
     from twinbridge.storage.endpoints import router as storage_router
+    from twinbridge.synchronization.configurations.endpoints import router as configurations_router
     from twinbridge.synchronization.endpoints import router as synchronization_router
 
     return [
@@ -32,6 +33,7 @@ def routers() -> list[APIRouter]:
         imodels_router,
         storage_router,
         export_router,
+        configurations_router,  # before /synchronization, whose prefix also matches its paths
         synchronization_router,
     ]
 

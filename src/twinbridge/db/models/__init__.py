@@ -11,6 +11,7 @@ from twinbridge.db.models.run import Job, Run, Task
 from twinbridge.db.models.service_client import ServiceClient
 from twinbridge.db.models.sign_in import AuthorizationCode, RefreshToken, RefreshTokenFamily
 from twinbridge.db.models.storage import StorageFile, StorageFolder
+from twinbridge.db.models.sync_configuration import SyncConfiguration
 from twinbridge.db.models.sync_connection import SyncConnection, SyncSourceFile
 from twinbridge.db.models.user_grant import UserGrant
 
@@ -32,6 +33,7 @@ __all__ = [
     "ServiceClient",
     "StorageFile",
     "StorageFolder",
+    "SyncConfiguration",
     "SyncConnection",
     "SyncSourceFile",
     "Task",
