@@ -7,6 +7,9 @@ error that says so. A failed run writes no version: the previous one stays curre
 
 Manifest files are fetched through the guarded outbound client (platform.outbound) into the run's own
 workspace, under names made safe from the caller's (`.`, `..` or a 300-character name are names, not paths).
+
+The flags of the connection's configuration (then its iModel's, then its iTwin's) are read when the run
+starts: ignoreIfcGlobalIds, clampZExtent and enableFileNamePolicy change what the IFC connector does.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error, with
 from twinbridge.runs.worker import WorkerContext
 from twinbridge.runs.workspace import local_file_name, run_workspace
 from twinbridge.storage.service import FileNotFound, StorageService
+from twinbridge.synchronization.configurations.flags import CLAMPED_Z_EXTENT, RunFlags
+from twinbridge.synchronization.configurations.service import ConfigurationService
 
 if TYPE_CHECKING:
     from twinbridge.engines.connectors import FileSyncReport, SyncReport
@@ -59,7 +64,11 @@ class TaskFile:
     url: str | None  # manifest runs fetch from a URL; storage runs read the server's storage
     # Provenance key handed to the connector: stable across runs (the mapping id of a storage connection
     # survives replacing its storage file), so re-synchronizing updates elements instead of duplicating them.
+    # With enableFileNamePolicy the key is the file's name instead.
     key: str
+    # The key the file has under the other enableFileNamePolicy: its elements there are deleted, once,
+    # when the policy changed.
+    previous_key: str | None = None
 
 
 @dataclass
@@ -70,6 +79,7 @@ class SyncPlan:
     requested_by: str
     base_version: Path | None
     tasks: dict[str, TaskFile] = field(default_factory=dict)
+    flags: RunFlags = field(default_factory=RunFlags)
 
 
 # A task's details list its first issues; the diagnostic report keeps them all.
@@ -200,29 +210,35 @@ async def _start(context: WorkerContext, run_id: str) -> SyncPlan | None:
         assert imodel is not None
         latest = await IModelRepository(transaction).latest_version(run.imodel_id)
         base = await asyncio.to_thread(context.runtime.blobs.local_path, latest.blob_key) if latest else None
+        flags = await ConfigurationService(transaction).run_flags(run.connection_id)
         return SyncPlan(
             kind=run.kind,
             itwin_id=imodel.itwin_id,
             imodel_id=imodel.id,
             requested_by=run.requested_by,
             base_version=base,
-            tasks=_task_files(run),
+            tasks=_task_files(run, flags),
+            flags=flags,
         )
 
 
-def _task_files(run: Run) -> dict[str, TaskFile]:
+def _task_files(run: Run, flags: RunFlags) -> dict[str, TaskFile]:
     files = {file["id"]: file for file in run.options.get("files", [])}
     tasks = {}
     for job in run.jobs:
         for task in job.tasks:
             source_id = task.source_file_id or ""
             file = files.get(source_id, {})
+            name = file.get("name") or source_id or "source"
+            mapping_key = file.get("key") or source_id
+            key, previous = (name, mapping_key) if flags.key_files_by_name else (mapping_key, name)
             tasks[task.id] = TaskFile(
                 source_id=source_id,
                 connector_type=job.connector_type or "",
-                name=file.get("name") or source_id or "source",
+                name=name,
                 url=file.get("url"),
-                key=file.get("key") or source_id,
+                key=key,
+                previous_key=previous if previous != key else None,
             )
     return tasks
 
@@ -262,8 +278,36 @@ def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path],
         output,
         context.engine_pool(),
         file_keys=[plan.tasks[task_id].key for task_id in files],
+        previous_keys=[plan.tasks[task_id].previous_key for task_id in files],
+        ignore_global_ids=plan.flags.ignore_ifc_global_ids,
+        clamp_z=CLAMPED_Z_EXTENT if plan.flags.clamp_z_extent else None,
     )
     return report
+
+
+def _same_names(plan: SyncPlan, files: dict[str, Path]) -> dict[str, TaskOutcome]:
+    """Under enableFileNamePolicy a file's name is its key: files of one run that share a name cannot be
+    told apart, and their tasks fail, naming it (none of them is synchronized)."""
+    by_key: dict[str, list[str]] = {}
+    for task_id in files:
+        by_key.setdefault(plan.tasks[task_id].key, []).append(task_id)
+    outcomes = {}
+    for key, task_ids in by_key.items():
+        if len(task_ids) < 2:
+            continue
+        error = task_error(
+            code="FileNameNotUnique",
+            message="Failed to process the file.",
+            details=f"{len(task_ids)} files of this run are named '{key}'; with enableFileNamePolicy a "
+            "file's name identifies it, so none of them was synchronized: rename them, or turn it off.",
+            description_key="FileNameNotUnique",
+            description="Files of one run share a name.",
+            can_user_fix=True,
+            phase="preprocessor",
+        )
+        for task_id in task_ids:
+            outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
+    return outcomes
 
 
 async def _record(
@@ -327,6 +371,10 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                 outcomes[task_id] = fetched
             else:
                 ifc_files[task_id] = fetched
+        if plan.flags.key_files_by_name:
+            refused = _same_names(plan, ifc_files)
+            outcomes.update(refused)
+            ifc_files = {task_id: path for task_id, path in ifc_files.items() if task_id not in refused}
         new_version = None
         if ifc_files:
             await _set_phase(context, run_id, JobPhase.MASTER_FILE)

@@ -121,16 +121,21 @@ def importable_products(model: ifcopenshell.file) -> list[Any]:
     return products
 
 
-def read_ifc(path: Path, threads: int | None = None) -> IfcSource:
-    """The importable products of an IFC file with their containers, property sets and meshes."""
+def read_ifc(path: Path, threads: int | None = None, *, unique_global_ids: bool = True) -> IfcSource:
+    """The importable products of an IFC file with their containers, property sets and meshes.
+
+    With `unique_global_ids` (GlobalIds are the products' provenance), a product whose GlobalId another one
+    had before it is left out with a `DuplicateGlobalId` issue; without, every product is read.
+    """
     model = open_ifc(path)
     issues: list[SyncIssue] = []
-    records: dict[str, IfcProductRecord] = {}
+    records: dict[int, IfcProductRecord] = {}  # by STEP instance id, which the geometry iterator gives back
     products = importable_products(model)
-    by_global_id: dict[str, Any] = {}
+    seen: set[str] = set()
+    read: list[Any] = []
     for product in products:
         global_id = str(product.GlobalId)
-        if global_id in records:
+        if unique_global_ids and global_id in seen:
             issues.append(
                 SyncIssue(
                     "DuplicateGlobalId",
@@ -140,8 +145,9 @@ def read_ifc(path: Path, threads: int | None = None) -> IfcSource:
                 )
             )
             continue
+        seen.add(global_id)
         container, container_key = container_of(product)
-        records[global_id] = IfcProductRecord(
+        records[int(product.id())] = IfcProductRecord(
             global_id=global_id,
             ifc_class=product.is_a(),
             name=product.Name or None,
@@ -150,8 +156,8 @@ def read_ifc(path: Path, threads: int | None = None) -> IfcSource:
             properties=_property_sets(product),
             attributes=_attributes(product),
         )
-        by_global_id[global_id] = product
-    _tessellate(model, list(by_global_id.values()), records, issues, threads)
+        read.append(product)
+    _tessellate(model, read, records, issues, threads)
     for record in records.values():
         if not record.mesh:
             issues.append(
@@ -242,7 +248,7 @@ def _settings() -> Any:
 def _tessellate(
     model: ifcopenshell.file,
     products: list[Any],
-    records: dict[str, IfcProductRecord],
+    records: dict[int, IfcProductRecord],
     issues: list[SyncIssue],
     threads: int | None,
 ) -> None:
@@ -259,7 +265,7 @@ def _tessellate(
     while True:
         try:
             shape = iterator.get()
-            record = records.get(str(shape.guid))
+            record = records.get(int(shape.id))
             if record is not None:
                 record.origin, record.angles, record.mesh = _mesh(shape)
         except Exception as problem:

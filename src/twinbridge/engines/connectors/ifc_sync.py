@@ -5,6 +5,10 @@ Identifier = GlobalId, Kind = "IfcProduct", Checksum = a hash of everything writ
 FederationGuid is the GlobalId expanded to a UUID, from which the IFC exporter derives the same GlobalId.
 A re-synchronization updates the elements whose GlobalId is still in the file, inserts the new ones and
 deletes those whose GlobalId disappeared; elements whose checksum did not change are left alone.
+
+With `ignore_global_ids` (the Synchronization flag ignoreIfcGlobalIds), for files whose authoring tool makes
+new GlobalIds on every export, the Identifier is instead `product_identifier`: the product's IFC class, its
+storey (or building) name, its Tag (else its Name) and its occurrence among products alike.
 """
 
 from __future__ import annotations
@@ -108,6 +112,9 @@ def synchronize_ifc(
     *,
     file_keys: Sequence[str] | None = None,
     threads: int | None = None,
+    previous_keys: Sequence[str | None] | None = None,
+    ignore_global_ids: bool = False,
+    clamp_z: float | None = None,
 ) -> SyncReport:
     """Write at `output` a new snapshot: `base_version` (or an empty iModel) updated with the IFC files.
 
@@ -115,6 +122,12 @@ def synchronize_ifc(
     file keys not in `file_keys` are kept as they are. Raises `SourceFileError` for an unusable IFC file
     (before the engine does anything) and `EngineError` subclasses when the engine fails; `output` is only
     written when everything succeeded.
+
+    `previous_keys` (one per file, or None) name the key a file had before (its connection's key policy
+    changed): the elements under that key are deleted, counted in the file's `deleted`, unless the key is
+    one of `file_keys`. `ignore_global_ids` keys provenance on `product_identifier` instead of GlobalIds (and
+    reads products whose GlobalId repeats); `clamp_z` bounds the Z range of the new project extents to
+    [-clamp_z, clamp_z].
     """
     paths = [Path(path) for path in source_files]
     keys = list(file_keys) if file_keys is not None else [path.name for path in paths]
@@ -122,6 +135,9 @@ def synchronize_ifc(
         raise ConnectorError(f"{len(paths)} source files but {len(keys)} file keys")
     if len(set(keys)) != len(keys):
         raise ConnectorError("file keys must be unique")
+    previous: list[str | None] = list(previous_keys) if previous_keys is not None else [None] * len(keys)
+    if len(previous) != len(keys):
+        raise ConnectorError(f"{len(keys)} file keys but {len(previous)} previous keys")
     output = Path(output)
     base = Path(base_version) if base_version is not None else None
     if base is not None:
@@ -131,7 +147,7 @@ def synchronize_ifc(
             raise ConnectorError("the output must not be the base version (it is never edited in place)")
         if base.stat().st_size == 0:
             base = None
-    sources = [read_ifc(path, threads) for path in paths]
+    sources = [read_ifc(path, threads, unique_global_ids=not ignore_global_ids) for path in paths]
     report = SyncReport(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.partial")
@@ -139,8 +155,8 @@ def synchronize_ifc(
         writer = SnapshotWriter(engine)
         try:
             writer.create(temporary, root_subject=output.stem, base=base)
-            _Synchronizer(writer, report).run(sources, keys)
-            writer.save(f"IFC synchronization of {', '.join(keys)}")
+            _Synchronizer(writer, report, by_global_id=not ignore_global_ids).run(sources, keys, previous)
+            writer.save(f"IFC synchronization of {', '.join(keys)}", clamp_z=clamp_z)
             writer.close()
         except BaseException:
             try:
@@ -186,38 +202,50 @@ class _Planned:
 
 
 class _Synchronizer:
-    def __init__(self, writer: SnapshotWriter, report: SyncReport) -> None:
+    def __init__(self, writer: SnapshotWriter, report: SyncReport, *, by_global_id: bool = True) -> None:
         self.writer = writer
         self.report = report
+        self.by_global_id = by_global_id
         self.models: dict[str, str] = {}
         self.categories: dict[str, str] = {}
 
-    def run(self, sources: list[IfcSource], keys: list[str]) -> None:
+    def run(self, sources: list[IfcSource], keys: list[str], previous_keys: list[str | None]) -> None:
         schema = self._update_schema(sources)
         self.report.schema_version = schema.version
         used_guids = self._federation_guids()
         deletes: list[str] = []
         updates: list[_Planned] = []
         inserts: list[_Planned] = []
-        for source, key in zip(sources, keys, strict=True):
+        for source, key, previous_key in zip(sources, keys, previous_keys, strict=True):
             file_report = FileSyncReport(key, source.path, source.schema, products=len(source.products))
             file_report.issues += source.issues
             self.report.files.append(file_report)
+            if previous_key is not None and previous_key not in keys:
+                retired = self._repository_link(previous_key)
+                if retired is not None:
+                    elements = [old.element_id for old in self._existing(retired).values()]
+                    deletes += elements
+                    file_report.deleted += len(elements)
             scope = self.writer.ensure_repository_link(key, source.path.name)
             existing = self._existing(scope)
-            model_names = _model_names(source, key)
+            model_names = _model_names(source, key, self.by_global_id)
+            identifiers = (
+                [record.global_id for record in source.products]
+                if self.by_global_id
+                else product_identifiers(source.products)
+            )
             seen: set[str] = set()
             code_counts: dict[tuple[str, str], int] = {}
             for record in source.products:
                 if record.name:
                     code = (model_names[record.container_key], record.name)
                     code_counts[code] = code_counts.get(code, 0) + 1
-            for record in source.products:
-                seen.add(record.global_id)
+            for record, identifier in zip(source.products, identifiers, strict=True):
+                seen.add(identifier)
                 model_name = model_names[record.container_key]
                 unique_name = bool(record.name) and code_counts.get((model_name, record.name or "")) == 1
-                spec = self._spec(record, schema, model_name, scope, unique_name, file_report)
-                old = existing.get(record.global_id)
+                spec = self._spec(record, identifier, schema, model_name, scope, unique_name, file_report)
+                old = existing.get(identifier)
                 if old is None:
                     inserts.append(_Planned(file_report, record, spec, None))
                 elif old.checksum == spec["aspect"]["checksum"]:
@@ -233,7 +261,7 @@ class _Synchronizer:
                     inserts.append(_Planned(file_report, record, spec, None, replaces=True))
                 else:
                     updates.append(_Planned(file_report, record, spec, old))
-            gone = [old for global_id, old in existing.items() if global_id not in seen]
+            gone = [old for identifier, old in existing.items() if identifier not in seen]
             deletes += [old.element_id for old in gone]
             file_report.deleted += len(gone)
         if deletes:
@@ -339,6 +367,14 @@ class _Synchronizer:
             )
         }
 
+    def _repository_link(self, code: str) -> str | None:
+        """The RepositoryLink of a file key, if one was made."""
+        for row in self.writer.query(
+            "SELECT ECInstanceId id FROM bis.RepositoryLink WHERE CodeValue = ?", [code]
+        ):
+            return str(row["id"])
+        return None
+
     def _existing(self, scope: str) -> dict[str, _Existing]:
         existing: dict[str, _Existing] = {}
         for row in self.writer.query(
@@ -374,6 +410,7 @@ class _Synchronizer:
     def _spec(
         self,
         record: IfcProductRecord,
+        identifier: str,
         schema: DynamicSchema,
         model_name: str,
         scope: str,
@@ -434,7 +471,7 @@ class _Synchronizer:
         ).hexdigest()
         spec["aspect"] = {
             "scope": scope,
-            "identifier": record.global_id,
+            "identifier": identifier,
             "kind": ASPECT_KIND,
             "version": CONNECTOR_VERSION,
             "checksum": digest,
@@ -442,18 +479,36 @@ class _Synchronizer:
         return spec
 
 
-def _model_names(source: IfcSource, key: str) -> dict[str, str]:
-    """Model name per container key: "<file key>: <storey or building name>", or the file key alone."""
-    names: dict[str, set[str]] = {}
+def product_identifier(record: IfcProductRecord, occurrence: int) -> str:
+    """A product's provenance when GlobalIds are ignored: `<IFC class>/<storey or building>/<Tag, else
+    Name>/<n>`, n counting from 1 the products of the file with the same first three parts, in file order.
+    Authoring tools keep Tags (Revit's and ArchiCAD's are their element ids) where they renew GlobalIds."""
+    label = record.attributes.get("Tag") or record.name or ""
+    return f"{record.ifc_class}/{record.container}/{label}/{occurrence}"
+
+
+def product_identifiers(records: Sequence[IfcProductRecord]) -> list[str]:
+    occurrences: dict[tuple[str, str, str], int] = {}
+    identifiers = []
+    for record in records:
+        alike = (record.ifc_class, record.container, record.attributes.get("Tag") or record.name or "")
+        occurrences[alike] = occurrences.get(alike, 0) + 1
+        identifiers.append(product_identifier(record, occurrences[alike]))
+    return identifiers
+
+
+def _model_names(source: IfcSource, key: str, by_global_id: bool = True) -> dict[str, str]:
+    """Model name per container key: "<file key>: <storey or building name>", or the file key alone. Two
+    containers of one name are told apart by their GlobalId, or by their order when GlobalIds are ignored."""
+    names: dict[str, list[str]] = {}
     for record in source.products:
-        if record.container_key:
-            names.setdefault(record.container, set()).add(record.container_key)
+        if record.container_key and record.container_key not in names.get(record.container, []):
+            names.setdefault(record.container, []).append(record.container_key)
     result: dict[str, str] = {"": key}
     for name, container_keys in names.items():
-        for container_key in container_keys:
-            result[container_key] = (
-                f"{key}: {name}" if len(container_keys) == 1 else f"{key}: {name} ({container_key})"
-            )
+        for index, container_key in enumerate(container_keys, start=1):
+            tag = container_key if by_global_id else str(index)
+            result[container_key] = f"{key}: {name}" if len(container_keys) == 1 else f"{key}: {name} ({tag})"
     return result
 
 

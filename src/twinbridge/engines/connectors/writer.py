@@ -68,8 +68,13 @@ class SnapshotWriter:
         if ids:
             self.engine.request("deleteElements", handle=self.handle, ids=list(ids))
 
-    def save(self, description: str) -> None:
-        self.engine.request("saveChanges", timeout=600.0, handle=self.handle, description=description)
+    def save(self, description: str, *, clamp_z: float | None = None) -> None:
+        """Saves the changes, the project extents becoming those of the elements; `clamp_z` then bounds
+        their Z range to [-clamp_z, clamp_z] (when they have an XY range)."""
+        arguments: dict[str, Any] = {"handle": self.handle, "description": description}
+        if clamp_z is not None:
+            arguments["clampZ"] = clamp_z
+        self.engine.request("saveChanges", timeout=600.0, **arguments)
 
     def close(self) -> None:
         if self.handle is not None and self.engine.alive:

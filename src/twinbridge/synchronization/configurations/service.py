@@ -20,6 +20,7 @@ from twinbridge.platform.time import utc_now
 from twinbridge.synchronization.configurations.flags import (
     BY_NAME,
     FlagValue,
+    RunFlags,
     Scope,
     in_catalogue_order,
     resolve,
@@ -144,3 +145,12 @@ class ConfigurationService:
         if found.configuration is None:
             raise ConfigurationNotFound()
         await self.configurations.delete(found.configuration)
+
+    async def run_flags(self, connection_id: str) -> RunFlags:
+        """What a run of the connection does differently: its configuration, then its iModel's, then its
+        iTwin's, read when the run starts (a configuration changed while the run waits applies to it)."""
+        found = await self.configurations.read(Scope.CONNECTION, connection_id, subject="")
+        if found is None:
+            return RunFlags()
+        own = found.configuration.settings if found.configuration is not None else {}
+        return RunFlags.of(resolve(Scope.CONNECTION, *found.inherited, own))

@@ -9,7 +9,13 @@ import ifcopenshell.guid
 import pytest
 
 from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart
-from twinbridge.engines.connectors.ifc_sync import _geometry_stream, _model_names, federation_guid, js_name
+from twinbridge.engines.connectors.ifc_sync import (
+    _geometry_stream,
+    _model_names,
+    federation_guid,
+    js_name,
+    product_identifiers,
+)
 from twinbridge.engines.ifc.identity import element_global_id
 from twinbridge.engines.ifc.mapping import ClassMapping
 
@@ -56,6 +62,39 @@ def test_models_are_named_after_file_key_and_storey_and_duplicate_storey_names_g
         "B": "main: Level 2 (B)",
         "C": "main: Level 2 (C)",
     }
+
+
+def test_without_global_ids_duplicate_storey_names_are_told_apart_by_their_order() -> None:
+    def record(container: str, key: str) -> IfcProductRecord:
+        return IfcProductRecord("g", "IfcWall", None, container, key, {}, {})
+
+    source = IfcSource(Path("x.ifc"), "IFC4", [record("Level 2", "C"), record("Level 2", "B")], [])
+    assert _model_names(source, "main", by_global_id=False) == {
+        "": "main",
+        "C": "main: Level 2 (1)",
+        "B": "main: Level 2 (2)",
+    }
+
+
+def test_without_global_ids_a_product_is_identified_by_class_storey_tag_or_name_and_occurrence() -> None:
+    def record(ifc_class: str, name: str | None, tag: str | None, global_id: str = "g") -> IfcProductRecord:
+        attributes = {"Tag": tag} if tag else {}
+        return IfcProductRecord(global_id, ifc_class, name, "Level 1", "L1", {}, attributes)
+
+    records = [
+        record("IfcDoor", "Door:80x210", "166070"),
+        record("IfcDoor", "Door:80x210", "166071"),
+        record("IfcWall", "Basic wall", None),
+        record("IfcWall", "Basic wall", None, global_id="g"),  # the same GlobalId again
+        record("IfcSlab", None, None),
+    ]
+    assert product_identifiers(records) == [
+        "IfcDoor/Level 1/166070/1",
+        "IfcDoor/Level 1/166071/1",
+        "IfcWall/Level 1/Basic wall/1",
+        "IfcWall/Level 1/Basic wall/2",
+        "IfcSlab/Level 1//1",
+    ]
 
 
 def test_js_names_lower_the_first_letter_only() -> None:

@@ -560,12 +560,26 @@ const ops = {
     return { ids };
   },
 
+  // {"op":"saveChanges","handle":h,"description":"..","updateExtents":true,"clampZ":8849}
+  // The project extents become those of the elements (updateExtents); with "clampZ" their Z range is then
+  // clamped to [-clampZ, clampZ], when they have an XY range (the Synchronization flag clampZExtent).
   async saveChanges(cmd) {
     const db = getWritableDb(cmd.handle);
+    let extents;
     if (cmd.updateExtents !== false) {
-      const ext = db.computeProjectExtents({}).extents;
-      if (!ext.isNull) db.updateProjectExtents(ext);
+      const computed = db.computeProjectExtents({}).extents;
+      if (!computed.isNull) extents = computed;
     }
+    if (cmd.clampZ !== undefined) {
+      if (typeof cmd.clampZ !== "number" || !(cmd.clampZ >= 0)) throw new EngineError("BAD_REQUEST", "clampZ must be a number >= 0");
+      const range = (extents || db.projectExtents).clone();
+      if (!range.isNull && (range.xLength() > 0 || range.yLength() > 0)) {
+        range.low.z = Math.min(Math.max(range.low.z, -cmd.clampZ), cmd.clampZ);
+        range.high.z = Math.min(Math.max(range.high.z, -cmd.clampZ), cmd.clampZ);
+        extents = range;
+      }
+    }
+    if (extents) db.updateProjectExtents(extents);
     db.saveChanges(cmd.description || "twinbridge");
     return {};
   },
