@@ -189,3 +189,52 @@ async def test_a_trailing_slash_is_answered_directly_not_redirected(
     assert created.status_code == 201, created.text
     fetched = await client.get(f"/itwins/{created.json()['iTwin']['id']}/", headers=auth_headers("alice"))
     assert fetched.json()["iTwin"]["displayName"] == "Slash"
+
+
+async def test_a_wrong_method_lists_every_method_of_the_path_in_allow(
+    client: httpx.AsyncClient, auth_headers: Headers
+) -> None:
+    headers = auth_headers("alice")
+    collection = await client.patch("/itwins", headers=headers)
+    member = await client.put("/itwins/some-id", headers=headers)
+    literal = await client.request("OPTIONS", "/itwins/favorites", headers=headers)
+    assert collection.headers["allow"] == "GET, POST"
+    assert member.headers["allow"] == "DELETE, GET, PATCH"
+    assert literal.headers["allow"] == "GET"  # not those of /itwins/{itwin_id}, which it also matches
+    assert [response.status_code for response in (collection, member, literal)] == [405, 405, 405]
+
+
+async def test_the_openapi_document_names_every_error_answer_in_the_envelope(
+    client: httpx.AsyncClient,
+) -> None:
+    document = (await client.get("/openapi.json")).json()
+    create = document["paths"]["/itwins"]["post"]
+    upload = document["paths"]["/storage/files/{file_id}/upload"]["put"]
+    token = document["paths"]["/connect/token"]["post"]
+    assert sorted(create["responses"]) == [
+        "201",
+        "401",
+        "403",
+        "404",
+        "409",
+        "413",
+        "422",
+        "429",
+        "500",
+        "503",
+        "507",
+    ]
+    assert create["responses"]["422"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorResponse"
+    }
+    assert create["security"] == [{"bearer": []}]
+    assert "401" not in upload["responses"]
+    assert "security" not in upload
+    assert token["responses"]["400"]["content"]["application/json"]["schema"]["title"] == "OAuthError"
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    skip = next(
+        parameter
+        for parameter in document["paths"]["/itwins"]["get"]["parameters"]
+        if parameter["name"] == "$skip"
+    )
+    assert skip["schema"]["maximum"] == 2**63 - 1

@@ -22,6 +22,7 @@ from twinbridge.auth.sign_in import (
 from twinbridge.db.database import Transaction
 from twinbridge.dependencies import RuntimeDependency
 from twinbridge.platform.errors import OAuthError
+from twinbridge.platform.openapi import ENVELOPE_REFERENCE, OAUTH_ERROR_SCHEMA, errors_as
 from twinbridge.platform.routing import documented_parameters
 from twinbridge.runtime import Runtime
 
@@ -85,8 +86,15 @@ def _sign_in(transaction: Transaction, runtime: Runtime) -> SignInService:
     return SignInService(transaction, runtime.issuer, settings.token_ttl, settings.refresh_token_ttl)
 
 
-@router.get("/connect/authorize")
+@router.get(
+    "/connect/authorize",
+    responses={
+        200: {"description": "A ticket without a redirect URL: the grant is recorded."},
+        302: {"description": "To the ticket's URL, or to `redirect_uri` with the code or the error."},
+    },
+)
 @documented_parameters(*AUTHORIZE_PARAMETERS)
+@errors_as({"anyOf": [OAUTH_ERROR_SCHEMA, ENVELOPE_REFERENCE]}, [400])
 async def authorize(request: Request, runtime: RuntimeDependency) -> Response:
     """Two uses, told apart by their parameters:
 
@@ -141,6 +149,7 @@ async def _revoking_reused_grants(runtime: Runtime, reused: GrantReused) -> None
 
 
 @router.post("/connect/token")
+@errors_as(OAUTH_ERROR_SCHEMA, [400, 401, 429])
 async def token(
     request: Request,
     runtime: RuntimeDependency,
@@ -206,7 +215,8 @@ async def token(
     )
 
 
-@router.post("/connect/revocation")
+@router.post("/connect/revocation", response_class=Response)
+@errors_as(OAUTH_ERROR_SCHEMA, [400, 401])
 async def revocation(
     request: Request,
     runtime: RuntimeDependency,

@@ -285,7 +285,7 @@ async def _commit_block_list(
 
 
 @router.post("/{imodel_id}/baselinefile/complete")
-@router.post("/{imodel_id}/baselinefile", include_in_schema=False)
+@router.post("/{imodel_id}/baselinefile", deprecated=True, summary="Complete Baseline (older clients)")
 @invalid_request_code(INVALID)
 async def complete_baseline(imodel_id: str, call: Writer) -> dict[str, Any]:
     """Step 3: the file is checked; a file that is not an iModel is refused with 422 and deleted."""

@@ -20,10 +20,13 @@ from twinbridge.imodels.repository import (
     SortKey,
 )
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, invalid_value
+from twinbridge.platform.openapi import any_case, one_of_in_any_case
 
 IMODEL_STATES = ("initialized", "notInitialized")
 NAMED_VERSION_STATES = ("visible", "hidden")
 CHANGESET_ORDER = ("index",)
+# The largest changeset index a query may name: the largest integer both databases hold.
+MAX_INDEX = 2**63 - 1
 
 
 def _parameter(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -37,34 +40,50 @@ def _parameter(name: str, description: str, schema: dict[str, Any] | None = None
 
 
 def _order_parameter(properties: tuple[str, ...]) -> dict[str, Any]:
+    word = "|".join(any_case(name) for name in properties)
+    key = f"\\s*({word})(\\s+({any_case('asc')}|{any_case('desc')}))?\\s*"
     return _parameter(
         "$orderBy",
         f"`<property>[ asc|desc]`, several separated by commas; properties: {', '.join(properties)}.",
+        {"type": "string", "pattern": f"^(\\s*|{key}(,{key})*)$"},
     )
 
 
+def _state_parameter(description: str, states: tuple[str, ...]) -> dict[str, Any]:
+    return _parameter(
+        description=description,
+        name="state",
+        schema={"type": "string", "pattern": one_of_in_any_case(states)},
+    )
+
+
+def _index_parameter(name: str, description: str) -> dict[str, Any]:
+    return _parameter(name, description, {"type": "integer", "minimum": 0, "maximum": MAX_INDEX})
+
+
+# Upstream pages with it; here no value is accepted (`not: {}`), so that no client takes a list for whole.
 CONTINUATION_TOKEN_PARAMETER = _parameter(
-    "$continuationToken", "Not supported: refused with 422. Page with $skip and $top, or follow _links.next."
+    "$continuationToken",
+    "Not supported: refused with 422. Page with $skip and $top, or follow _links.next.",
+    {"not": {}},
 )
 IMODEL_LIST_PARAMETERS: tuple[dict[str, Any], ...] = (
     _parameter("name", "Only the iModel with exactly this name."),
     _parameter("$search", "Only iModels whose name or description contains this text (any case)."),
-    _parameter("state", "Only iModels in this state.", {"type": "string", "enum": list(IMODEL_STATES)}),
+    _state_parameter("Only iModels in this state.", IMODEL_STATES),
     _order_parameter(tuple(IMODEL_SORT_COLUMNS)),
     CONTINUATION_TOKEN_PARAMETER,
 )
 CHANGESET_LIST_PARAMETERS: tuple[dict[str, Any], ...] = (
-    _parameter("afterIndex", "Only changesets with a greater index.", {"type": "integer", "minimum": 0}),
-    _parameter("lastIndex", "Only changesets up to this index.", {"type": "integer", "minimum": 0}),
+    _index_parameter("afterIndex", "Only changesets with a greater index."),
+    _index_parameter("lastIndex", "Only changesets up to this index."),
     _order_parameter(CHANGESET_ORDER),
     CONTINUATION_TOKEN_PARAMETER,
 )
 NAMED_VERSION_LIST_PARAMETERS: tuple[dict[str, Any], ...] = (
     _parameter("name", "Only the named version with exactly this name."),
     _parameter("$search", "Only named versions whose name or description contains this text (any case)."),
-    _parameter(
-        "state", "Only named versions in this state.", {"type": "string", "enum": list(NAMED_VERSION_STATES)}
-    ),
+    _state_parameter("Only named versions in this state.", NAMED_VERSION_STATES),
     _order_parameter(tuple(NAMED_VERSION_SORT_COLUMNS)),
     CONTINUATION_TOKEN_PARAMETER,
 )
@@ -111,7 +130,7 @@ def _index(query: Mapping[str, str], name: str) -> int | None:
         value = int(raw)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= MAX_INDEX:
         raise InvalidRequest(
             details=[
                 invalid_value(name, f"Provided {name} value is not valid: use a changeset index (0 or more).")

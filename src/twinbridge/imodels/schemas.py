@@ -10,13 +10,34 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.config import JsonDict
 
 from twinbridge.db.models import IModel, IModelVersion, NamedVersion
+from twinbridge.platform.openapi import given_not_null
 from twinbridge.platform.time import format_timestamp
 
 STORAGE_TYPE = "azure"
 # The largest file an upload URL can take: Azure's largest block blob (50,000 blocks of 4,000 MiB).
 MAX_BASELINE_FILE_SIZE = 50_000 * 4000 * 1024 * 1024
+
+
+# `_not_blank` for the OpenAPI document: a character that is not white space (and no NUL).
+NOT_BLANK: JsonDict = {"pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"}
+
+
+def _name_given_not_null(schema: dict[str, Any]) -> None:
+    given_not_null(schema)
+    schema.update(NOT_BLANK)
+
+
+def _served_creation_modes(schema: JsonDict) -> None:
+    """fromiModelVersion is read only to be refused (it is not served): the document does not offer it."""
+    schema["anyOf"] = [{"type": "string", "enum": ["empty", "fromBaseline"]}, {"type": "null"}]
+
+
+def _at_least_one_of(*names: str) -> dict[str, Any]:
+    """A PATCH body's schema rule: at least one of these properties (the service refuses an empty one)."""
+    return {"anyOf": [{"required": [name]} for name in names]}
 
 
 def _not_blank(value: str | None) -> str | None:
@@ -62,10 +83,10 @@ class IModelCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     itwin_id: str = Field(alias="iTwinId", min_length=1)
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255, json_schema_extra=NOT_BLANK)
     description: str | None = Field(default=None, max_length=255)
     creation_mode: Literal["empty", "fromBaseline", "fromiModelVersion"] | None = Field(
-        default=None, alias="creationMode"
+        default=None, alias="creationMode", json_schema_extra=_served_creation_modes
     )
     baseline_file: BaselineFileProperties | None = Field(default=None, alias="baselineFile")
     extent: Extent | None = None
@@ -73,7 +94,8 @@ class IModelCreate(BaseModel):
         default=None, alias="geographicCoordinateSystem"
     )
     containers_enabled: int | None = Field(default=None, alias="containersEnabled")
-    template: dict[str, Any] | None = None
+    # Read only to be refused with a clear message: creating from another iModel's version is not served.
+    template: dict[str, Any] | None = Field(default=None, json_schema_extra={"anyOf": [{"type": "null"}]})
 
     name_not_blank = field_validator("name")(_not_blank)
 
@@ -81,9 +103,13 @@ class IModelCreate(BaseModel):
 class IModelUpdate(BaseModel):
     """PATCH: only the properties given change; `null` clears description and extent."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra=_at_least_one_of("name", "description", "extent")
+    )
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=255, json_schema_extra=_name_given_not_null
+    )
     description: str | None = Field(default=None, max_length=255)
     extent: Extent | None = None
 
@@ -93,7 +119,7 @@ class IModelUpdate(BaseModel):
 class NamedVersionCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255, json_schema_extra=NOT_BLANK)
     description: str | None = Field(default=None, max_length=255)
     changeset_id: str | None = Field(default=None, alias="changesetId", min_length=1)
 
@@ -101,11 +127,15 @@ class NamedVersionCreate(BaseModel):
 
 
 class NamedVersionUpdate(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra=_at_least_one_of("name", "description", "state")
+    )
 
-    name: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(
+        default=None, min_length=1, max_length=255, json_schema_extra=_name_given_not_null
+    )
     description: str | None = Field(default=None, max_length=255)
-    state: Literal["visible", "hidden"] | None = None
+    state: Literal["visible", "hidden"] | None = Field(default=None, json_schema_extra=given_not_null)
 
     name_not_blank = field_validator("name")(_not_blank)
 

@@ -14,6 +14,7 @@ from twinbridge.auth.identity import MAX_NAME_LENGTH
 from twinbridge.auth.permissions import Role
 from twinbridge.db.models import ITwin, ITwinMember
 from twinbridge.platform.errors import ErrorDetail, InvalidRequest, invalid_value
+from twinbridge.platform.openapi import any_case, given_not_null, one_of_in_any_case
 from twinbridge.platform.time import format_timestamp
 
 ITwinClass = Literal["Account", "Thing", "Endeavor"]
@@ -55,6 +56,12 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def _time_zone_schema(schema: dict[str, Any]) -> None:
+    """The time zone ids this machine knows, as the values `ianaTimeZone` takes."""
+    if _time_zones():
+        schema["enum"] = [None, *sorted(_time_zones())]
+
+
 def _check_time_zone(value: str | None) -> str | None:
     """An IANA time zone id; checked when this machine has the time zone database (tzdata)."""
     if value is not None and _time_zones() and value not in _time_zones():
@@ -77,7 +84,9 @@ class ITwinCreate(BaseModel):
     status: ITwinStatus | None = None
     parent_id: str | None = Field(default=None, alias="parentId", min_length=1, max_length=36)
     itwin_account_id: str | None = Field(default=None, alias="iTwinAccountId", min_length=1, max_length=255)
-    iana_time_zone: str | None = Field(default=None, alias="ianaTimeZone", max_length=64)
+    iana_time_zone: str | None = Field(
+        default=None, alias="ianaTimeZone", max_length=64, json_schema_extra=_time_zone_schema
+    )
     geographic_location: str | None = Field(default=None, alias="geographicLocation", max_length=255)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
@@ -95,16 +104,22 @@ class ITwinUpdate(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    display_name: str | None = Field(default=None, alias="displayName", min_length=1, max_length=255)
-    itwin_class: ITwinClass | None = Field(default=None, alias="class")
-    sub_class: ITwinSubClass | None = Field(default=None, alias="subClass")
+    display_name: str | None = Field(
+        default=None, alias="displayName", min_length=1, max_length=255, json_schema_extra=given_not_null
+    )
+    itwin_class: ITwinClass | None = Field(default=None, alias="class", json_schema_extra=given_not_null)
+    sub_class: ITwinSubClass | None = Field(default=None, alias="subClass", json_schema_extra=given_not_null)
     itwin_type: str | None = Field(default=None, alias="type", max_length=255)
     number: str | None = Field(default=None, min_length=1, max_length=255)
-    data_center_location: DataCenterLocation | None = Field(default=None, alias="dataCenterLocation")
-    status: ITwinStatus | None = None
+    data_center_location: DataCenterLocation | None = Field(
+        default=None, alias="dataCenterLocation", json_schema_extra=given_not_null
+    )
+    status: ITwinStatus | None = Field(default=None, json_schema_extra=given_not_null)
     parent_id: str | None = Field(default=None, alias="parentId", min_length=1, max_length=36)
     itwin_account_id: str | None = Field(default=None, alias="iTwinAccountId", min_length=1, max_length=255)
-    iana_time_zone: str | None = Field(default=None, alias="ianaTimeZone", max_length=64)
+    iana_time_zone: str | None = Field(
+        default=None, alias="ianaTimeZone", max_length=64, json_schema_extra=_time_zone_schema
+    )
     geographic_location: str | None = Field(default=None, alias="geographicLocation", max_length=255)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
@@ -278,26 +293,57 @@ def itwin_filter_of(query: Mapping[str, str], headers: Mapping[str, str]) -> ITw
     )
 
 
-def _parameter(name: str, description: str, location: str = "query") -> dict[str, Any]:
+def _parameter(
+    name: str, description: str, location: str = "query", schema: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": location,
         "required": False,
         "description": description,
-        "schema": {"type": "string"},
+        "schema": schema or {"type": "string"},
     }
+
+
+def _words_in_any_case(
+    words: tuple[str, ...] | list[str], *, listed: bool = False, padded: bool = True
+) -> dict[str, Any]:
+    """The schema of a parameter taking one of `words` in any case (several, comma-separated, if `listed`),
+    with white space around (`padded`) where the server strips it; an empty value is no value."""
+    if not listed:
+        return {"type": "string", "pattern": one_of_in_any_case(words, padded=padded)}
+    word = "|".join(any_case(item) for item in words)
+    return {"type": "string", "pattern": f"^(\\s*({word})\\s*(,\\s*({word})\\s*)*)?$"}
+
+
+def _exact(words: tuple[str, ...]) -> dict[str, Any]:
+    """One of `words` as spelled, or an empty value (no value)."""
+    return {"type": "string", "enum": ["", *words]}
 
 
 # The parameters `itwin_filter_of` reads, for the OpenAPI document (and the app's query-name spelling).
 FILTER_PARAMETERS: tuple[dict[str, Any], ...] = (
-    _parameter("subClass", f"One or more (comma-separated) of {', '.join(SUB_CLASSES)}."),
-    _parameter("status", "Active, Inactive or Trial. Without it, Inactive iTwins are left out."),
-    _parameter("includeInactive", "true: every status. Cannot be used with status."),
+    _parameter(
+        "subClass",
+        f"One or more (comma-separated) of {', '.join(SUB_CLASSES)}.",
+        schema=_words_in_any_case(SUB_CLASSES, listed=True),
+    ),
+    _parameter(
+        "status",
+        "Active, Inactive or Trial. Without it, Inactive iTwins are left out.",
+        schema=_words_in_any_case(STATUSES),
+    ),
+    _parameter(
+        "includeInactive",
+        "true: every status. Cannot be used with status.",
+        schema=_words_in_any_case(("true", "false"), padded=False),
+    ),
     _parameter("type", "Exact type."),
     _parameter(
         "x-itwin-query-scope",
         "memberOfItwin (default) or all; both list the iTwins the caller is a member of.",
         "header",
+        _words_in_any_case(list(QUERY_SCOPES.values())),
     ),
     _parameter("displayName", "Exact displayName. Cannot be used with $search."),
     _parameter("number", "Exact number. Cannot be used with $search."),
@@ -308,6 +354,7 @@ FILTER_PARAMETERS: tuple[dict[str, Any], ...] = (
         "X-Max-Return",
         f"At most this many iTwins over all pages (1-{MAX_MAX_RETURN}, default 1000).",
         "header",
+        {"type": "integer", "minimum": 1, "maximum": MAX_MAX_RETURN},
     ),
 )
 REPOSITORY_CLASSES = (
@@ -323,8 +370,12 @@ REPOSITORY_CLASSES = (
 )
 REPOSITORY_SUB_CLASSES = ("WebMapService", "WebMapTileService", "ArcGIS", "UrlTemplate", "EvoWorkspace")
 REPOSITORY_PARAMETERS: tuple[dict[str, Any], ...] = (
-    _parameter("class", f"One of {', '.join(REPOSITORY_CLASSES)}."),
-    _parameter("subClass", f"One of {', '.join(REPOSITORY_SUB_CLASSES)}; needs class."),
+    _parameter("class", f"One of {', '.join(REPOSITORY_CLASSES)}.", schema=_exact(REPOSITORY_CLASSES)),
+    _parameter(
+        "subClass",
+        f"One of {', '.join(REPOSITORY_SUB_CLASSES)}; needs class.",
+        schema=_exact(REPOSITORY_SUB_CLASSES),
+    ),
 )
 
 

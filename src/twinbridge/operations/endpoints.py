@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from twinbridge import __version__
 from twinbridge.dependencies import RuntimeDependency
@@ -11,7 +11,7 @@ from twinbridge.dependencies import RuntimeDependency
 router = APIRouter(tags=["Operations"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "The database does not answer."}})
 async def health(runtime: RuntimeDependency) -> JSONResponse:
     try:
         async with runtime.database.transaction(write=False) as transaction:
@@ -23,7 +23,7 @@ async def health(runtime: RuntimeDependency) -> JSONResponse:
     return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(runtime: RuntimeDependency) -> Response:
     content, media_type = runtime.metrics.render()
     return Response(content, media_type=media_type)

@@ -28,6 +28,7 @@ from twinbridge.platform.errors import (
     missing_parameter,
     missing_property,
 )
+from twinbridge.platform.routing import allowed_methods
 
 logger = structlog.get_logger(__name__)
 
@@ -130,6 +131,8 @@ async def handle_http_exception(request: Request, error: Exception) -> JSONRespo
         rendered = NotFound()
     elif error.status_code == 405:
         rendered = MethodNotAllowed()
+        rendered.headers = {"allow": ", ".join(allowed_methods(request.app, request.url.path))}
+        return _render(rendered)
     elif error.status_code == 413:
         rendered = PayloadTooLarge()
     else:

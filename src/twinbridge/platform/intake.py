@@ -61,6 +61,14 @@ def _depends_on_token(dependant: Dependant) -> bool:
     return any(_depends_on_token(dependency) for dependency in dependant.dependencies)
 
 
+def operation_checks_token(route: APIRoute) -> bool:
+    return _depends_on_token(route.dependant)
+
+
+def operation_streams_body(route: APIRoute) -> bool:
+    return bool(getattr(route.endpoint, _STREAMS_BODY, False))
+
+
 def payload_too_large() -> PayloadTooLarge:
     """The 413 of a refused body; the connection closes, so that the client stops sending the rest."""
     return PayloadTooLarge(headers={"connection": "close"})
@@ -147,8 +155,8 @@ class GuardedOperation:
 
     def __init__(self, route: APIRoute, app: ASGIApp) -> None:
         self.app = app
-        self.streams_body = bool(getattr(route.endpoint, _STREAMS_BODY, False))
-        self.checks_token = _depends_on_token(route.dependant)
+        self.streams_body = operation_streams_body(route)
+        self.checks_token = operation_checks_token(route)
         self.has_path_parameters = bool(route.param_convertors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

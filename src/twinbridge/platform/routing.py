@@ -29,6 +29,7 @@ from twinbridge.platform.intake import (
     IntakeRules,
     guard,
 )
+from twinbridge.platform.openapi import complete_document
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 _DOCUMENTED_PARAMETERS = "__openapi_parameters__"
@@ -144,6 +145,29 @@ def _operations(routes: Sequence[BaseRoute]) -> list[APIRoute]:
     return found
 
 
+_METHODS_BY_PATH = "methods_by_path"
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods documented at `path`: those of its most specific path template (literal words count
+    before parameters, so `/itwins/favorites` is not `/itwins/{itwin_id}`). What a 405's `Allow` lists;
+    Starlette's lists those of the first route it found there, one of several when each method has a route
+    of its own."""
+    templates: dict[str, tuple[Any, int, set[str]]] | None = getattr(app.state, _METHODS_BY_PATH, None)
+    if templates is None:
+        templates = {}
+        for route in _operations(app.routes):
+            literal_words = sum(1 for word in route.path_format.split("/") if not word.startswith("{"))
+            known = templates.setdefault(route.path_format, (route.path_regex, literal_words, set()))
+            known[2].update(route.methods or ())
+        setattr(app.state, _METHODS_BY_PATH, templates)
+    matching = [(literal, methods) for pattern, literal, methods in templates.values() if pattern.match(path)]
+    if not matching:
+        return []
+    most_specific = max(literal for literal, _ in matching)
+    return sorted(set().union(*(methods for literal, methods in matching if literal == most_specific)))
+
+
 def query_parameter_names(app: FastAPI) -> dict[str, str]:
     """Every query parameter name an operation reads (declared, or documented as read by hand), by its
     lowercase form: what `platform.paths.CanonicalRequest` rewrites names in any case to."""
@@ -167,7 +191,7 @@ def include_routers(
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     authenticate: Authenticate | None = None,
 ) -> None:
-    """Routers with a prefix are reached through a PrefixRoute, the others are included as usual.
+    """Routers with a prefix are reached through a PrefixRoute, the routes of the others directly.
 
     Every operation is put behind a `twinbridge.platform.intake.GuardedOperation`: bodies of at most
     `max_body_size` bytes (unless it streams its own), `authenticate` before the body of an operation that
@@ -182,16 +206,17 @@ def include_routers(
         if router.prefix:
             app.router.routes.append(PrefixRoute(router.prefix, router))
         else:
-            app.include_router(router)
+            # The router's own routes, not copies of them (what FastAPI's include_router makes): they are the
+            # ones put behind a GuardedOperation.
+            app.router.routes.extend(router.routes)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             routes: list[BaseRoute] = []
             for route in app.routes:
                 routes += route.router.routes if isinstance(route, PrefixRoute) else [route]
-            app.openapi_schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=routes
-            )
+            document = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=routes)
+            app.openapi_schema = complete_document(document, _operations(routes))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from twinbridge.db.models import StorageFile, StorageFolder
+from twinbridge.platform.openapi import given_not_null
 from twinbridge.platform.time import format_timestamp
 from twinbridge.storage.signing import DownloadSignature
 
@@ -30,7 +33,9 @@ class FileContentUpdate(BaseModel):
 class FileUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    display_name: str | None = Field(default=None, alias="displayName", min_length=1, max_length=255)
+    display_name: str | None = Field(
+        default=None, alias="displayName", min_length=1, max_length=255, json_schema_extra=given_not_null
+    )
     description: str | None = Field(default=None, max_length=255)
 
     @field_validator("display_name")
@@ -45,6 +50,11 @@ class FileUpdate(BaseModel):
 # Characters a folder name may not hold (those of Windows file names, and control characters): upstream
 # answers InvalidCreateFolderRequest for "Folder name contains invalid characters" without listing them.
 FOLDER_NAME_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
+# The same rule for the OpenAPI document: allowed characters only, and one that is neither a dot nor a space.
+_FOLDER_CHARACTER = r'[^\\/:*?"<>|\u0000-\u001f]'
+_FOLDER_NAME_SCHEMA: JsonDict = {
+    "pattern": f"^{_FOLDER_CHARACTER}*{_FOLDER_CHARACTER[:-1]} .]{_FOLDER_CHARACTER}*$"
+}
 
 
 def _check_folder_name(value: str | None) -> str | None:
@@ -55,10 +65,17 @@ def _check_folder_name(value: str | None) -> str | None:
     return value
 
 
+def _folder_name_given_not_null(schema: dict[str, Any]) -> None:
+    given_not_null(schema)
+    schema.update(_FOLDER_NAME_SCHEMA)
+
+
 class FolderCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    display_name: str = Field(alias="displayName", min_length=1, max_length=255)
+    display_name: str = Field(
+        alias="displayName", min_length=1, max_length=255, json_schema_extra=_FOLDER_NAME_SCHEMA
+    )
     description: str | None = Field(default=None, max_length=255)
 
     _name = field_validator("display_name")(_check_folder_name)
@@ -67,7 +84,13 @@ class FolderCreate(BaseModel):
 class FolderUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    display_name: str | None = Field(default=None, alias="displayName", min_length=1, max_length=255)
+    display_name: str | None = Field(
+        default=None,
+        alias="displayName",
+        min_length=1,
+        max_length=255,
+        json_schema_extra=_folder_name_given_not_null,
+    )
     description: str | None = Field(default=None, max_length=255)
 
     @field_validator("display_name")
