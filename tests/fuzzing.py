@@ -30,6 +30,8 @@ class FuzzFigures:
     failures: dict[str, int] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     failing_operations: dict[str, list[str]] = field(default_factory=dict)
+    # Schemathesis's own errors (an operation it could not generate for), not the server's.
+    tool_errors: int = 0
     output: str = ""
 
     @property
@@ -43,6 +45,7 @@ class FuzzFigures:
         return (
             f"{self.requests} requests to {self.operations} operations, {self.server_errors} answered 5xx, "
             f"{self.violations} schema violations{f' ({codes})' if codes else ''}"
+            + (f"; schemathesis errors: {self.tool_errors}" if self.tool_errors else "")
         )
 
 
@@ -106,5 +109,6 @@ def run_schemathesis(
         failures={failure["code"]: int(failure["count"]) for failure in summary["failures"]},
         titles={failure["code"]: failure["title"] for failure in summary["failures"]},
         failing_operations={failure["code"]: list(failure["operations"]) for failure in summary["failures"]},
+        tool_errors=len(summary.get("errors") or []),
         output=done.stdout[-20_000:],
     )

@@ -354,7 +354,13 @@ FILTER_PARAMETERS: tuple[dict[str, Any], ...] = (
         "X-Max-Return",
         f"At most this many iTwins over all pages (1-{MAX_MAX_RETURN}, default 1000).",
         "header",
-        {"type": "integer", "minimum": 1, "maximum": MAX_MAX_RETURN},
+        # An empty header is no header, as for the other filters.
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_MAX_RETURN},
+                {"type": "string", "maxLength": 0},
+            ]
+        },
     ),
 )
 REPOSITORY_CLASSES = (
