@@ -25,6 +25,7 @@ def routers() -> list[APIRouter]:
     from twinbridge.storage.endpoints import router as storage_router
     from twinbridge.synchronization.configurations.endpoints import router as configurations_router
     from twinbridge.synchronization.endpoints import router as synchronization_router
+    from twinbridge.synchronization.reports.endpoints import router as reports_router
 
     return [
         operations_router,
@@ -34,6 +35,7 @@ def routers() -> list[APIRouter]:
         storage_router,
         export_router,
         configurations_router,  # before /synchronization, whose prefix also matches its paths
+        reports_router,  # likewise
         synchronization_router,
     ]
 

@@ -465,6 +465,7 @@ class IModelService:
         keys = [version.blob_key for version in await self.repository.all_versions(imodel.id)]
         keys += [block.block_key for block in await self.repository.upload_blocks(imodel.id)]
         keys.append(upload_key(imodel.id))
+        keys += await self.repository.run_blob_keys(imodel.id)
         await self.repository.delete(imodel)
         self.transaction.after_commit(lambda: self._delete_blobs(keys))
 

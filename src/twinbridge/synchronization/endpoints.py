@@ -108,7 +108,7 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
     async def delete_connection(connection_id: str, call: Writer) -> Response:
         async with call.transaction() as transaction:
             await SynchronizationService(transaction).delete_connection(
-                kind, connection_id, call.caller.subject
+                kind, connection_id, call.caller.subject, call.runtime.blobs
             )
         return Response(status_code=204)
 

@@ -10,12 +10,16 @@ workspace, under names made safe from the caller's (`.`, `..` or a 300-character
 
 The flags of the connection's configuration (then its iModel's, then its iTwin's) are read when the run
 starts: ignoreIfcGlobalIds, clampZExtent and enableFileNamePolicy change what the IFC connector does.
+
+Each task writes a diagnostic report (synchronization.reports) in the transaction that completes the run:
+its file's counts, every warning and skipped product, whether a version was written, the phases' timings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,21 +28,23 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from twinbridge.auth.grants import GrantService
-from twinbridge.db.models import Run
+from twinbridge.db.models import Run, Task
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.imodels.service import IModelService
 from twinbridge.platform.disk import is_disk_full
 from twinbridge.platform.outbound import OutboundError
-from twinbridge.platform.time import utc_now
+from twinbridge.platform.time import format_timestamp, utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
-from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase
+from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase, RunKind
 from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error, without_server_paths
 from twinbridge.runs.worker import WorkerContext
 from twinbridge.runs.workspace import local_file_name, run_workspace
 from twinbridge.storage.service import FileNotFound, StorageService
 from twinbridge.synchronization.configurations.flags import CLAMPED_Z_EXTENT, RunFlags
 from twinbridge.synchronization.configurations.service import ConfigurationService
+from twinbridge.synchronization.reports.content import REPORT_VERSION
+from twinbridge.synchronization.reports.service import ReportService
 
 if TYPE_CHECKING:
     from twinbridge.engines.connectors import FileSyncReport, SyncReport
@@ -54,6 +60,8 @@ class TaskOutcome:
     result: ExecutionResult
     error: dict[str, Any] | None = None
     details: dict[str, Any] | None = None
+    # What the connector did with the task's file, for its diagnostic report.
+    file: FileSyncReport | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,9 @@ class SyncPlan:
     base_version: Path | None
     tasks: dict[str, TaskFile] = field(default_factory=dict)
     flags: RunFlags = field(default_factory=RunFlags)
+    # Seconds per phase and task, for the diagnostic reports: preprocessor (fetching), masterFile (the
+    # connector: reading the file, and writing the new version for all files), finalizing.
+    timings: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 # A task's details list its first issues; the diagnostic report keeps them all.
@@ -122,7 +133,7 @@ def _file_outcome(file: FileSyncReport) -> TaskOutcome:
     if len(issues) > ISSUES_IN_TASK_DETAILS:
         details["warningsOmitted"] = len(issues) - ISSUES_IN_TASK_DETAILS
     result = ExecutionResult.PARTIAL_SUCCESS if issues else ExecutionResult.SUCCESS
-    return TaskOutcome(result, None, details)
+    return TaskOutcome(result, None, details, file)
 
 
 def _no_connector(connector_type: str) -> TaskOutcome:
@@ -323,10 +334,13 @@ async def _record(
         if run is None or run.worker_id != context.worker_id:
             logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id)
             return
+        finalizing = time.monotonic()
+        version = None
         if new_version is not None:
-            await IModelService(transaction, context.runtime.blobs).add_version(
+            version = await IModelService(transaction, context.runtime.blobs).add_version(
                 plan.imodel_id, new_version, plan.requested_by
             )
+        finalizing = time.monotonic() - finalizing
         now = utc_now()
         results = []
         for job in run.jobs:
@@ -345,6 +359,61 @@ async def _record(
             results += job_results
         finish(run, _overall(results))
         await runs.save(run)
+        reports = ReportService(transaction, context.runtime.blobs)
+        for job in run.jobs:
+            for task in job.tasks:
+                index = version.changeset_index if version else None
+                content = _report_content(run, task, plan, outcomes[task.id], index, finalizing)
+                await reports.store(run.id, task.id, run.imodel_id, content)
+
+
+def _version_message(changeset_index: int | None) -> str:
+    if changeset_index is not None:
+        return f"The run wrote version {changeset_index} of the iModel (changeset {changeset_index})."
+    return "The run wrote no new version: the iModel is as it was."
+
+
+def _report_content(
+    run: Run,
+    task: Task,
+    plan: SyncPlan,
+    outcome: TaskOutcome,
+    changeset_index: int | None,
+    finalizing_seconds: float,
+) -> dict[str, Any]:
+    """A task's diagnostic report: everything its details summarize, in full, with the timings."""
+    task_file = plan.tasks[task.id]
+    file = outcome.file
+    timings = {name: round(seconds, 3) for name, seconds in plan.timings.get(task.id, {}).items()}
+    timings["finalizing"] = round(finalizing_seconds, 3)
+    details = outcome.details or {}
+    report: dict[str, Any] = {
+        "reportVersion": REPORT_VERSION,
+        "runId": run.id,
+        "taskId": task.id,
+        "iModelId": run.imodel_id,
+        "connectionId": run.connection_id,
+        "createdDateTime": format_timestamp(utc_now()),
+        "file": {
+            "storageFileId" if run.kind == RunKind.STORAGE.value else "sourceFileId": task_file.source_id,
+            "name": task_file.name,
+            "connectorType": task_file.connector_type,
+            "schema": file.schema if file else None,
+        },
+        "result": outcome.result.value,
+        "message": details.get("synchronizationReport", {}).get("message", ""),
+        "error": outcome.error,
+        "version": {
+            "written": changeset_index is not None,
+            "changesetIndex": changeset_index,
+            "message": _version_message(changeset_index),
+        },
+        "elements": details.get("elements"),
+        "warnings": [issue.as_dict() for issue in file.issues] if file else [],
+        "skipped": [item.as_dict() for item in file.skipped] if file else [],
+        "timings": timings,
+    }
+    return report
 
 
 def _overall(results: list[ExecutionResult]) -> ExecutionResult:
@@ -366,7 +435,9 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
             if task_file.connector_type not in CONNECTORS:
                 outcomes[task_id] = _no_connector(task_file.connector_type)
                 continue
+            started = time.monotonic()
             fetched = await _fetch(context, plan, task_id, directory)
+            plan.timings[task_id] = {"preprocessor": time.monotonic() - started}
             if isinstance(fetched, TaskOutcome):
                 outcomes[task_id] = fetched
             else:
@@ -379,6 +450,7 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
         if ifc_files:
             await _set_phase(context, run_id, JobPhase.MASTER_FILE)
             output = directory / "next.bim"
+            started = time.monotonic()
             try:
                 report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, output)
             except Exception as failure:  # the connector's failure is the task's, stated for the user
@@ -401,10 +473,18 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                 )
                 for task_id in ifc_files:
                     outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
+                    plan.timings[task_id]["masterFile"] = time.monotonic() - started
             else:
                 new_version = output
                 for task_id, file_report in zip(ifc_files, report.files, strict=True):
                     outcomes[task_id] = _file_outcome(file_report)
+                    plan.timings[task_id].update(
+                        {
+                            "masterFile": time.monotonic() - started,
+                            "readingFile": file_report.read_seconds,
+                            "writingVersion": report.write_seconds,
+                        }
+                    )
         await _record(context, run_id, outcomes, new_version, plan)
 
 

@@ -22,8 +22,10 @@ from twinbridge.platform.outbound import url_problem
 from twinbridge.platform.paging import Page
 from twinbridge.runs.service import JobPlan, RunCreation, RunNotFound, RunService
 from twinbridge.runs.states import JobPhase, RunKind
+from twinbridge.storage.blobs import BlobStorage
 from twinbridge.storage.repository import StorageRepository
 from twinbridge.storage.service import COMPLETE
+from twinbridge.synchronization.reports.service import ReportService
 from twinbridge.synchronization.repository import RUN_OWNER, SyncConnectionRepository
 from twinbridge.synchronization.schemas import (
     ConnectionCreate,
@@ -63,6 +65,7 @@ class FileMappingExists(Conflict):
 
 class SynchronizationService:
     def __init__(self, transaction: Transaction) -> None:
+        self.transaction = transaction
         self.connections = SyncConnectionRepository(transaction)
         self.imodels = IModelRepository(transaction)
         self.itwins = ITwinService(transaction)
@@ -170,8 +173,13 @@ class SynchronizationService:
             connection.authentication_type = body.authentication_type
         return await self.connections.update(connection)
 
-    async def delete_connection(self, kind: str, connection_id: str, caller: str) -> None:
+    async def delete_connection(
+        self, kind: str, connection_id: str, caller: str, blobs: BlobStorage | None = None
+    ) -> None:
+        """Deletes the connection with its runs; `blobs` given, their diagnostic reports' blobs too."""
         connection = await self.authorized_connection(kind, connection_id, caller, Action.MODIFY)
+        if blobs is not None:
+            await ReportService(self.transaction, blobs).forget_connection(connection.id)
         await self.runs.forget_connection(connection.id)
         await self.connections.delete(connection)
 

@@ -13,6 +13,7 @@ from twinbridge.db.models.sign_in import AuthorizationCode, RefreshToken, Refres
 from twinbridge.db.models.storage import StorageFile, StorageFolder
 from twinbridge.db.models.sync_configuration import SyncConfiguration
 from twinbridge.db.models.sync_connection import SyncConnection, SyncSourceFile
+from twinbridge.db.models.sync_report import SyncReport
 from twinbridge.db.models.user_grant import UserGrant
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "StorageFolder",
     "SyncConfiguration",
     "SyncConnection",
+    "SyncReport",
     "SyncSourceFile",
     "Task",
     "UserGrant",

@@ -2,11 +2,12 @@
 
 from twinbridge.engines.connectors.errors import ConnectorError, SourceFileError
 from twinbridge.engines.connectors.ifc_sync import FileSyncReport, SyncReport, synchronize_ifc
-from twinbridge.engines.connectors.issues import SyncIssue
+from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 
 __all__ = [
     "ConnectorError",
     "FileSyncReport",
+    "SkippedItem",
     "SourceFileError",
     "SyncIssue",
     "SyncReport",

@@ -15,6 +15,7 @@ import logging
 import math
 import multiprocessing
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ import ifcopenshell.util.element
 import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
-from twinbridge.engines.connectors.issues import SyncIssue
+from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,10 @@ class IfcSource:
     schema: str
     products: list[IfcProductRecord]
     issues: list[SyncIssue]
+    # Products of the file that are not imported, each with its reason.
+    skipped: list[SkippedItem] = field(default_factory=list)
+    # How long reading and tessellating the file took.
+    read_seconds: float = 0.0
 
 
 def open_ifc(path: Path) -> ifcopenshell.file:
@@ -121,12 +126,44 @@ def importable_products(model: ifcopenshell.file) -> list[Any]:
     return products
 
 
+# Why a product that is not an importable element is left out, by the first class it is an instance of.
+_SKIP_REASONS = (
+    ("IfcFeatureElementSubtraction", "openings and voids are not imported (their hosts carry the cut)"),
+    ("IfcVirtualElement", "virtual elements are not imported"),
+    ("IfcSpatialStructureElement", "the spatial structure is not imported (its storeys name models)"),
+    ("IfcSpatialElement", "spatial elements are not imported"),
+    ("IfcGrid", "grids are not imported"),
+    ("IfcAnnotation", "annotations are not imported"),
+    ("IfcPort", "ports are not imported"),
+    ("IfcPositioningElement", "positioning elements (grids, alignments) are not imported"),
+)
+
+
+def skipped_products(model: ifcopenshell.file) -> list[SkippedItem]:
+    """Every IfcProduct of the file that `importable_products` leaves out, with the reason."""
+    skipped = []
+    products: Sequence[Any] = model.by_type("IfcProduct")
+    for product in products:
+        ifc_class = product.is_a()
+        reason = next((why for name, why in _SKIP_REASONS if product.is_a(name)), None)
+        if reason is None:
+            if not product.is_a("IfcElement"):
+                reason = f"{ifc_class} is not an element; only IfcElements are imported"
+            elif product.Representation is None:
+                reason = "it has no representation of its own (the parts of an assembly are imported)"
+            else:
+                continue
+        skipped.append(SkippedItem(ifc_class, reason, str(product.GlobalId)))
+    return skipped
+
+
 def read_ifc(path: Path, threads: int | None = None, *, unique_global_ids: bool = True) -> IfcSource:
     """The importable products of an IFC file with their containers, property sets and meshes.
 
     With `unique_global_ids` (GlobalIds are the products' provenance), a product whose GlobalId another one
     had before it is left out with a `DuplicateGlobalId` issue; without, every product is read.
     """
+    started = time.monotonic()
     model = open_ifc(path)
     issues: list[SyncIssue] = []
     records: dict[int, IfcProductRecord] = {}  # by STEP instance id, which the geometry iterator gives back
@@ -168,7 +205,12 @@ def read_ifc(path: Path, threads: int | None = None, *, unique_global_ids: bool 
                 )
             )
     return IfcSource(
-        path, str(model.schema_identifier or model.schema).upper(), list(records.values()), issues
+        path,
+        str(model.schema_identifier or model.schema).upper(),
+        list(records.values()),
+        issues,
+        skipped_products(model),
+        time.monotonic() - started,
     )
 
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from twinbridge.engines.connectors.ifc_schema import (
     merge_types,
     property_name,
 )
-from twinbridge.engines.connectors.issues import SyncIssue
+from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.connectors.writer import SnapshotWriter
 from twinbridge.engines.imodel import EngineError, EnginePool
 
@@ -60,6 +61,8 @@ class FileSyncReport:
     deleted: int = 0
     unchanged: int = 0
     issues: list[SyncIssue] = field(default_factory=list)
+    skipped: list[SkippedItem] = field(default_factory=list)
+    read_seconds: float = 0.0  # reading and tessellating the file
 
 
 @dataclass
@@ -69,6 +72,7 @@ class SyncReport:
     output: Path
     files: list[FileSyncReport] = field(default_factory=list)
     schema_version: str | None = None
+    write_seconds: float = 0.0  # writing the new snapshot with the engine, for all files
 
     @property
     def inserted(self) -> int:
@@ -151,6 +155,7 @@ def synchronize_ifc(
     report = SyncReport(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.partial")
+    started = time.monotonic()
     with pool.engine() as engine:
         writer = SnapshotWriter(engine)
         try:
@@ -166,6 +171,7 @@ def synchronize_ifc(
             temporary.unlink(missing_ok=True)
             raise
     os.replace(temporary, output)
+    report.write_seconds = time.monotonic() - started
     logger.info(
         "IFC sync to %s: %d inserted, %d updated, %d deleted, %d unchanged, %d issues",
         output,
@@ -217,7 +223,14 @@ class _Synchronizer:
         updates: list[_Planned] = []
         inserts: list[_Planned] = []
         for source, key, previous_key in zip(sources, keys, previous_keys, strict=True):
-            file_report = FileSyncReport(key, source.path, source.schema, products=len(source.products))
+            file_report = FileSyncReport(
+                key,
+                source.path,
+                source.schema,
+                products=len(source.products),
+                skipped=list(source.skipped),
+                read_seconds=source.read_seconds,
+            )
             file_report.issues += source.issues
             self.report.files.append(file_report)
             if previous_key is not None and previous_key not in keys:

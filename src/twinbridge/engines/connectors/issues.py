@@ -20,3 +20,19 @@ class SyncIssue:
         if self.global_id is not None:
             body["globalId"] = self.global_id
         return body
+
+
+@dataclass(frozen=True)
+class SkippedItem:
+    """An IFC product of a file that the connector does not import, and why (the diagnostic report lists
+    each one)."""
+
+    ifc_class: str
+    reason: str
+    global_id: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"ifcClass": self.ifc_class, "reason": self.reason}
+        if self.global_id is not None:
+            body["globalId"] = self.global_id
+        return body
