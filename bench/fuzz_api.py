@@ -38,6 +38,13 @@ def database_url(database: str, keep: bool) -> Iterator[str | None]:
             yield url
 
 
+def _unexpected_errors(log: Path) -> str:
+    """The server's log lines of its 500s (each with its traceback), for a pass that met some."""
+    lines = log.read_text(errors="replace").splitlines()
+    found = [index for index, line in enumerate(lines) if "unhandled_error" in line]
+    return "\n".join("\n".join(lines[index : index + 40]) for index in found[:3])
+
+
 def fuzz_database(database: str, arguments: argparse.Namespace, work: Path) -> list[tuple[str, FuzzFigures]]:
     results = []
     with database_url(database, arguments.keep) as url:
@@ -73,6 +80,8 @@ def fuzz_database(database: str, arguments: argparse.Namespace, work: Path) -> l
                 print(f"{database:10} {name:9} {figures.describe()}", flush=True)
                 for code, operations in figures.failing_operations.items():
                     print(f"    {code}: {', '.join(operations[:12])}", flush=True)
+                if figures.server_errors:
+                    print(_unexpected_errors(work / database / "serve.log"), flush=True)
         finally:
             bench.stop_all()
     return results

@@ -63,7 +63,8 @@ def read_ticket(issuer: BuiltInIssuer, ticket: str) -> GrantTicket:
     """The ticket's user and redirect URL; InvalidGrantTicket when forged, altered, expired, or bound to
     a URL that is not http(s)."""
     encoded, _, mac = ticket.partition(".")
-    if not hmac.compare_digest(issuer.signing_key.mac(TICKET_LABEL, encoded), mac):
+    # As bytes: compare_digest refuses (TypeError) to compare strings holding non-ASCII characters.
+    if not hmac.compare_digest(issuer.signing_key.mac(TICKET_LABEL, encoded).encode(), mac.encode()):
         raise InvalidGrantTicket()
     try:
         subject, expires, redirect_url = json.loads(

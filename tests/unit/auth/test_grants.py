@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from twinbridge.auth.grants import GrantService
+import pytest
+
+from twinbridge.auth.grants import GrantService, InvalidGrantTicket, read_ticket
 from twinbridge.auth.repository import UserGrantRepository
 from twinbridge.platform.time import utc_now
 from twinbridge.runtime import Runtime
@@ -30,3 +32,11 @@ async def test_granting_again_keeps_an_unchanged_grant_and_replaces_a_changed_ex
         await GrantService(transaction).grant("alice")
     async with runtime.database.transaction(write=False) as transaction:
         assert await GrantService(transaction).is_authorized("alice")
+
+
+@pytest.mark.parametrize("ticket", ["abc.é", "é.abc", "", "no-dot"])
+def test_a_ticket_with_any_characters_that_is_not_ours_is_an_invalid_ticket(
+    runtime: Runtime, ticket: str
+) -> None:
+    with pytest.raises(InvalidGrantTicket):
+        read_ticket(runtime.issuer, ticket)
