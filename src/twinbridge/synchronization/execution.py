@@ -77,6 +77,12 @@ class TaskFile:
     # The key the file has under the other enableFileNamePolicy: its elements there are deleted, once,
     # when the policy changed.
     previous_key: str | None = None
+    # A manifest run's action for the file: "bridge" synchronizes it, "unmap" deletes its elements.
+    action: str = "bridge"
+
+    @property
+    def unmapped(self) -> bool:
+        return self.action == "unmap"
 
 
 @dataclass
@@ -250,6 +256,7 @@ def _task_files(run: Run, flags: RunFlags) -> dict[str, TaskFile]:
                 url=file.get("url"),
                 key=key,
                 previous_key=previous if previous != key else None,
+                action=str(file.get("action") or "bridge"),
             )
     return tasks
 
@@ -282,7 +289,24 @@ def _connector(connector_type: str) -> Callable[..., Any]:
     return connector
 
 
-def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path], output: Path) -> SyncReport:
+def _unmapped_keys(plan: SyncPlan, files: dict[str, Path], unmapped: list[str]) -> list[list[str]]:
+    """Per unmapped task, the keys whose elements go: its key, and its key under the other file-name
+    policy (unless a file of the run is synchronized under it)."""
+    synchronized = {plan.tasks[task_id].key for task_id in files}
+    synchronized |= {plan.tasks[task_id].previous_key or "" for task_id in files}
+    taken: set[str] = set()
+    keys = []
+    for task_id in unmapped:
+        task = plan.tasks[task_id]
+        own = [key for key in (task.key, task.previous_key) if key and key not in synchronized | taken]
+        taken.update(own)
+        keys.append(own)
+    return keys
+
+
+def _connect_ifc(
+    context: WorkerContext, plan: SyncPlan, files: dict[str, Path], unmapped: list[str], output: Path
+) -> SyncReport:
     report: SyncReport = _connector("IFC")(
         list(files.values()),
         plan.base_version,
@@ -292,8 +316,17 @@ def _connect_ifc(context: WorkerContext, plan: SyncPlan, files: dict[str, Path],
         previous_keys=[plan.tasks[task_id].previous_key for task_id in files],
         ignore_global_ids=plan.flags.ignore_ifc_global_ids,
         clamp_z=CLAMPED_Z_EXTENT if plan.flags.clamp_z_extent else None,
+        unmapped_keys=[key for keys in _unmapped_keys(plan, files, unmapped) for key in keys],
     )
     return report
+
+
+def _unmap_outcome(deleted: int) -> TaskOutcome:
+    """An unmapped file's task: its elements deleted, nothing read."""
+    details = _report(message=f"The file was unmapped: {deleted} deleted.")
+    details["elements"] = {"products": 0, "inserted": 0, "updated": 0, "deleted": deleted, "unchanged": 0}
+    details["warnings"] = []
+    return TaskOutcome(ExecutionResult.SUCCESS, None, details)
 
 
 def _same_names(plan: SyncPlan, files: dict[str, Path]) -> dict[str, TaskOutcome]:
@@ -431,9 +464,14 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
     with run_workspace(context.settings, run_id) as directory:
         outcomes: dict[str, TaskOutcome] = {}
         ifc_files: dict[str, Path] = {}
+        unmapped: list[str] = []
         for task_id, task_file in plan.tasks.items():
             if task_file.connector_type not in CONNECTORS:
                 outcomes[task_id] = _no_connector(task_file.connector_type)
+                continue
+            if task_file.unmapped:
+                unmapped.append(task_id)
+                plan.timings[task_id] = {"preprocessor": 0.0}
                 continue
             started = time.monotonic()
             fetched = await _fetch(context, plan, task_id, directory)
@@ -447,12 +485,12 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
             outcomes.update(refused)
             ifc_files = {task_id: path for task_id, path in ifc_files.items() if task_id not in refused}
         new_version = None
-        if ifc_files:
+        if ifc_files or unmapped:
             await _set_phase(context, run_id, JobPhase.MASTER_FILE)
             output = directory / "next.bim"
             started = time.monotonic()
             try:
-                report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, output)
+                report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, unmapped, output)
             except Exception as failure:  # the connector's failure is the task's, stated for the user
                 if is_disk_full(failure):
                     raise  # the server's, not the file's: the worker ends the run saying so
@@ -471,7 +509,7 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                     can_user_fix=True,
                     phase="master_file",
                 )
-                for task_id in ifc_files:
+                for task_id in [*ifc_files, *unmapped]:
                     outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
                     plan.timings[task_id]["masterFile"] = time.monotonic() - started
             else:
@@ -484,6 +522,12 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                             "readingFile": file_report.read_seconds,
                             "writingVersion": report.write_seconds,
                         }
+                    )
+                removed = iter(report.unmapped)
+                for task_id, keys in zip(unmapped, _unmapped_keys(plan, ifc_files, unmapped), strict=True):
+                    outcomes[task_id] = _unmap_outcome(sum(next(removed).deleted for _ in keys))
+                    plan.timings[task_id].update(
+                        {"masterFile": time.monotonic() - started, "writingVersion": report.write_seconds}
                     )
         await _record(context, run_id, outcomes, new_version, plan)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import SyncConnection, SyncSourceFile
 from twinbridge.db.tables import Table
@@ -110,6 +112,14 @@ class SyncConnectionRepository:
             {"connection_id": connection_id},
         )
         return SOURCE_FILES.rows(rows)
+
+    async def run_files(self, connection_id: str) -> list[list[dict[str, Any]]]:
+        """The files of the connection's runs, newest run first (what each run was given)."""
+        rows = await self.transaction.all(
+            "SELECT options FROM runs WHERE connection_id = :connection_id ORDER BY created_at DESC, id DESC",
+            {"connection_id": connection_id},
+        )
+        return [list((row[0] or {}).get("files", [])) for row in rows]
 
     async def next_ordinal(self, connection_id: str) -> int:
         highest = await self.transaction.value(

@@ -61,7 +61,8 @@ class ManifestRunFile(BaseModel):
 
     id: str = Field(min_length=1)
     name: str | None = None
-    url: str = Field(min_length=1)
+    # Required unless `action` is "unmap".
+    url: str | None = Field(default=None, min_length=1)
     connector_type: ConnectorType | None = Field(default=None, alias="connectorType")
     # Deprecated upstream in favour of connectorType; still accepted.
     connector: str | None = None
@@ -75,7 +76,8 @@ class ManifestRunCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     document_attribute_schema_url: str | None = Field(default=None, alias="documentAttributeSchemaUrl")
-    source_files: list[ManifestRunFile] = Field(alias="sourceFiles", min_length=1)
+    # Absent: the connection's source files, each with what the connection's latest run gave it.
+    source_files: list[ManifestRunFile] | None = Field(default=None, alias="sourceFiles", min_length=1)
 
 
 def connection_path(kind: str) -> str:

@@ -16,7 +16,14 @@ from twinbridge.db.database import IntegrityError, Transaction
 from twinbridge.db.models import IModel, Run, SyncConnection, SyncSourceFile
 from twinbridge.imodels.repository import IModelRepository
 from twinbridge.itwins.service import ITwinService
-from twinbridge.platform.errors import Conflict, ErrorDetail, InvalidRequest, NotFound, invalid_value
+from twinbridge.platform.errors import (
+    Conflict,
+    ErrorDetail,
+    InvalidRequest,
+    NotFound,
+    invalid_value,
+    missing_property,
+)
 from twinbridge.platform.ids import new_guid
 from twinbridge.platform.outbound import url_problem
 from twinbridge.platform.paging import Page
@@ -41,6 +48,10 @@ if TYPE_CHECKING:
     from twinbridge.auth.tokens import Caller
 
 MANIFEST = "manifest"
+# What a manifest run does with a file: synchronize it (bridge), or take its elements out (unmap).
+BRIDGE = "bridge"
+UNMAP = "unmap"
+ACTIONS = (BRIDGE, UNMAP)
 MAX_FILE_NAME_LENGTH = 255
 STORAGE = "storage"
 _TITLES = {MANIFEST: "ManifestConnection", STORAGE: "StorageConnection"}
@@ -253,7 +264,10 @@ class SynchronizationService:
             ]
         else:
             assert manifest is not None
-            files = _manifest_files(manifest.source_files, {item.file_key for item in mapped})
+            if manifest.source_files is None:
+                files = await self._earlier_manifest_files(connection.id, [item.file_key for item in mapped])
+            else:
+                files = _manifest_files(manifest.source_files, {item.file_key for item in mapped})
         jobs: dict[str, list[str | None]] = {}
         for file in files:
             jobs.setdefault(str(file["connectorType"]), []).append(str(file["id"]))
@@ -266,6 +280,24 @@ class SynchronizationService:
             options={"files": files},
             jobs=[JobPlan(connector_type=connector, task_sources=ids) for connector, ids in jobs.items()],
         )
+
+    async def _earlier_manifest_files(self, connection_id: str, mapped: list[str]) -> list[dict[str, Any]]:
+        """A manifest run without `sourceFiles` synchronizes every source file of the connection, each from
+        the URL (with the name and connector type) the connection's latest run that synchronized it gave."""
+        latest: dict[str, dict[str, Any]] = {}
+        for files in await self.connections.run_files(connection_id):
+            for file in files:
+                if file.get("phase") == JobPhase.MASTER_FILE.value and file.get("action", BRIDGE) == BRIDGE:
+                    latest.setdefault(str(file["id"]), file)
+        unknown = [file_id for file_id in mapped if file_id not in latest]
+        if not mapped or unknown:
+            reason = (
+                "The connection has no source files to synchronize."
+                if not mapped
+                else f"Source file '{unknown[0]}' has not been synchronized with a URL yet; give sourceFiles."
+            )
+            raise InvalidRequest(details=[invalid_value("sourceFiles", reason)])
+        return [{**latest[file_id], "action": BRIDGE} for file_id in mapped]
 
     async def get_run(self, kind: str, connection_id: str, run_id: str, caller: str) -> Run:
         runs = await self._readable_runs(kind, connection_id, caller, run_id=run_id)
@@ -307,6 +339,19 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
 
     def visit(file: ManifestRunFile, target: str, phase: JobPhase) -> None:
         connector_type = file.connector_type or (file.connector.upper() if file.connector else None)
+        action = (file.action or BRIDGE).lower()
+        if action not in ACTIONS:
+            problems.append(
+                invalid_value(
+                    f"{target}.action", f"Provided {target}.action value is not valid: not bridge or unmap."
+                )
+            )
+        elif action == UNMAP and phase is not JobPhase.MASTER_FILE:
+            problems.append(
+                invalid_value(
+                    f"{target}.action", "A reference file cannot be unmapped; unmap its master file."
+                )
+            )
         if phase is JobPhase.MASTER_FILE and file.id not in mapped:
             problems.append(
                 invalid_value(f"{target}.id", f"Source file '{file.id}' is not mapped to the connection.")
@@ -314,11 +359,15 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
         if connector_type is None:
             name = f"{target}.connectorType"
             problems.append(ErrorDetail("MissingRequiredProperty", f"{name} was not provided.", name))
-        url_reason = url_problem(file.url)
-        if url_reason is not None:
-            problems.append(
-                invalid_value(f"{target}.url", f"Provided {target}.url value is not valid: {url_reason}.")
-            )
+        if file.url is None:
+            if action != UNMAP:
+                problems.append(missing_property(f"{target}.url"))
+        else:
+            url_reason = url_problem(file.url)
+            if url_reason is not None:
+                problems.append(
+                    invalid_value(f"{target}.url", f"Provided {target}.url value is not valid: {url_reason}.")
+                )
         name_reason = None if file.name is None else file_name_problem(file.name)
         if name_reason is not None:
             problems.append(
@@ -331,8 +380,11 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
                 "url": file.url,
                 "connectorType": connector_type,
                 "phase": phase.value,
+                "action": action,
             }
         )
+        if action == UNMAP:
+            return  # its references go with it
         for index, child in enumerate(file.children):
             visit(child, f"{target}.children[{index}]", JobPhase.REFERENCE_FILE)
 

@@ -71,6 +71,8 @@ class SyncReport:
 
     output: Path
     files: list[FileSyncReport] = field(default_factory=list)
+    # One per unmapped key, in their order: the elements it had, deleted (`deleted`).
+    unmapped: list[FileSyncReport] = field(default_factory=list)
     schema_version: str | None = None
     write_seconds: float = 0.0  # writing the new snapshot with the engine, for all files
 
@@ -84,7 +86,7 @@ class SyncReport:
 
     @property
     def deleted(self) -> int:
-        return sum(report.deleted for report in self.files)
+        return sum(report.deleted for report in self.files + self.unmapped)
 
     @property
     def unchanged(self) -> int:
@@ -119,6 +121,7 @@ def synchronize_ifc(
     previous_keys: Sequence[str | None] | None = None,
     ignore_global_ids: bool = False,
     clamp_z: float | None = None,
+    unmapped_keys: Sequence[str] = (),
 ) -> SyncReport:
     """Write at `output` a new snapshot: `base_version` (or an empty iModel) updated with the IFC files.
 
@@ -131,7 +134,8 @@ def synchronize_ifc(
     changed): the elements under that key are deleted, counted in the file's `deleted`, unless the key is
     one of `file_keys`. `ignore_global_ids` keys provenance on `product_identifier` instead of GlobalIds (and
     reads products whose GlobalId repeats); `clamp_z` bounds the Z range of the new project extents to
-    [-clamp_z, clamp_z].
+    [-clamp_z, clamp_z]. `unmapped_keys` name files taken out of the iModel: every element under each of
+    them is deleted (counted in `report.unmapped`).
     """
     paths = [Path(path) for path in source_files]
     keys = list(file_keys) if file_keys is not None else [path.name for path in paths]
@@ -142,6 +146,9 @@ def synchronize_ifc(
     previous: list[str | None] = list(previous_keys) if previous_keys is not None else [None] * len(keys)
     if len(previous) != len(keys):
         raise ConnectorError(f"{len(keys)} file keys but {len(previous)} previous keys")
+    unmapped = list(unmapped_keys)
+    if set(unmapped) & set(keys) or len(set(unmapped)) != len(unmapped):
+        raise ConnectorError("a key cannot be both synchronized and unmapped, nor unmapped twice")
     output = Path(output)
     base = Path(base_version) if base_version is not None else None
     if base is not None:
@@ -160,7 +167,9 @@ def synchronize_ifc(
         writer = SnapshotWriter(engine)
         try:
             writer.create(temporary, root_subject=output.stem, base=base)
-            _Synchronizer(writer, report, by_global_id=not ignore_global_ids).run(sources, keys, previous)
+            _Synchronizer(writer, report, by_global_id=not ignore_global_ids).run(
+                sources, keys, previous, unmapped
+            )
             writer.save(f"IFC synchronization of {', '.join(keys)}", clamp_z=clamp_z)
             writer.close()
         except BaseException:
@@ -215,13 +224,27 @@ class _Synchronizer:
         self.models: dict[str, str] = {}
         self.categories: dict[str, str] = {}
 
-    def run(self, sources: list[IfcSource], keys: list[str], previous_keys: list[str | None]) -> None:
+    def run(
+        self,
+        sources: list[IfcSource],
+        keys: list[str],
+        previous_keys: list[str | None],
+        unmapped_keys: Sequence[str] = (),
+    ) -> None:
         schema = self._update_schema(sources)
         self.report.schema_version = schema.version
         used_guids = self._federation_guids()
         deletes: list[str] = []
         updates: list[_Planned] = []
         inserts: list[_Planned] = []
+        for key in unmapped_keys:
+            unmapped = FileSyncReport(key, Path(key), "")
+            link = self._repository_link(key)
+            if link is not None:
+                elements = [old.element_id for old in self._existing(link).values()]
+                deletes += elements
+                unmapped.deleted = len(elements)
+            self.report.unmapped.append(unmapped)
         for source, key, previous_key in zip(sources, keys, previous_keys, strict=True):
             file_report = FileSyncReport(
                 key,

@@ -1,0 +1,180 @@
+"""What a manifest run does with its files: `action: "unmap"` takes one file's elements out of the iModel,
+and a run without `sourceFiles` synchronizes every source file of the connection again; runs executed by a
+real worker and engine, in-process, from files a local HTTP server hands out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import EMPTY_IMODEL, SAMPLE_IFC
+from tests.file_server import FileServer
+from tests.file_server import file_server as file_server  # the fixture
+from twinbridge.auth.grants import GrantService
+from twinbridge.engines.imodel import EnginePool
+from twinbridge.imodels.repository import IModelRepository
+from twinbridge.imodels.service import IModelService
+from twinbridge.itwins.service import ITwinService
+from twinbridge.platform.outbound import OutboundClient
+from twinbridge.runtime import Runtime
+
+Headers = Callable[..., dict[str, str]]
+Execute = Callable[[], Awaitable[None]]
+MANIFEST = "/synchronization/imodels/manifestconnections"
+HOUSE = SAMPLE_IFC / "test.ifc"
+WALL = SAMPLE_IFC / "pass-sps005-250612_wall_with_window.ifc"
+
+
+@dataclass
+class Connection:
+    imodel_id: str
+    id: str
+    files: FileServer
+
+    def file(self, document: str, **extra: Any) -> dict[str, Any]:
+        body = {"id": document, "name": f"{document}.ifc", "url": f"{self.files.url}/{document}.ifc"}
+        return {**body, "connectorType": "IFC", **extra}
+
+
+@pytest.fixture
+async def connection(
+    client: httpx.AsyncClient, auth_headers: Headers, runtime: Runtime, file_server: FileServer
+) -> Connection:
+    """alice's manifest connection mapping documents `house` and `wall` to an empty iModel."""
+    runtime.outbound = OutboundClient(allow_private=True)
+    file_server.files["house.ifc"] = HOUSE.read_bytes()
+    file_server.files["wall.ifc"] = WALL.read_bytes()
+    async with runtime.database.transaction() as transaction:
+        itwin = await ITwinService(transaction).create("Plant", "alice")
+        imported = await IModelService(transaction, runtime.blobs).import_file(
+            itwin.id, EMPTY_IMODEL, "Empty", None, caller=None
+        )
+        await GrantService(transaction).grant("alice")
+    body = {
+        "iModelId": imported.imodel.id,
+        "sourceFiles": [{"sourceFileId": "house"}, {"sourceFileId": "wall"}],
+    }
+    response = await client.post(MANIFEST, json=body, headers=auth_headers("alice"))
+    assert response.status_code == 201, response.text
+    return Connection(imported.imodel.id, response.json()["connection"]["id"], file_server)
+
+
+async def _run(
+    client: httpx.AsyncClient, headers: dict[str, str], connection: Connection, execute: Execute, body: Any
+) -> dict[str, Any]:
+    response = await client.post(f"{MANIFEST}/{connection.id}/runs", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    await execute()
+    run: dict[str, Any] = (await client.get(response.headers["location"], headers=headers)).json()["run"]
+    assert run["state"] == "Completed"
+    return run
+
+
+def _details(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {task["sourceFileId"]: task["details"] for job in run["jobs"] for task in job["tasks"]}
+
+
+async def _provenance(runtime: Runtime, imodel_id: str) -> dict[str, set[tuple[str, str]]]:
+    """The latest version's IFC elements by file key: (GlobalId, element id) pairs."""
+    async with runtime.database.transaction() as transaction:
+        latest = await IModelRepository(transaction).latest_version(imodel_id)
+    assert latest is not None
+    path = await asyncio.to_thread(runtime.blobs.local_path, latest.blob_key)
+
+    def read() -> dict[str, set[tuple[str, str]]]:
+        with EnginePool(1) as pool, pool.open(path) as imodel:
+            rows = imodel.query_all(
+                "SELECT l.CodeValue file, a.Identifier globalId, a.Element.Id elementId"
+                " FROM bis.ExternalSourceAspect a JOIN bis.RepositoryLink l ON l.ECInstanceId = a.Scope.Id"
+                " WHERE a.Kind = 'IfcProduct'"
+            )
+        found: dict[str, set[tuple[str, str]]] = {}
+        for row in rows:
+            found.setdefault(row["file"], set()).add((row["globalId"], row["elementId"]))
+        return found
+
+    return await asyncio.to_thread(read)
+
+
+async def test_unmapping_a_file_deletes_its_elements_and_leaves_the_other_files_elements_alone(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    connection: Connection,
+    runtime: Runtime,
+    execute_queued_runs: Execute,
+) -> None:
+    alice = auth_headers("alice")
+    body = {"sourceFiles": [connection.file("house"), connection.file("wall")]}
+    first = await _run(client, alice, connection, execute_queued_runs, body)
+    assert first["result"] == "Success", first
+    before = await _provenance(runtime, connection.imodel_id)
+    house_elements = _details(first)["house"]["elements"]["inserted"]
+    assert [len(before[key]) for key in sorted(before)] == [house_elements, 2]  # two file keys
+
+    # The file to unmap needs no URL: nothing is fetched for it.
+    unmap = {"id": "house", "action": "unmap", "connectorType": "IFC"}
+    second = await _run(
+        client, alice, connection, execute_queued_runs, {"sourceFiles": [unmap, connection.file("wall")]}
+    )
+    assert second["result"] == "Success", second
+    details = _details(second)
+    assert details["house"]["elements"] == {
+        "products": 0,
+        "inserted": 0,
+        "updated": 0,
+        "deleted": house_elements,
+        "unchanged": 0,
+    }
+    assert (
+        details["house"]["synchronizationReport"]["message"]
+        == f"The file was unmapped: {house_elements} deleted."
+    )
+    assert details["wall"]["elements"]["unchanged"] == 2
+    after = await _provenance(runtime, connection.imodel_id)
+    wall_key = next(key for key, elements in before.items() if len(elements) == 2)
+    assert after == {wall_key: before[wall_key]}  # the same elements, with the same ids
+    assert connection.files.requests.count("GET /house.ifc") == 1
+    changesets = (await client.get(f"/imodels/{connection.imodel_id}/changesets", headers=alice)).json()
+    assert [changeset["index"] for changeset in changesets["changesets"]] == [1, 2]
+
+
+async def test_a_run_without_source_files_synchronizes_every_file_of_the_connection_from_its_last_url(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    connection: Connection,
+    execute_queued_runs: Execute,
+) -> None:
+    alice = auth_headers("alice")
+    refused = await client.post(f"{MANIFEST}/{connection.id}/runs", json={}, headers=alice)
+    assert refused.status_code == 422
+    [detail] = refused.json()["error"]["details"]
+    assert detail["target"] == "sourceFiles"
+    assert "'house' has not been synchronized with a URL yet" in detail["message"]
+
+    body = {"sourceFiles": [connection.file("house"), connection.file("wall")]}
+    await _run(client, alice, connection, execute_queued_runs, body)
+    again = await _run(client, alice, connection, execute_queued_runs, {})
+    assert again["result"] == "Success", again
+    assert sorted(_details(again)) == ["house", "wall"]
+    assert connection.files.requests.count("GET /house.ifc") == 2
+    assert connection.files.requests.count("GET /wall.ifc") == 2
+
+
+async def test_an_action_other_than_bridge_or_unmap_is_refused_naming_it(
+    client: httpx.AsyncClient, auth_headers: Headers, connection: Connection
+) -> None:
+    body = {
+        "sourceFiles": [connection.file("house", action="delete"), {"id": "wall", "connectorType": "IFC"}]
+    }
+    response = await client.post(f"{MANIFEST}/{connection.id}/runs", json=body, headers=auth_headers("alice"))
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert [(detail["code"], detail["target"]) for detail in details] == [
+        ("InvalidValue", "sourceFiles[0].action"),
+        ("MissingRequiredProperty", "sourceFiles[1].url"),
+    ]
