@@ -286,3 +286,32 @@ async def test_deleting_the_imodel_deletes_its_runs_reports(
     assert (await client.delete(f"/imodels/{world.imodel_id}", headers=alice)).status_code == 204
     assert (await client.get(report["sasUri"])).status_code == 404
     assert not await asyncio.to_thread(runtime.blobs.exists, key)
+
+
+async def test_a_rerun_in_which_nothing_changed_writes_no_version_and_its_report_says_so(
+    client: httpx.AsyncClient, auth_headers: Headers, world: World, execute_queued_runs: Execute
+) -> None:
+    alice = auth_headers("alice")
+    connection_id = await _connection(client, alice, world, world.wall_id)
+    first = await _run(client, alice, connection_id, execute_queued_runs)
+    assert first["result"] == "Success", first
+    again = await _run(client, alice, connection_id, execute_queued_runs)
+    assert (again["state"], again["result"]) == ("Completed", "Success"), again
+    [task] = [task for job in again["jobs"] for task in job["tasks"]]
+    assert task["details"]["elements"] == {
+        "products": 2,
+        "inserted": 0,
+        "updated": 0,
+        "deleted": 0,
+        "unchanged": 2,
+    }
+    changesets = (await client.get(f"/imodels/{world.imodel_id}/changesets", headers=alice)).json()
+    assert [changeset["index"] for changeset in changesets["changesets"]] == [1]
+    [report] = await _reports(client, alice, imodelId=world.imodel_id, runId=again["id"])
+    content = (await client.get(report["sasUri"])).json()
+    assert content["result"] == "Success"
+    assert content["version"] == {
+        "written": False,
+        "changesetIndex": None,
+        "message": "Nothing changed: the run wrote no new version, the iModel is as it was.",
+    }

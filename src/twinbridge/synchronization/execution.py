@@ -3,7 +3,8 @@ snapshot version of the iModel.
 
 Phases: Preprocessor (fetching), MasterFile (the connectors), then Finalizing. Files are grouped into one
 job per connector type. Only the IFC connector exists here; tasks of every other connector type end with an
-error that says so. A failed run writes no version: the previous one stays current.
+error that says so. A failed run writes no version: the previous one stays current; nor does a run in
+which nothing changed (it succeeds, and its reports say so).
 
 Manifest files are fetched through the guarded outbound client (platform.outbound) into the run's own
 workspace, under names made safe from the caller's (`.`, `..` or a 300-character name are names, not paths).
@@ -94,6 +95,8 @@ class SyncPlan:
     base_version: Path | None
     tasks: dict[str, TaskFile] = field(default_factory=dict)
     flags: RunFlags = field(default_factory=RunFlags)
+    # Set when the connectors ran and changed nothing: the run writes no version, and its reports say so.
+    unchanged: bool = False
     # Seconds per phase and task, for the diagnostic reports: preprocessor (fetching), masterFile (the
     # connector: reading the file, and writing the new version for all files), finalizing.
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -400,9 +403,11 @@ async def _record(
                 await reports.store(run.id, task.id, run.imodel_id, content)
 
 
-def _version_message(changeset_index: int | None) -> str:
+def _version_message(changeset_index: int | None, unchanged: bool) -> str:
     if changeset_index is not None:
         return f"The run wrote version {changeset_index} of the iModel (changeset {changeset_index})."
+    if unchanged:
+        return "Nothing changed: the run wrote no new version, the iModel is as it was."
     return "The run wrote no new version: the iModel is as it was."
 
 
@@ -439,7 +444,7 @@ def _report_content(
         "version": {
             "written": changeset_index is not None,
             "changesetIndex": changeset_index,
-            "message": _version_message(changeset_index),
+            "message": _version_message(changeset_index, plan.unchanged),
         },
         "elements": details.get("elements"),
         "warnings": [issue.as_dict() for issue in file.issues] if file else [],
@@ -513,7 +518,9 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                     outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
                     plan.timings[task_id]["masterFile"] = time.monotonic() - started
             else:
-                new_version = output
+                # Nothing changed: the run succeeds without a new version (which would be the same iModel).
+                new_version = output if report.changed else None
+                plan.unchanged = not report.changed
                 for task_id, file_report in zip(ifc_files, report.files, strict=True):
                     outcomes[task_id] = _file_outcome(file_report)
                     plan.timings[task_id].update(

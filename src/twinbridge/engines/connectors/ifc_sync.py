@@ -74,6 +74,9 @@ class SyncReport:
     # One per unmapped key, in their order: the elements it had, deleted (`deleted`).
     unmapped: list[FileSyncReport] = field(default_factory=list)
     schema_version: str | None = None
+    # False when the new snapshot holds nothing the base version did not: no element, model, category,
+    # link or schema written, and the same project extents.
+    changed: bool = True
     write_seconds: float = 0.0  # writing the new snapshot with the engine, for all files
 
     @property
@@ -171,6 +174,7 @@ def synchronize_ifc(
                 sources, keys, previous, unmapped
             )
             writer.save(f"IFC synchronization of {', '.join(keys)}", clamp_z=clamp_z)
+            report.changed = writer.changed or base is None
             writer.close()
         except BaseException:
             try:

@@ -18,6 +18,9 @@ class SnapshotWriter:
     def __init__(self, engine: EngineProcess) -> None:
         self.engine = engine
         self.handle: str | None = None
+        # Whether anything was written since `create`: an element, a model, a category, a link, a schema,
+        # or (at `save`) other project extents.
+        self.changed = False
 
     def create(self, path: Path, *, root_subject: str, base: Path | None = None) -> dict[str, Any]:
         """A new snapshot at `path`: a copy of `base` (opened read-only for the copy) or empty."""
@@ -44,17 +47,24 @@ class SnapshotWriter:
 
     def import_schemas(self, schemas: list[str]) -> None:
         self.engine.request("importSchemas", handle=self.handle, schemas=schemas)
+        self.changed = True
+
+    def _ensured(self, reply: dict[str, Any]) -> dict[str, Any]:
+        if reply.get("created") or reply.get("updated"):
+            self.changed = True
+        return reply
 
     def ensure_model(self, name: str) -> str:
-        return str(self.engine.request("ensureModel", handle=self.handle, name=name)["modelId"])
+        reply = self.engine.request("ensureModel", handle=self.handle, name=name)
+        return str(self._ensured(reply)["modelId"])
 
     def ensure_category(self, name: str, color: str) -> str:
         reply = self.engine.request("ensureCategory", handle=self.handle, name=name, color=color)
-        return str(reply["categoryId"])
+        return str(self._ensured(reply)["categoryId"])
 
     def ensure_repository_link(self, code: str, url: str) -> str:
         reply = self.engine.request("ensureRepositoryLink", handle=self.handle, code=code, url=url)
-        return str(reply["linkId"])
+        return str(self._ensured(reply)["linkId"])
 
     def upsert_elements(self, elements: Sequence[dict[str, Any]]) -> list[str]:
         ids: list[str] = []
@@ -62,11 +72,13 @@ class SnapshotWriter:
             batch = list(elements[start : start + UPSERT_BATCH])
             reply = self.engine.request("upsertElements", timeout=600.0, handle=self.handle, elements=batch)
             ids += [str(element_id) for element_id in reply["ids"]]
+            self.changed = True
         return ids
 
     def delete_elements(self, ids: Sequence[str]) -> None:
         if ids:
             self.engine.request("deleteElements", handle=self.handle, ids=list(ids))
+            self.changed = True
 
     def save(self, description: str, *, clamp_z: float | None = None) -> None:
         """Saves the changes, the project extents becoming those of the elements; `clamp_z` then bounds
@@ -74,7 +86,8 @@ class SnapshotWriter:
         arguments: dict[str, Any] = {"handle": self.handle, "description": description}
         if clamp_z is not None:
             arguments["clampZ"] = clamp_z
-        self.engine.request("saveChanges", timeout=600.0, **arguments)
+        if self.engine.request("saveChanges", timeout=600.0, **arguments).get("extentsChanged"):
+            self.changed = True
 
     def close(self) -> None:
         if self.handle is not None and self.engine.alive:

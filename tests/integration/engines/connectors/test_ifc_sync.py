@@ -172,6 +172,8 @@ def test_resynchronizing_an_unchanged_file_leaves_every_element_alone(
     output = tmp_path / "again.bim"
     report = synchronize_ifc([source], base, output, engine_pool, file_keys=["main"])
     assert (report.inserted, report.updated, report.deleted, report.unchanged) == (0, 0, 0, first.inserted)
+    assert first.changed
+    assert not report.changed  # nothing written: the caller need not keep the output
     assert {key: row["id"] for key, row in provenance(engine_pool, output).items()} == {
         key: row["id"] for key, row in provenance(engine_pool, base).items()
     }

@@ -563,6 +563,7 @@ const ops = {
   // {"op":"saveChanges","handle":h,"description":"..","updateExtents":true,"clampZ":8849}
   // The project extents become those of the elements (updateExtents); with "clampZ" their Z range is then
   // clamped to [-clampZ, clampZ], when they have an XY range (the Synchronization flag clampZExtent).
+  // -> {"extentsChanged": bool}: whether the project extents are not what they were.
   async saveChanges(cmd) {
     const db = getWritableDb(cmd.handle);
     let extents;
@@ -579,9 +580,12 @@ const ops = {
         extents = range;
       }
     }
+    // Compared once set: the iModel makes every side of its extents at least 1 m long.
+    const before = db.projectExtents.clone();
     if (extents) db.updateProjectExtents(extents);
+    const extentsChanged = !db.projectExtents.isAlmostEqual(before);
     db.saveChanges(cmd.description || "twinbridge");
-    return {};
+    return { extentsChanged };
   },
 
   async abandonChanges(cmd) {

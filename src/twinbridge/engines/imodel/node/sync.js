@@ -6,7 +6,7 @@
  *
  *   ensureModel          {handle, name}                          -> {modelId, created}
  *   ensureCategory       {handle, name, color}                   -> {categoryId, created}
- *   ensureRepositoryLink {handle, code, url, description}        -> {linkId, created}
+ *   ensureRepositoryLink {handle, code, url, description}        -> {linkId, created, updated}
  *   upsertElements       {handle, elements: [{id?, ...insertElements spec, aspect?}]} -> {ids}
  *       without "id" the element is inserted, with "id" it is updated (class and model must not change);
  *       aspect = {scope, identifier, kind, version, checksum, id?} is inserted or (with id) updated.
@@ -96,8 +96,9 @@ function syncOps({ getWritableDb, EngineError }) {
         const existing = db.elements.queryElementIdByCode(LinkElement.createCode(db, IModel.repositoryModelId, code));
         if (existing) {
           const link = db.elements.getElementProps(existing);
-          if (cmd.url !== undefined && link.url !== cmd.url) db.elements.updateElement({ ...link, url: cmd.url });
-          return { linkId: existing, created: false };
+          const updated = cmd.url !== undefined && link.url !== cmd.url;
+          if (updated) db.elements.updateElement({ ...link, url: cmd.url });
+          return { linkId: existing, created: false, updated };
         }
         const linkId = db.elements.insertElement({
           classFullName: "BisCore:RepositoryLink",
