@@ -7,12 +7,13 @@ import asyncio
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from twinbridge.auth.scopes import Access, ScopeRequirement
 from twinbridge.dependencies import Call, RuntimeDependency, authenticated
 from twinbridge.platform.handlers import invalid_request_code
+from twinbridge.platform.routing import documented_parameters
 from twinbridge.runtime import Runtime
 from twinbridge.storage.blobs import read_chunks
 from twinbridge.storage.signing import DownloadSigner
@@ -34,16 +35,31 @@ def _subject(report_id: str) -> str:
     return f"synchronization/reports/{report_id}"
 
 
+# Read by hand: a missing one is upstream's MissingRequiredProperty "iModelId should be provided.".
+_REQUIRED_PARAMETERS = tuple(
+    {
+        "name": name,
+        "in": "query",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string", "minLength": 1},
+    }
+    for name, description in (("imodelId", "The iModel's id."), ("runId", "The run's id."))
+)
+
+
 @router.get("", name="get_diagnostic_reports")
+@documented_parameters(*_REQUIRED_PARAMETERS)
 @invalid_request_code(INVALID)
 async def get_reports(
+    request: Request,
     call: Reader,
-    imodel_id: Annotated[str | None, Query(alias="imodelId", description="The iModel's id.")] = None,
-    run_id: Annotated[str | None, Query(alias="runId", description="The run's id.")] = None,
     task_id: Annotated[str | None, Query(alias="taskId", description="A task of the run.")] = None,
 ) -> dict[str, Any]:
     """The reports of a synchronization run (one per task), or of one of its tasks, with a signed URL of
     each (`sasUri`, one hour): JSON, or an HTML page with `&format=html`."""
+    imodel_id = request.query_params.get("imodelId")
+    run_id = request.query_params.get("runId")
     async with call.transaction() as transaction:
         reports = await ReportService(transaction, call.runtime.blobs).readable(
             imodel_id, run_id, task_id, call.caller.subject
