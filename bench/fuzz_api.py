@@ -39,10 +39,10 @@ def database_url(database: str, keep: bool) -> Iterator[str | None]:
 
 
 def _unexpected_errors(log: Path) -> str:
-    """The server's log lines of its 500s (each with its traceback), for a pass that met some."""
-    lines = log.read_text(errors="replace").splitlines()
-    found = [index for index, line in enumerate(lines) if "unhandled_error" in line]
-    return "\n".join("\n".join(lines[index : index + 40]) for index in found[:3])
+    """The server's log lines of its 500s (path, error and the end of the traceback), for a pass that met
+    some; the log holds the server's whole life, so earlier passes' are repeated."""
+    found = [line for line in log.read_text(errors="replace").splitlines() if "unhandled_error" in line]
+    return "\n".join(f"    {line[:200]} … {line[-300:]}" for line in dict.fromkeys(found))
 
 
 def fuzz_database(database: str, arguments: argparse.Namespace, work: Path) -> list[tuple[str, FuzzFigures]]:
