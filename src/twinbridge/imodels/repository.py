@@ -96,6 +96,26 @@ def _order_by(order: Sequence[SortKey], tie_breakers: str) -> str:
     return ", ".join([*(key.sql() for key in order), tie_breakers])
 
 
+def _name_state_search(
+    alias: str, name: str | None, state: str | None, search: str | None, parameters: dict[str, object]
+) -> list[str]:
+    """The filters iModels and named versions share: exact name, state, and text in name or description."""
+    conditions = []
+    if name is not None:
+        conditions.append(f"{alias}.name = :name")
+        parameters["name"] = name
+    if state is not None:
+        conditions.append(f"{alias}.state = :state")
+        parameters["state"] = state
+    if search:
+        conditions.append(
+            f"(LOWER({alias}.name) LIKE :search ESCAPE '{_ESCAPE}'"
+            f" OR LOWER(COALESCE({alias}.description, '')) LIKE :search ESCAPE '{_ESCAPE}')"
+        )
+        parameters["search"] = contains_pattern(search)
+    return conditions
+
+
 class IModelRepository:
     def __init__(self, transaction: Transaction) -> None:
         self.transaction = transaction
@@ -142,18 +162,7 @@ class IModelRepository:
         where = where or IModelFilter(itwin_id)
         conditions = ["t.itwin_id = :itwin_id"]
         parameters: dict[str, object] = {"itwin_id": itwin_id, "limit": limit, "offset": offset}
-        if where.name is not None:
-            conditions.append("t.name = :name")
-            parameters["name"] = where.name
-        if where.state is not None:
-            conditions.append("t.state = :state")
-            parameters["state"] = where.state
-        if where.search:
-            conditions.append(
-                f"(LOWER(t.name) LIKE :search ESCAPE '{_ESCAPE}'"
-                f" OR LOWER(COALESCE(t.description, '')) LIKE :search ESCAPE '{_ESCAPE}')"
-            )
-            parameters["search"] = contains_pattern(where.search)
+        conditions += _name_state_search("t", where.name, where.state, where.search, parameters)
         order = _order_by(where.order, "t.created_at, t.id")
         rows = await self.transaction.all(
             f"SELECT {_COLUMNS} FROM {_FROM} WHERE {' AND '.join(conditions)}"
@@ -308,18 +317,7 @@ class NamedVersionRepository:
         where = where or NamedVersionFilter()
         conditions = ["n.imodel_id = :imodel_id"]
         parameters: dict[str, object] = {"imodel_id": imodel_id, "limit": limit, "offset": offset}
-        if where.name is not None:
-            conditions.append("n.name = :name")
-            parameters["name"] = where.name
-        if where.state is not None:
-            conditions.append("n.state = :state")
-            parameters["state"] = where.state
-        if where.search:
-            conditions.append(
-                f"(LOWER(n.name) LIKE :search ESCAPE '{_ESCAPE}'"
-                f" OR LOWER(COALESCE(n.description, '')) LIKE :search ESCAPE '{_ESCAPE}')"
-            )
-            parameters["search"] = contains_pattern(where.search)
+        conditions += _name_state_search("n", where.name, where.state, where.search, parameters)
         order = _order_by(where.order, "n.changeset_index, n.id")
         rows = await self.transaction.all(
             f"SELECT {NAMED_VERSIONS.select('n')} FROM named_versions n WHERE {' AND '.join(conditions)}"
