@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     # (http://127.0.0.1, [::1] or localhost, any port) need none, as RFC 8252 has native apps use them.
     sign_in_redirect_uris: dict[str, list[str]] = Field(default_factory=dict)
 
+    # Test support (issue 15; none of it exists upstream). The control API under /_twinbridge/ (reset,
+    # snapshots, scripted runs, faults, the request journal) answers only when this is set; otherwise its
+    # paths answer 404 as any unknown path would, and its middleware is not installed.
+    control_api: bool = False
+
     @field_validator("public_url")
     @classmethod
     def _strip_trailing_slash(cls, value: str | None) -> str | None:
