@@ -7,10 +7,12 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import jwt
 import pytest
 
 from tests.conftest import SAMPLE_IMODELS
+from tests.integration.conftest import Server
 from twinbridge.db.migrate import head_revision
 from twinbridge.platform.ids import is_guid
 
@@ -88,6 +90,41 @@ def test_client_token_is_a_service_token(cli: Cli) -> None:
         cli("token", "--client", "ci-bot").stdout.strip(), options={"verify_signature": False}
     )
     assert claims["sub"] == claims["client_id"] == "ci-bot"
+
+
+def test_token_with_a_scope_no_api_accepts_is_printed_alone_with_a_warning(cli: Cli) -> None:
+    result = cli("token", "--user", "alice", "--scope", "openid profile")
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n"
+    assert jwt.decode(token, options={"verify_signature": False})["scope"] == "openid profile"
+    assert result.stderr.startswith("warning: no scope the APIs accept (export:modify, ")
+    assert "the APIs answer this token 401" in result.stderr
+
+
+def test_token_with_one_accepted_scope_among_others_has_no_warning(cli: Cli) -> None:
+    result = cli("token", "--client", "ci-bot", "--scope", "openid export:read")
+    assert (
+        jwt.decode(result.stdout.strip(), options={"verify_signature": False})["scope"]
+        == "openid export:read"
+    )
+    assert result.stderr == ""
+
+
+def test_a_token_without_an_accepted_scope_gets_401_from_the_apis(server: Server, cli: Cli) -> None:
+    itwin_id = cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
+    token = cli("token", "--user", "alice", "--scope", "openid").stdout.strip()
+    response = httpx.get(f"{server.url}/itwins/{itwin_id}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["code"] == "RequiredScopeMissing"
+    assert error["details"][0]["code"] == "InsufficientScope"
+    exports = httpx.get(
+        f"{server.url}/export/connections",
+        params={"imodelId": "x"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert exports.status_code == 401
+    assert exports.json()["error"]["code"] == "RequiredScopeMissing"
 
 
 def test_token_needs_exactly_one_of_user_or_client(cli: Cli) -> None:
