@@ -78,10 +78,25 @@ class Settings(BaseSettings):
     # (http://127.0.0.1, [::1] or localhost, any port) need none, as RFC 8252 has native apps use them.
     sign_in_redirect_uris: dict[str, list[str]] = Field(default_factory=dict)
 
+    # Webhooks (issue 15): deliveries of events to subscribers' callback URLs, sent by the API process.
+    # A failed POST is tried again after `webhook_retry_base` * 2^(n-1) seconds (n: attempts so far), at
+    # most `webhook_max_attempts` times; each POST may take `webhook_timeout` seconds; the sender looks for
+    # due deliveries every `webhook_poll_interval` seconds. Callback URLs on loopback and private addresses
+    # need TWINBRIDGE_FETCH_ALLOW_PRIVATE, as every request the server sends.
+    webhook_retry_base: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_poll_interval: float = Field(default=1.0, gt=0)
+
     # Test support (issue 15; none of it exists upstream). The control API under /_twinbridge/ (reset,
     # snapshots, scripted runs, faults, the request journal) answers only when this is set; otherwise its
     # paths answer 404 as any unknown path would, and its middleware is not installed.
     control_api: bool = False
+    # Test support (issue 15, twinbridge's own): every run that no scripted-run rule matches follows a short
+    # default script (Executing, then Success; exports store a small valid IFC file) instead of doing the
+    # work, and no iModel engine is started or warmed, so that a server starts and runs in well under a
+    # second. Rules themselves need the control API (control/scripts).
+    scripted_runs_only: bool = False
 
     @field_validator("public_url")
     @classmethod
