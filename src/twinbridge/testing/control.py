@@ -1,0 +1,79 @@
+"""The control API of a test server (`/_twinbridge/...`, served when TWINBRIDGE_CONTROL_API is set).
+
+Control operations take no token, like LocalStack's and moto's. The methods return the parsed bodies as the
+server gives them; README.md's "Control API" section says what each operation takes and answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from twinbridge.testing.errors import expect
+
+CONTROL_PREFIX = "/_twinbridge"
+
+
+class ControlApi:
+    """Reset, snapshots, scripted runs and holds, faults and the request journal of one server."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=f"{base_url}{CONTROL_PREFIX}", timeout=60)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def reset(self) -> None:
+        """Empties the server: every iTwin, iModel, file, connection and run is gone."""
+        expect(self.http.post("/reset"), 204)
+
+    def save_snapshot(self, name: str) -> Any:
+        """Saves the whole state (database and stored files) under `name`."""
+        return expect(self.http.post("/snapshots", json={"name": name}), 201).json()
+
+    def snapshots(self) -> Any:
+        return expect(self.http.get("/snapshots"), 200).json()
+
+    def restore_snapshot(self, name: str) -> None:
+        expect(self.http.post(f"/snapshots/{name}/restore"), 204)
+
+    def delete_snapshot(self, name: str) -> None:
+        expect(self.http.delete(f"/snapshots/{name}"), 204)
+
+    def add_script(self, rule: dict[str, Any]) -> Any:
+        """Adds a scripted-run rule (which runs it matches, the states they go through, how they end)."""
+        return expect(self.http.post("/scripts", json=rule), 201).json()
+
+    def scripts(self) -> Any:
+        return expect(self.http.get("/scripts"), 200).json()
+
+    def remove_script(self, script_id: str) -> None:
+        expect(self.http.delete(f"/scripts/{script_id}"), 204)
+
+    def clear_scripts(self) -> None:
+        expect(self.http.delete("/scripts"), 204)
+
+    def release_hold(self, run_id: str) -> None:
+        """Lets a run that a script holds in a state go on."""
+        expect(self.http.post(f"/holds/{run_id}/release"), 200, 204)
+
+    def add_fault(self, rule: dict[str, Any]) -> Any:
+        """Adds a fault rule (which requests it matches, and the answer, latency or dropped connection)."""
+        return expect(self.http.post("/faults", json=rule), 201).json()
+
+    def faults(self) -> Any:
+        return expect(self.http.get("/faults"), 200).json()
+
+    def remove_fault(self, fault_id: str) -> None:
+        expect(self.http.delete(f"/faults/{fault_id}"), 204)
+
+    def clear_faults(self) -> None:
+        expect(self.http.delete("/faults"), 204)
+
+    def journal(self, **filters: str | int) -> Any:
+        """The last requests the server answered, filtered by the journal's query parameters."""
+        return expect(self.http.get("/journal", params=filters), 200).json()
+
+    def clear_journal(self) -> None:
+        expect(self.http.delete("/journal"), 204)
