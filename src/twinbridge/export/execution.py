@@ -275,7 +275,7 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
         UnknownModelError,
         export_imodel_to_ifc,
     )
-    from twinbridge.engines.imodel import EngineError
+    from twinbridge.engines.imodel import EngineCrashedError, EngineError
 
     try:
         return export_imodel_to_ifc(
@@ -301,6 +301,8 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
         raise _user_error(
             "ExportInputError", details, "InvalidExportInput", "The export input is not valid."
         ) from None
+    except EngineCrashedError:
+        raise  # the infrastructure's failure, not the run's: the worker retries the run on a fresh engine
     except EngineError as failure:
         reason = _without_paths(context, plan, destination, str(failure))
         raise RunFailed(

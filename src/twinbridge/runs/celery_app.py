@@ -89,6 +89,9 @@ def create_celery_app(settings: Settings, executors: ExecutorsFactory | None = N
             raise RuntimeError("this Celery app only sends messages; a worker needs its executors")
         worker = process_worker(settings, executors)
         if worker.execute(run_id):
+            if worker.lease_remaining(run_id) is not None:
+                # Executed but still active: its engine crashed and it waits to be retried (WaitingToRetry).
+                celery.send_task(EXECUTE_RUN_TASK, args=[run_id], queue=RUN_QUEUE_NAME)
             return True
         remaining = worker.lease_remaining(run_id)
         if remaining is not None:

@@ -23,8 +23,12 @@ Entity = TypeVar("Entity")
 
 _CLAIMABLE = ", ".join(f"'{state.value}'" for state in CLAIMABLE_STATES)
 _RUNNING = ", ".join(f"'{state.value}'" for state in RUNNING_STATES)
-# A run a worker may take: waiting for one, or executing under a lease nobody extends any more.
-_TAKEABLE = f"(state IN ({_CLAIMABLE}) OR (state IN ({_RUNNING}) AND lease_expires_at < :now))"
+# A run a worker may take: waiting for one (and held by none: a scripted run may show Queued or
+# WaitingToRetry under a worker's lease, control/scripts), or executing under a lease nobody extends any more.
+_TAKEABLE = (
+    f"((state IN ({_CLAIMABLE}) AND (worker_id IS NULL OR lease_expires_at < :now))"
+    f" OR (state IN ({_RUNNING}) AND lease_expires_at < :now))"
+)
 
 
 def latest_run_id_of(alias: str) -> str:

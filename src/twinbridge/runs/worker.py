@@ -4,7 +4,8 @@ The lease is extended by a heartbeat while the run executes; if the worker dies,
 another worker (or this one after a restart) claims the run again. A run that outlives
 TWINBRIDGE_RUN_TIMEOUT ends TimedOut, and the worker process exits so that nothing of the run lingers. A
 run whose executor raises ends Error at once (NotEnoughDiskSpace for a full disk, UnexpectedError
-otherwise): only a lost worker makes a run wait for its lease and be tried again.
+otherwise), except when its engine crashed: like a lost worker, that is the infrastructure's failure, so the
+run goes back to WaitingToRetry (bounded by TWINBRIDGE_RUN_MAX_ATTEMPTS) on a fresh engine.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from twinbridge.config import Settings
 from twinbridge.platform.disk import is_disk_full
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
-from twinbridge.runs.service import finish
+from twinbridge.runs.service import finish, release_for_retry
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
 from twinbridge.runs.task_errors import not_enough_disk_space, task_error, unexpected_failure
 from twinbridge.runtime import Runtime
@@ -59,8 +60,12 @@ class WorkerContext:
         return self._engine_pool
 
     def warm_up(self) -> None:
-        """Starts and warms the engine before the worker takes a run: no run pays for the warm-up."""
-        self.engine_pool().start()
+        """Starts and warms the engine before the worker takes a run: no run pays for the warm-up.
+
+        Not with TWINBRIDGE_SCRIPTED_RUNS_ONLY: scripted runs need no engine, and the server starts at once.
+        """
+        if not self.settings.scripted_runs_only:
+            self.engine_pool().start()
 
     def release(self) -> None:
         if self._engine_pool is not None:
@@ -163,8 +168,12 @@ class RunWorker:
             await self.executors.on_timeout[kind](self.context, run_id)
             return False
         except Exception as failure:
-            log.exception("run_failed")
-            await self._fail(run_id, failure)
+            if _is_engine_crash(failure):
+                log.warning("run_engine_crashed", error=str(failure))
+                await self._retry_later(run_id)
+            else:
+                log.exception("run_failed")
+                await self._fail(run_id, failure)
         finally:
             heartbeat.cancel()
         log.info("run_finished")
@@ -183,6 +192,17 @@ class RunWorker:
                 else unexpected_failure(run_id)
             )
             finish(run, ExecutionResult.ERROR, task_error=error)
+            await repository.save(run)
+
+    async def _retry_later(self, run_id: str) -> None:
+        """Puts a run whose engine crashed back in the queue (WaitingToRetry), as for a lost worker; the next
+        claim counts the attempt and fails the run once it has had TWINBRIDGE_RUN_MAX_ATTEMPTS."""
+        async with self.context.runtime.database.transaction() as transaction:
+            repository = RunRepository(transaction)
+            run = await repository.get(run_id)
+            if run is None or run.worker_id != self.context.worker_id:
+                return
+            release_for_retry(run)
             await repository.save(run)
 
     async def run_once(self) -> bool:
@@ -224,6 +244,13 @@ class RunWorker:
                 executed = False
             if not executed:
                 await asyncio.to_thread(wake, IDLE_POLL_SECONDS)
+
+
+def _is_engine_crash(failure: BaseException) -> bool:
+    """Whether an executor failed because its engine process died (engines/imodel EngineCrashedError)."""
+    from twinbridge.engines.imodel.errors import EngineCrashedError  # loaded only where runs execute
+
+    return isinstance(failure, EngineCrashedError)
 
 
 def _interrupted_too_often(attempts: int) -> dict[str, Any]:

@@ -497,8 +497,12 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
             try:
                 report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, unmapped, output)
             except Exception as failure:  # the connector's failure is the task's, stated for the user
-                if is_disk_full(failure):
-                    raise  # the server's, not the file's: the worker ends the run saying so
+                from twinbridge.engines.imodel.errors import EngineCrashedError
+
+                if is_disk_full(failure) or isinstance(failure, EngineCrashedError):
+                    # The server's, not the file's: the worker ends the run saying so (a full disk) or
+                    # retries it on a fresh engine (a crashed one).
+                    raise
                 logger.warning("ifc_connector_failed", run_id=run_id, error=str(failure))
                 # The user knows their file names, not our paths.
                 names = {path: plan.tasks[task_id].name for task_id, path in ifc_files.items()}

@@ -38,6 +38,7 @@ class EnginePool:
         self._idle: list[EngineProcess] = []
         self._running: set[EngineProcess] = set()
         self._closed = False
+        self._crash_next = False
 
     @classmethod
     def from_settings(cls, settings: Settings, options: EngineOptions | None = None) -> EnginePool:
@@ -66,7 +67,17 @@ class EnginePool:
         except BaseException:
             self._slots.release()
             raise
+        if self._crash_next:
+            self._crash_next = False
+            logger.warning("killing iModel engine process %s on request (an injected crash)", engine.pid)
+            engine.kill()
         return engine
+
+    def crash_next_acquired(self) -> None:
+        """Fault injection (the control API's engine faults, twinbridge's own): the next engine handed out is
+        killed first, as a native crash would kill it, so that its first command fails with
+        EngineCrashedError; the pool then replaces it as it replaces any crashed engine."""
+        self._crash_next = True
 
     def release(self, engine: EngineProcess) -> None:
         try:
