@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import parse_qs, urlparse
@@ -26,11 +27,14 @@ from botocore.exceptions import ClientError
 
 from twinbridge.storage.blobs import (
     COPY_CHUNK,
+    SNAPSHOTS_FOLDER,
     BlobNotFound,
     BlobStorage,
     BlobTooLarge,
+    BlobTotals,
     StoredBlob,
     _validated_key,
+    validated_snapshot_name,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +45,8 @@ if TYPE_CHECKING:
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNK = 64 * 1024 * 1024
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
+# DeleteObjects takes at most this many keys per request.
+DELETE_BATCH = 1000
 
 
 class S3BlobStorage(BlobStorage):
@@ -155,6 +161,61 @@ class S3BlobStorage(BlobStorage):
                 return False
             raise
         return True
+
+    def _listed(self, folder: str) -> Iterator[tuple[str, int]]:
+        """(key relative to the storage's prefix, size) of every object under `folder` ("" for all)."""
+        base = f"{self.prefix}/" if self.prefix else ""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=base + folder):
+            for item in page.get("Contents", []):
+                yield item["Key"].removeprefix(base), item["Size"]
+
+    def _live_blobs(self) -> list[tuple[str, int]]:
+        return [(key, size) for key, size in self._listed("") if not key.startswith(f"{SNAPSHOTS_FOLDER}/")]
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = keys[start : start + DELETE_BATCH]
+            self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": self._object_key(key)} for key in batch], "Quiet": True},
+            )
+
+    def _copy(self, source: str, target: str) -> None:
+        """Server-side: no byte passes through this process."""
+        self.client.copy(
+            {"Bucket": self.bucket, "Key": self._object_key(source)},
+            self.bucket,
+            self._object_key(target),
+            Config=self.transfer,
+        )
+
+    @staticmethod
+    def _snapshot_folder(name: str) -> str:
+        return f"{SNAPSHOTS_FOLDER}/{validated_snapshot_name(name)}/"
+
+    def delete_all(self) -> None:
+        self._delete_keys([key for key, _ in self._live_blobs()])
+
+    def save_snapshot(self, name: str) -> BlobTotals:
+        # S3 has no rename: a snapshot of the same name is removed first rather than built aside.
+        self.delete_snapshot(name)
+        folder = self._snapshot_folder(name)
+        live = self._live_blobs()
+        for key, _ in live:
+            self._copy(key, folder + key)
+        return BlobTotals(count=len(live), size=sum(size for _, size in live))
+
+    def restore_snapshot(self, name: str) -> None:
+        # An empty snapshot leaves no object in S3: a snapshot without objects restores an empty storage.
+        folder = self._snapshot_folder(name)
+        saved = [key for key, _ in self._listed(folder)]
+        self.delete_all()
+        for key in saved:
+            self._copy(key, key.removeprefix(folder))
+
+    def delete_snapshot(self, name: str) -> None:
+        self._delete_keys([key for key, _ in self._listed(self._snapshot_folder(name))])
 
 
 def _is_not_found(error: ClientError) -> bool:

@@ -135,3 +135,26 @@ def test_region_and_endpoint_come_from_the_url(s3_endpoint: str, tmp_path: Path)
     assert storage.client.meta.region_name == "eu-west-1"
     assert storage.client.meta.endpoint_url == s3_endpoint
     assert (storage.bucket, storage.prefix) == ("b", "")
+
+
+def test_delete_all_and_snapshots_keep_to_the_url_prefix(storage: S3BlobStorage) -> None:
+    storage.put_stream("imodels/1/0.bim", io.BytesIO(b"model"))
+    storage.put_stream("storage/file.txt", io.BytesIO(b"before"))
+    totals = storage.save_snapshot("world")
+    assert (totals.count, totals.size) == (2, 11)
+    storage.put_stream("storage/file.txt", io.BytesIO(b"after"))
+    storage.put_stream("storage/added.txt", io.BytesIO(b"added"))
+
+    storage.delete_all()
+    assert not storage.exists("imodels/1/0.bim")
+    storage.restore_snapshot("world")
+
+    assert storage.open("storage/file.txt").read() == b"before"
+    assert storage.open("imodels/1/0.bim").read() == b"model"
+    assert not storage.exists("storage/added.txt")
+    listed = storage.client.list_objects_v2(Bucket=storage.bucket)["Contents"]
+    assert all(item["Key"].startswith("blobs/") for item in listed)
+
+    storage.delete_snapshot("world")
+    storage.delete_all()
+    assert "Contents" not in storage.client.list_objects_v2(Bucket=storage.bucket)
