@@ -8,6 +8,7 @@ from twinbridge.db.models.imodel import IModel, IModelUploadBlock, IModelVersion
 from twinbridge.db.models.itwin import ITwin, ITwinFavorite, ITwinMember, ITwinRecent
 from twinbridge.db.models.named_version import NamedVersion
 from twinbridge.db.models.run import Job, Run, Task
+from twinbridge.db.models.scripted_run import ScriptedRun, ScriptedRunRule
 from twinbridge.db.models.service_client import ServiceClient
 from twinbridge.db.models.sign_in import AuthorizationCode, RefreshToken, RefreshTokenFamily
 from twinbridge.db.models.storage import StorageFile, StorageFolder
@@ -32,6 +33,8 @@ __all__ = [
     "RefreshTokenFamily",
     "Run",
     "ServiceClient",
+    "ScriptedRun",
+    "ScriptedRunRule",
     "StorageFile",
     "StorageFolder",
     "SyncConfiguration",
