@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # snapshots, scripted runs, faults, the request journal) answers only when this is set; otherwise its
     # paths answer 404 as any unknown path would, and its middleware is not installed.
     control_api: bool = False
+    # With the control API: how many requests the request journal keeps (0: none), and whether it keeps
+    # their bodies and those of their answers (the first 64 KiB of each).
+    journal_size: int = Field(default=1000, ge=0)
+    journal_bodies: bool = False
     # Test support (issue 15, twinbridge's own): every run that no scripted-run rule matches follows a short
     # default script (Executing, then Success; exports store a small valid IFC file) instead of doing the
     # work, and no iModel engine is started or warmed, so that a server starts and runs in well under a

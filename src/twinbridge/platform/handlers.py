@@ -170,6 +170,11 @@ async def answer_unexpected_error(scope: Scope, receive: Receive, send: Send, er
     await response(scope, receive, send)
 
 
+async def answer_api_error(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
+    """An error answered by a middleware, before any operation: rendered as the handler renders it."""
+    await _render(error)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

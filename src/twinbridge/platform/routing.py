@@ -145,6 +145,11 @@ def _operations(routes: Sequence[BaseRoute]) -> list[APIRoute]:
     return found
 
 
+def operations_of(app: FastAPI) -> list[APIRoute]:
+    """Every operation of `app`, in the order the router tries them."""
+    return _operations(app.routes)
+
+
 _METHODS_BY_PATH = "methods_by_path"
 
 
