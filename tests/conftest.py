@@ -30,6 +30,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TWINBRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# A project of an outside user of the pytest plugin: tests/integration/test_pytest_plugin.py runs it apart.
+collect_ignore = ["plugin_project"]
 
 
 def _postgres_unavailable_reason() -> str | None:

@@ -1,0 +1,47 @@
+"""What an iTwin integration's own tests look like with twinbridge's pytest plugin (see pytest.ini)."""
+
+from typing import Any
+
+from twinbridge.testing.client import TwinbridgeClient
+
+
+def test_the_itwin_fixture_is_an_itwin_of_the_test_user(
+    twinbridge_client: TwinbridgeClient, twinbridge_itwin: dict[str, Any]
+) -> None:
+    listed = twinbridge_client.get("/itwins").json()["iTwins"]
+    assert [itwin["id"] for itwin in listed] == [twinbridge_itwin["id"]]
+    members = twinbridge_client.get(f"/itwins/{twinbridge_itwin['id']}/members").json()["members"]
+    assert {(member["subject"], member["role"]) for member in members} >= {
+        ("twinbridge-test-user", "Owner"),
+        ("twinbridge-test-service", "Contributor"),
+    }
+
+
+def test_the_sample_imodel_is_listed_in_its_itwin_for_the_service_client(
+    twinbridge_service_client: TwinbridgeClient, twinbridge_imodel: dict[str, Any]
+) -> None:
+    response = twinbridge_service_client.get(
+        "/imodels", params={"iTwinId": twinbridge_imodel["iTwinId"]}, headers={"Prefer": "return=minimal"}
+    )
+    assert response.status_code == 200
+    assert [(imodel["id"], imodel["displayName"]) for imodel in response.json()["iModels"]] == [
+        (twinbridge_imodel["id"], "Sample iModel")
+    ]
+
+
+def test_an_export_run_completes_in_scripted_mode(
+    twinbridge_client: TwinbridgeClient, twinbridge_imodel: dict[str, Any]
+) -> None:
+    run_url = twinbridge_client.start_export_run(twinbridge_imodel["id"])
+    run = twinbridge_client.wait_for_run(run_url, timeout=30)
+    assert (run["state"], run["result"]) == ("Completed", "Success")
+    assert run_url.endswith(f"/runs/{run['id']}")
+
+
+def test_a_test_leaves_an_itwin_behind(twinbridge_client: TwinbridgeClient) -> None:
+    twinbridge_client.create_itwin("Left behind")
+    assert len(twinbridge_client.get("/itwins").json()["iTwins"]) == 1
+
+
+def test_the_next_test_starts_from_an_empty_server(twinbridge_client: TwinbridgeClient) -> None:
+    assert twinbridge_client.get("/itwins").json()["iTwins"] == []
