@@ -74,6 +74,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
         max_body_size=settings.max_body_size,
         authenticate=authenticate_before_body,
     )
+    features.add_middleware(app, settings)  # innermost: sees canonical paths, inside the request context
     app.add_middleware(CanonicalRequest, query_names=query_parameter_names(app))
     app.add_middleware(RequestContextMiddleware, metrics=runtime.metrics)
     return app

@@ -13,11 +13,15 @@ from twinbridge.runs.states import RunKind
 from twinbridge.runs.worker import RunExecutors
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
+    from fastapi import APIRouter, FastAPI
+
+    from twinbridge.config import Settings
 
 
 def routers() -> list[APIRouter]:
     from twinbridge.auth.endpoints import router as issuer_router
+    from twinbridge.control.faults.endpoints import router as faults_router
+    from twinbridge.control.journal.endpoints import router as journal_router
     from twinbridge.export.endpoints import router as export_router
     from twinbridge.imodels.endpoints import router as imodels_router
     from twinbridge.itwins.endpoints import router as itwins_router
@@ -29,6 +33,8 @@ def routers() -> list[APIRouter]:
 
     return [
         operations_router,
+        faults_router,  # prefix /_twinbridge/faults: before any router of the whole /_twinbridge prefix
+        journal_router,  # prefix /_twinbridge/journal: likewise
         issuer_router,
         itwins_router,
         imodels_router,
@@ -38,6 +44,15 @@ def routers() -> list[APIRouter]:
         reports_router,  # likewise
         synchronization_router,
     ]
+
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Middleware of features that see every request, added inside the platform's; only what a setting
+    enables, so that a normal server's requests pass through none of it."""
+    if settings.control_api:
+        from twinbridge.control.middleware import install
+
+        install(app, settings)  # faults and the request journal
 
 
 def run_executors() -> RunExecutors:
