@@ -103,6 +103,23 @@ async def get_run(connection_id: str, run_id: str, call: Reader) -> dict[str, An
     return {"run": run_body(run)}
 
 
+@router.post("/connections/{connection_id}/runs/{run_id}/cancel", status_code=202)
+@invalid_request_code("InvalidConnectionRunRequest")
+async def cancel_run(
+    connection_id: str, run_id: str, response: Response, call: WriterLimited
+) -> dict[str, Any]:
+    """Cancel a run: twinbridge's extension, upstream has no way to stop a run.
+
+    202 with the run as it is now and its Location: a run no worker executes yet is Completed with result
+    Canceled in the answer; an executing one ends so within seconds, with no output file (poll the run).
+    409 RunAlreadyCompleted when the run has ended.
+    """
+    async with call.transaction() as transaction:
+        run = await ExportService(transaction).cancel_run(connection_id, run_id, call.caller.subject)
+    response.headers["Location"] = location_of(call.base_url, run)
+    return {"run": run_body(run)}
+
+
 @router.get("/connections/{connection_id}/runs")
 @documented_parameters(*PAGE_PARAMETERS)
 @invalid_request_code("InvalidConnectionRunRequest")

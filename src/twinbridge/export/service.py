@@ -138,13 +138,25 @@ class ExportService:
     async def list_runs(self, connection_id: str, caller: str, page: Page) -> list[Run]:
         return await self._readable_runs(connection_id, caller, page=page)
 
+    async def cancel_run(self, connection_id: str, run_id: str, caller: str) -> Run:
+        """twinbridge's extension (upstream cannot stop a run): needs the rights that start one."""
+        runs = await self._readable_runs(connection_id, caller, run_id=run_id, action=Action.MODIFY)
+        if not runs:
+            raise RunNotFound()
+        return await self.runs.cancel(runs[0])
+
     async def _readable_runs(
-        self, connection_id: str, caller: str, run_id: str | None = None, page: Page | None = None
+        self,
+        connection_id: str,
+        caller: str,
+        run_id: str | None = None,
+        page: Page | None = None,
+        action: Action = Action.READ,
     ) -> list[Run]:
         found = await self.runs.read_connection(
             RUN_OWNER, {"connection_id": connection_id, "subject": caller}, run_id, page
         )
         if found is None:
             raise ConnectionNotFound()
-        authorize(found[1], Action.READ)
+        authorize(found[1], action)
         return found[2]

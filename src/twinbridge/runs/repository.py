@@ -223,6 +223,23 @@ class RunRepository:
         )
         return changed > 0
 
+    async def request_cancel(self, run_id: str, now: datetime) -> bool:
+        """Records a cancel request on an active run (its row stays locked to the end of the transaction,
+        so no worker claims it meanwhile); False when the run is Completed already."""
+        changed = await self.transaction.execute(
+            "UPDATE runs SET cancel_requested_at = COALESCE(cancel_requested_at, :now)"
+            " WHERE id = :id AND active_imodel_id IS NOT NULL",
+            {"now": now, "id": run_id},
+        )
+        return changed > 0
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        """Whether a caller asked to cancel the run (the worker executing it polls this)."""
+        found = await self.transaction.value(
+            "SELECT 1 FROM runs WHERE id = :id AND cancel_requested_at IS NOT NULL", {"id": run_id}
+        )
+        return found is not None
+
     async def extend_lease(self, run_id: str, worker_id: str, lease_until: datetime) -> bool:
         changed = await self.transaction.execute(
             "UPDATE runs SET lease_expires_at = :lease_until"

@@ -4,6 +4,8 @@
   Export run and a Synchronization run of one iModel may be active together); a create that races another
   one loses on the database's unique constraint and answers 409.
 - State: Queued → Executing → Finalizing → Completed; the result is Undetermined until Completed.
+- Cancel (twinbridge's extension): a run no worker executes ends Completed/Canceled at once; an executing
+  one is marked, and its worker stops it (runs.worker).
 - Services never commit; the caller enqueues the run only after its transaction has committed.
 """
 
@@ -22,7 +24,8 @@ from twinbridge.platform.ids import new_guid
 from twinbridge.platform.paging import Page
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import Entity, RunOwner, RunRepository
-from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
+from twinbridge.runs.states import CLAIMABLE_STATES, ExecutionResult, ExecutionState, RunKind
+from twinbridge.runs.task_errors import canceled_on_request
 
 if TYPE_CHECKING:
     from twinbridge.auth.tokens import Caller
@@ -45,6 +48,13 @@ class ConnectionAlreadyInUse(Conflict):
 class RunNotFound(NotFound):
     default_code = "ConnectionRunNotFound"
     default_message = "Requested Connection Run is not available."
+
+
+class RunAlreadyCompleted(Conflict):
+    """Cancel of a run that has ended (twinbridge's extension; the envelope is the contract's 409)."""
+
+    default_code = "RunAlreadyCompleted"
+    default_message = "The run has already completed and cannot be canceled."
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,24 @@ class RunService:
         together: the request every client polls is one statement."""
         offset, limit = (page.skip, page.fetch_limit) if page else (0, 0)
         return await self.repository.read_under(owner, parameters, run_id, offset, limit)
+
+    async def cancel(self, run: Run) -> Run:
+        """Cancels a run (POST …/cancel, a twinbridge extension): one no worker executes (Queued,
+        WaitingToRetry, or under a lease that expired) ends Completed/Canceled here, in this transaction;
+        for one that executes the request is recorded, and its worker stops it within seconds.
+        """
+        now = utc_now()
+        if run.state == ExecutionState.COMPLETED.value or not await self.repository.request_cancel(
+            run.id, now
+        ):
+            raise RunAlreadyCompleted()
+        current = await self.repository.get(run.id)
+        assert current is not None
+        lease_lost = current.lease_expires_at is not None and current.lease_expires_at < now
+        if current.state in CLAIMABLE_STATES or lease_lost:
+            finish(current, ExecutionResult.CANCELED, task_error=canceled_on_request())
+            await self.repository.save(current)
+        return current
 
     async def forget_connection(self, connection_id: str) -> None:
         """Deletes a connection's run history before the connection goes; refused while a run is active."""

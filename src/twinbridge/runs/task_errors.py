@@ -67,6 +67,20 @@ def unexpected_failure(run_id: str) -> dict[str, Any]:
     )
 
 
+def canceled_on_request() -> dict[str, Any]:
+    """The task error of a run canceled by POST …/cancel (a twinbridge extension: upstream cannot cancel)."""
+    return task_error(
+        code="RunCanceled",
+        message="The run was canceled.",
+        details="The run was canceled on request (POST …/runs/{runId}/cancel); nothing it had started was "
+        "kept: no output file, no new iModel version.",
+        description_key="RunCanceled",
+        description="The run was canceled.",
+        can_user_fix=False,
+        phase="orchestration",
+    )
+
+
 def without_server_paths(text: str, data_dir: Path, names: dict[Path, str] | None = None) -> str:
     """`text` with the server's file paths replaced: each path of `names` by the name the user knows, any
     other path in the data dir by "a file of the server" (task errors are read by every Reader)."""

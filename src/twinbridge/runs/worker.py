@@ -24,10 +24,16 @@ import structlog
 from twinbridge.config import Settings
 from twinbridge.platform.disk import is_disk_full
 from twinbridge.platform.time import utc_now
+from twinbridge.runs.cancellation import Cancellation
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish, release_for_retry
 from twinbridge.runs.states import ExecutionResult, ExecutionState, RunKind
-from twinbridge.runs.task_errors import not_enough_disk_space, task_error, unexpected_failure
+from twinbridge.runs.task_errors import (
+    canceled_on_request,
+    not_enough_disk_space,
+    task_error,
+    unexpected_failure,
+)
 from twinbridge.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -45,6 +51,8 @@ class WorkerContext:
     runtime: Runtime
     worker_id: str
     _engine_pool: EnginePool | None = field(default=None, repr=False)
+    # Whether the run executing now was canceled (POST …/cancel); runs.cancellation.
+    cancellation: Cancellation = field(default_factory=Cancellation)
 
     @property
     def settings(self) -> Settings:
@@ -66,6 +74,17 @@ class WorkerContext:
         """
         if not self.settings.scripted_runs_only:
             self.engine_pool().start()
+
+    def stop_engine_work(self) -> None:
+        """A canceled run: its engine processes are killed now, and none starts until `resume_engine`."""
+        if self._engine_pool is not None:
+            self._engine_pool.interrupt()
+
+    def resume_engine(self) -> None:
+        """After a canceled run has ended: a fresh engine, warmed before the next run."""
+        if self._engine_pool is not None:
+            self._engine_pool.resume()
+            self.warm_up()
 
     def release(self) -> None:
         if self._engine_pool is not None:
@@ -138,6 +157,10 @@ class RunWorker:
         """After a successful claim: the run to execute, or None when it has been failed for its attempts."""
         run = await repository.get(run_id)
         assert run is not None
+        if run.cancel_requested_at is not None:  # canceled while its worker was lost
+            finish(run, ExecutionResult.CANCELED, task_error=canceled_on_request())
+            await repository.save(run)
+            return None
         if run.attempts <= self.context.settings.run_max_attempts:
             return run.id, RunKind(run.kind)
         finish(run, ExecutionResult.ERROR, task_error=_interrupted_too_often(run.attempts - 1))
@@ -159,10 +182,20 @@ class RunWorker:
         heartbeat = asyncio.create_task(self._heartbeat(run_id))
         log = logger.bind(run_id=run_id, kind=kind.value, worker_id=self.context.worker_id)
         log.info("run_started")
+        cancellation = self.context.cancellation
+        cancellation.reset()
+        executing = asyncio.ensure_future(self.executors.execute[kind](self.context, run_id))
+        watch = cancellation.watch(
+            lambda: self.cancel_requested(run_id), executing, self.context.stop_engine_work
+        )
+        watcher = asyncio.create_task(watch)
         try:
-            await asyncio.wait_for(
-                self.executors.execute[kind](self.context, run_id), timeout=self.context.settings.run_timeout
-            )
+            await asyncio.wait_for(executing, timeout=self.context.settings.run_timeout)
+        except asyncio.CancelledError:
+            if not cancellation.requested:
+                raise  # the worker itself is being stopped
+            log.info("run_canceled")
+            await self._end_canceled(run_id)
         except TimeoutError:
             log.warning("run_timed_out", timeout=self.context.settings.run_timeout)
             await self.executors.on_timeout[kind](self.context, run_id)
@@ -176,8 +209,26 @@ class RunWorker:
                 await self._fail(run_id, failure)
         finally:
             heartbeat.cancel()
+            watcher.cancel()
+            if cancellation.requested:
+                await asyncio.to_thread(self.context.resume_engine)
         log.info("run_finished")
         return True
+
+    async def cancel_requested(self, run_id: str) -> bool:
+        """Whether a caller asked to cancel the run (POST …/cancel); the watcher of `execute` polls this."""
+        async with self.context.runtime.database.transaction(write=False) as transaction:
+            return await RunRepository(transaction).cancel_requested(run_id)
+
+    async def _end_canceled(self, run_id: str) -> None:
+        """Ends a canceled run Completed/Canceled, unless it ended meanwhile or another worker holds it."""
+        async with self.context.runtime.database.transaction() as transaction:
+            repository = RunRepository(transaction)
+            run = await repository.get(run_id)
+            if run is None or run.worker_id != self.context.worker_id:
+                return
+            finish(run, ExecutionResult.CANCELED, task_error=canceled_on_request())
+            await repository.save(run)
 
     async def _fail(self, run_id: str, failure: Exception) -> None:
         """Ends the run its executor gave up on with a task error, unless another worker holds it now."""

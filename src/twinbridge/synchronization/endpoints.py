@@ -146,6 +146,23 @@ def _register(kind: str, create_body: type[Any], mapping_body: type[Any]) -> Non
             run = await service.get_run(kind, connection_id, run_id, call.caller.subject)
         return {"run": run_body(run)}
 
+    @router.post(
+        base + "/{connection_id}/runs/{run_id}/cancel", status_code=202, name=f"cancel_{kind}_connection_run"
+    )
+    @invalid_request_code(invalid_run)
+    async def cancel_run(connection_id: str, run_id: str, response: Response, call: Writer) -> dict[str, Any]:
+        """Cancel a run: twinbridge's extension, upstream has no way to stop a run.
+
+        202 with the run as it is now and its Location: a run no worker executes yet is Completed with
+        result Canceled in the answer; an executing one ends so within seconds, writing no new iModel
+        version (poll the run). 409 RunAlreadyCompleted when the run has ended.
+        """
+        async with call.transaction() as transaction:
+            service = SynchronizationService(transaction)
+            run = await service.cancel_run(kind, connection_id, run_id, call.caller.subject)
+        response.headers["Location"] = location_of(call.base_url, run)
+        return {"run": run_body(run)}
+
     @router.get(base + "/{connection_id}/runs", name=f"list_{kind}_connection_runs")
     @documented_parameters(*PAGE_PARAMETERS, PREFER_PARAMETER)
     @invalid_request_code(invalid_run)

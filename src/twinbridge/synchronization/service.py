@@ -8,6 +8,7 @@ rules as Export runs: one active run per iModel.
 
 from __future__ import annotations
 
+import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,9 @@ BRIDGE = "bridge"
 UNMAP = "unmap"
 ACTIONS = (BRIDGE, UNMAP)
 MAX_FILE_NAME_LENGTH = 255
+MAX_CLASS_NAME_LENGTH = 255
+# A file's document properties are metadata, kept in its RepositoryLink: bounded like a request body part.
+MAX_DOCUMENT_ATTRIBUTE_BYTES = 64 * 1024
 STORAGE = "storage"
 _TITLES = {MANIFEST: "ManifestConnection", STORAGE: "StorageConnection"}
 
@@ -268,6 +272,7 @@ class SynchronizationService:
                 files = await self._earlier_manifest_files(connection.id, [item.file_key for item in mapped])
             else:
                 files = _manifest_files(manifest.source_files, {item.file_key for item in mapped})
+                _record_document_schema(files, manifest.document_attribute_schema_url)
         jobs: dict[str, list[str | None]] = {}
         for file in files:
             jobs.setdefault(str(file["connectorType"]), []).append(str(file["id"]))
@@ -308,15 +313,28 @@ class SynchronizationService:
     async def list_runs(self, kind: str, connection_id: str, caller: str, page: Page) -> list[Run]:
         return await self._readable_runs(kind, connection_id, caller, page=page)
 
+    async def cancel_run(self, kind: str, connection_id: str, run_id: str, caller: str) -> Run:
+        """twinbridge's extension (upstream cannot stop a run): needs the rights that start one."""
+        runs = await self._readable_runs(kind, connection_id, caller, run_id=run_id, action=Action.MODIFY)
+        if not runs:
+            raise RunNotFound()
+        return await self.runs.cancel(runs[0])
+
     async def _readable_runs(
-        self, kind: str, connection_id: str, caller: str, run_id: str | None = None, page: Page | None = None
+        self,
+        kind: str,
+        connection_id: str,
+        caller: str,
+        run_id: str | None = None,
+        page: Page | None = None,
+        action: Action = Action.READ,
     ) -> list[Run]:
         found = await self.runs.read_connection(
             RUN_OWNER, {"connection_id": connection_id, "kind": kind, "subject": caller}, run_id, page
         )
         if found is None:
             raise connection_not_found(kind)
-        authorize(found[1], Action.READ)
+        authorize(found[1], action)
         return found[2]
 
 
@@ -330,6 +348,62 @@ def file_name_problem(name: str) -> str | None:
     if any(ord(character) < 32 or ord(character) == 127 for character in name):
         return "it contains a control character"
     return None
+
+
+def document_attribute_problems(document: dict[str, Any], target: str) -> list[ErrorDetail]:
+    """What is wrong with a file's documentAttribute: it needs a `className` string, and its `properties`
+    (optional) must be an object of strings, numbers, booleans or nulls, as document systems' are."""
+    problems = []
+    class_name = document.get("className")
+    if class_name is None:
+        problems.append(missing_property(f"{target}.className"))
+    elif not isinstance(class_name, str) or not 0 < len(class_name.strip()) <= MAX_CLASS_NAME_LENGTH:
+        problems.append(
+            invalid_value(
+                f"{target}.className",
+                f"Provided {target}.className value is not valid: not a name of 1 to {MAX_CLASS_NAME_LENGTH} "
+                "characters.",
+            )
+        )
+    properties = document.get("properties", {})
+    if not isinstance(properties, dict):
+        problems.append(
+            invalid_value(
+                f"{target}.properties", f"Provided {target}.properties value is not valid: not an object."
+            )
+        )
+        return problems
+    for name, value in properties.items():
+        if value is not None and not isinstance(value, str | int | float | bool):
+            problems.append(
+                invalid_value(
+                    f"{target}.properties.{name}",
+                    f"Provided {target}.properties.{name} value is not valid: not a string, number, boolean "
+                    "or null.",
+                )
+            )
+    if len(json.dumps(document)) > MAX_DOCUMENT_ATTRIBUTE_BYTES:
+        problems.append(
+            invalid_value(
+                target,
+                f"Provided {target} value is not valid: larger than {MAX_DOCUMENT_ATTRIBUTE_BYTES} bytes.",
+            )
+        )
+    return problems
+
+
+def _record_document_schema(files: list[dict[str, Any]], url: str | None) -> None:
+    """A manifest's documentAttributeSchemaUrl goes with each file that has a documentAttribute, so that a
+    later run without sourceFiles gives the file the same. The URL is recorded, not fetched."""
+    if url is None:
+        return
+    reason = url_problem(url)
+    if reason is not None:
+        name = "documentAttributeSchemaUrl"
+        raise InvalidRequest(details=[invalid_value(name, f"Provided {name} value is not valid: {reason}.")])
+    for file in files:
+        if "documentAttribute" in file:
+            file["documentAttributeSchemaUrl"] = url
 
 
 def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict[str, Any]]:
@@ -368,6 +442,9 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
                 problems.append(
                     invalid_value(f"{target}.url", f"Provided {target}.url value is not valid: {url_reason}.")
                 )
+        if file.document_attribute is not None:
+            document_target = f"{target}.documentAttribute"
+            problems.extend(document_attribute_problems(file.document_attribute, document_target))
         name_reason = None if file.name is None else file_name_problem(file.name)
         if name_reason is not None:
             problems.append(
@@ -381,6 +458,7 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
                 "connectorType": connector_type,
                 "phase": phase.value,
                 "action": action,
+                **({} if file.document_attribute is None else {"documentAttribute": file.document_attribute}),
             }
         )
         if action == UNMAP:

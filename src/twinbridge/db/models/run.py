@@ -71,4 +71,7 @@ class Run:
     created_at: datetime = field(default_factory=utc_now)
     # "export" or "synchronization": an iModel has at most one active run per API (`RunKind.api`).
     api: str = "export"
+    # When a caller asked to cancel the run while it executed (twinbridge's extension, POST …/cancel): the
+    # worker executing it stops it.
+    cancel_requested_at: datetime | None = None
     jobs: list[Job] = field(default_factory=list, metadata=NOT_A_COLUMN)

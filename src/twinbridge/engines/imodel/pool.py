@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from twinbridge.engines.imodel.errors import EngineUnavailableError
+from twinbridge.engines.imodel.errors import EngineCancelledError, EngineUnavailableError
 from twinbridge.engines.imodel.process import EngineOptions, EngineProcess
 from twinbridge.engines.imodel.session import IModelSession
 
@@ -39,6 +39,7 @@ class EnginePool:
         self._running: set[EngineProcess] = set()
         self._closed = False
         self._crash_next = False
+        self._interrupted = threading.Event()
 
     @classmethod
     def from_settings(cls, settings: Settings, options: EngineOptions | None = None) -> EnginePool:
@@ -55,6 +56,7 @@ class EnginePool:
     def acquire(self, timeout: float | None = None) -> EngineProcess:
         if self._closed:
             raise EngineUnavailableError("the engine pool is closed")
+        self._refuse_if_interrupted()
         if not self._slots.acquire(timeout=timeout):
             raise EngineUnavailableError(f"no iModel engine became free within {timeout:g} s")
         with self._lock:
@@ -92,11 +94,30 @@ class EnginePool:
 
     def replace(self, engine: EngineProcess) -> EngineProcess:
         """Kill a process that crashed, hung or lost protocol sync, and start a fresh one in its slot."""
-        logger.warning("replacing iModel engine process %s", engine.pid)
         engine.kill()
         self._forget(engine)
+        self._refuse_if_interrupted()
+        logger.warning("replacing iModel engine process %s", engine.pid)
         self.restarts += 1
         return self._start_engine()
+
+    def interrupt(self) -> None:
+        """Stops the work of every engine now (its run was canceled): the processes are killed, and until
+        `resume` no engine is handed out or started, so the caller's next engine call fails with
+        EngineCancelledError instead of being retried on a fresh engine."""
+        self._interrupted.set()
+        with self._lock:
+            engines = list(self._running)
+        for engine in engines:
+            engine.kill()
+
+    def resume(self) -> None:
+        """After an `interrupt`, once the canceled work has ended: engines start again (on first use)."""
+        self._interrupted.clear()
+
+    def _refuse_if_interrupted(self) -> None:
+        if self._interrupted.is_set():
+            raise EngineCancelledError("the engine work was canceled")
 
     @contextmanager
     def engine(self, timeout: float | None = None) -> Iterator[EngineProcess]:
