@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1] / "plugin_project"
+REPOSITORY = Path(__file__).resolve().parents[2]
+PROJECT = REPOSITORY / "tests" / "plugin_project"
+README_SECTION = "## Testing your integration with the pytest plugin"
+BLOCK = re.compile(r"```(ini|python)\n(.*?)```", re.DOTALL)
 PLUGIN_FIXTURE = re.compile(r"^(\w+)(?: \[\w+ scope\])? -- .*twinbridge/testing/pytest_plugin\.py:\d+$")
 
 
@@ -64,6 +67,24 @@ def test_a_project_of_its_own_passes_its_tests_with_the_plugins_fixtures(tmp_pat
         "test_the_next_test_starts_from_an_empty_server": "passed",
     }, done.stdout + done.stderr
     assert done.returncode == 0
+
+
+@pytest.mark.e2e
+def test_the_readme_example_passes_as_written(tmp_path: Path) -> None:
+    text = (REPOSITORY / "README.md").read_text()
+    section = text[text.index(README_SECTION) :]
+    section = section[: section.index("\n## ")]
+    blocks = dict(match.groups() for match in BLOCK.finditer(section))
+    project = tmp_path / "example"
+    project.mkdir()
+    (project / "pytest.ini").write_text(blocks["ini"])
+    (project / "test_my_integration.py").write_text(blocks["python"])
+    done = _pytest(project, "-q", f"--junitxml={tmp_path / 'report.xml'}", f"--basetemp={tmp_path / 'base'}")
+    assert _outcomes(tmp_path / "report.xml") == {
+        "test_an_export_run_completes": "passed",
+        "test_my_client_lists_the_imodels": "passed",
+        "test_each_test_starts_from_an_empty_server": "passed",
+    }, done.stdout + done.stderr
 
 
 @pytest.mark.e2e
