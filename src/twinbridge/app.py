@@ -47,9 +47,14 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
         if workers is not None:
             workers.start()
             runtime.run_queue = InProcessRunQueue(workers.wake)
+        # Loops of the features for the process's lifetime (the sender of webhook deliveries).
+        services = [asyncio.create_task(service()) for service in features.background_services(runtime)]
         try:
             yield
         finally:
+            for service in services:
+                service.cancel()
+            await asyncio.gather(*services, return_exceptions=True)
             if workers is not None:
                 await asyncio.to_thread(workers.stop)
             await runtime.aclose()

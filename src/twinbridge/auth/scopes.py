@@ -8,7 +8,15 @@ from typing import Literal
 
 PLATFORM_SCOPE = "itwin-platform"
 GRANULAR_SCOPES = frozenset(
-    {"export:read", "export:modify", "synchronization:read", "synchronization:modify"}
+    {
+        "export:read",
+        "export:modify",
+        "synchronization:read",
+        "synchronization:modify",
+        # The Webhooks API's own scopes (its subscriptions; upstream's pages name them).
+        "webhooks:read",
+        "webhooks:modify",
+    }
 )
 ACCEPTED_SCOPES = frozenset({PLATFORM_SCOPE}) | GRANULAR_SCOPES
 # Scopes of interactive sign-in that grant no API: a refresh token, and an id_token (with the user's name).
@@ -27,7 +35,7 @@ class Access(StrEnum):
 class ScopeRequirement:
     """What an operation needs. `api` None means a supporting API (iTwins, iModels, storage)."""
 
-    api: Literal["export", "synchronization"] | None
+    api: Literal["export", "synchronization", "webhooks"] | None
     access: Access
 
     def is_met_by(self, scopes: frozenset[str]) -> bool:

@@ -1,5 +1,5 @@
 """The one client for every request the server sends out: downloads of manifest and mapping files, PUTs to
-callers' SAS URLs, the discovery and keys of external token issuers.
+callers' SAS URLs, the discovery and keys of external token issuers, webhook events to callback URLs.
 
 Callers choose these URLs, so each request is guarded against server-side request forgery:
 
@@ -475,6 +475,30 @@ class OutboundClient:
             )
         if response.status_code >= 400:
             raise OutboundError(host, f"HTTP {response.status_code}", response.status_code, action)
+
+    async def post(self, url: str, content: bytes, headers: dict[str, str], *, seconds: float) -> int:
+        """POSTs `content` to `url` (a webhook's callback) within `seconds`; the answer's status.
+
+        A redirect is not followed (its status is the answer); the body of the answer is not read.
+        """
+        action = "Posting to"
+        host = self._checked(url, action)
+        try:
+            async with asyncio.timeout(seconds), self._client() as client:
+                request = client.build_request("POST", url, content=content, headers=headers)
+                response = await client.send(request, stream=True)
+                await response.aclose()
+        except TimeoutError:
+            raise OutboundError(host, f"no answer within {seconds:g} s", action=action) from None
+        except _AddressRefused as refused:
+            raise OutboundRefused(host, str(refused), action=action) from None
+        except httpx.TimeoutException:
+            raise OutboundError(host, self._stalled(), action=action) from None
+        except httpx.HTTPError as failure:
+            raise OutboundError(
+                host, _without(str(failure) or type(failure).__name__, url), action=action
+            ) from None
+        return response.status_code
 
     def _stalled(self) -> str:
         return f"nothing was received or sent for {self.limits.read_timeout:g} s"

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from twinbridge.db.database import Parameters, Row, Transaction
 from twinbridge.db.models import Job, Run, Task
 from twinbridge.db.tables import Table
+from twinbridge.runs.completion import has_completion_hooks, run_completed
 from twinbridge.runs.states import CLAIMABLE_STATES, RUNNING_STATES, ExecutionState
 
 RUNS = Table("runs", Run)
@@ -150,13 +151,24 @@ class RunRepository:
         return run
 
     async def save(self, run: Run) -> Run:
-        """Writes the run, its jobs and its tasks as they are now."""
+        """Writes the run, its jobs and its tasks as they are now; a run this write completes calls the
+        completion hooks in the same transaction (runs/completion.py)."""
+        completes = run.state == ExecutionState.COMPLETED.value and await self._completes(run.id)
         await self.transaction.execute(RUNS.update_sql, RUNS.values(run))
         await self.transaction.execute_many(JOBS.update_sql, [JOBS.values(job) for job in run.jobs])
         await self.transaction.execute_many(
             TASKS.update_sql, [TASKS.values(task) for job in run.jobs for task in job.tasks]
         )
+        if completes:
+            await run_completed(self.transaction, run)
         return run
+
+    async def _completes(self, run_id: str) -> bool:
+        """Whether the stored run is not Completed yet (asked only when there is a hook to call)."""
+        if not has_completion_hooks():
+            return False
+        stored = await self.transaction.value("SELECT state FROM runs WHERE id = :id", {"id": run_id})
+        return stored is not None and stored != ExecutionState.COMPLETED.value
 
     async def get(self, run_id: str) -> Run | None:
         runs = await self._read("r.id = :id", {"id": run_id})

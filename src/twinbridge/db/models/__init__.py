@@ -16,6 +16,7 @@ from twinbridge.db.models.sync_configuration import SyncConfiguration
 from twinbridge.db.models.sync_connection import SyncConnection, SyncSourceFile
 from twinbridge.db.models.sync_report import SyncReport
 from twinbridge.db.models.user_grant import UserGrant
+from twinbridge.db.models.webhook import Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "AuthorizationCode",
@@ -32,9 +33,9 @@ __all__ = [
     "RefreshToken",
     "RefreshTokenFamily",
     "Run",
-    "ServiceClient",
     "ScriptedRun",
     "ScriptedRunRule",
+    "ServiceClient",
     "StorageFile",
     "StorageFolder",
     "SyncConfiguration",
@@ -43,4 +44,7 @@ __all__ = [
     "SyncSourceFile",
     "Task",
     "UserGrant",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]
