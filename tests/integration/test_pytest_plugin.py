@@ -63,6 +63,7 @@ def test_a_project_of_its_own_passes_its_tests_with_the_plugins_fixtures(tmp_pat
         "test_the_itwin_fixture_is_an_itwin_of_the_test_user": "passed",
         "test_the_sample_imodel_is_listed_in_its_itwin_for_the_service_client": "passed",
         "test_an_export_run_completes_in_scripted_mode": "passed",
+        "test_a_fault_answers_the_client_once_and_the_journal_shows_both_answers": "passed",
         "test_a_test_leaves_an_itwin_behind": "passed",
         "test_the_next_test_starts_from_an_empty_server": "passed",
     }, done.stdout + done.stderr

@@ -3,6 +3,7 @@
 from typing import Any
 
 from twinbridge.testing.client import TwinbridgeClient
+from twinbridge.testing.control import ControlApi
 
 
 def test_the_itwin_fixture_is_an_itwin_of_the_test_user(
@@ -36,6 +37,18 @@ def test_an_export_run_completes_in_scripted_mode(
     run = twinbridge_client.wait_for_run(run_url, timeout=30)
     assert (run["state"], run["result"]) == ("Completed", "Success")
     assert run_url.endswith(f"/runs/{run['id']}")
+
+
+def test_a_fault_answers_the_client_once_and_the_journal_shows_both_answers(
+    twinbridge_client: TwinbridgeClient, twinbridge_control: ControlApi, twinbridge_itwin: dict[str, Any]
+) -> None:
+    path = f"/itwins/{twinbridge_itwin['id']}"
+    twinbridge_control.add_fault(
+        {"method": "GET", "path": path, "action": "status", "status": 503, "count": 1}
+    )
+    assert [twinbridge_client.get(path).status_code for _ in range(2)] == [503, 200]
+    entries = twinbridge_control.journal(method="GET", path=path)["entries"]
+    assert [(entry["status"], entry["answeredByFault"]) for entry in entries] == [(200, False), (503, True)]
 
 
 def test_a_test_leaves_an_itwin_behind(twinbridge_client: TwinbridgeClient) -> None:

@@ -71,9 +71,13 @@ class ControlApi:
     def clear_faults(self) -> None:
         expect(self.http.delete("/faults"), 204)
 
-    def journal(self, **filters: str | int) -> Any:
-        """The last requests the server answered, filtered by the journal's query parameters."""
-        return expect(self.http.get("/journal", params=filters), 200).json()
+    def journal(self, *, top: int | None = None, **filters: str) -> Any:
+        """The last requests the server answered, newest first: `{"entries": [...]}`.
+
+        `filters`: the journal's query parameters (method, path, operationId, status, caller); `top`: $top.
+        """
+        params: dict[str, str | int] = {**filters, **({"$top": top} if top is not None else {})}
+        return expect(self.http.get("/journal", params=params), 200).json()
 
     def clear_journal(self) -> None:
         expect(self.http.delete("/journal"), 204)
