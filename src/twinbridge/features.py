@@ -1,14 +1,18 @@
-"""The features of the server put together: their routers, and how they execute runs.
+"""The features of the server put together: their routers, how they execute runs, what they do when a run
+completes, and the background services of the API process.
 
 The infrastructure (platform, db, runs, engines) never imports a feature; this is where features meet it.
-`create_app` takes the routers, and the processes that execute runs take `run_executors` (by name: the
-function travels to spawned and Celery worker processes).
+`create_app` takes the routers and `background_services`, and the processes that execute runs take
+`run_executors` (by name: the function travels to spawned and Celery worker processes). Both register the
+run completion hooks, as both complete runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
+from twinbridge.runs.completion import on_run_completed
 from twinbridge.runs.states import RunKind
 from twinbridge.runs.worker import RunExecutors
 
@@ -16,6 +20,23 @@ if TYPE_CHECKING:
     from fastapi import APIRouter, FastAPI
 
     from twinbridge.config import Settings
+    from twinbridge.runtime import Runtime
+
+BackgroundService = Callable[[], Coroutine[Any, Any, None]]
+
+
+def register_run_completion_hooks() -> None:
+    """Webhooks record their deliveries in the transaction that completes a run (an outbox)."""
+    from twinbridge.webhooks.events import record_run_completion
+
+    on_run_completed(record_run_completion)
+
+
+def background_services(runtime: Runtime) -> list[BackgroundService]:
+    """Loops the API process runs for its lifetime: the sender of webhook deliveries."""
+    from twinbridge.webhooks.delivery import WebhookSender
+
+    return [WebhookSender(runtime).run_forever]
 
 
 def routers() -> list[APIRouter]:
@@ -30,7 +51,9 @@ def routers() -> list[APIRouter]:
     from twinbridge.synchronization.configurations.endpoints import router as configurations_router
     from twinbridge.synchronization.endpoints import router as synchronization_router
     from twinbridge.synchronization.reports.endpoints import router as reports_router
+    from twinbridge.webhooks.endpoints import router as webhooks_router
 
+    register_run_completion_hooks()  # the API process completes runs too (e.g. one cancelled while queued)
     return [
         operations_router,
         faults_router,  # prefix /_twinbridge/faults: before any router of the whole /_twinbridge prefix
@@ -43,6 +66,7 @@ def routers() -> list[APIRouter]:
         configurations_router,  # before /synchronization, whose prefix also matches its paths
         reports_router,  # likewise
         synchronization_router,
+        webhooks_router,
     ]
 
 
@@ -60,6 +84,7 @@ def run_executors() -> RunExecutors:
     from twinbridge.export.execution import execute_export_run, time_out_export_run
     from twinbridge.synchronization.execution import execute_synchronization_run, time_out_synchronization_run
 
+    register_run_completion_hooks()
     return RunExecutors(
         execute={
             RunKind.EXPORT: execute_export_run,
