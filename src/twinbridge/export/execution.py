@@ -32,7 +32,12 @@ from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState
-from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error, without_server_paths
+from twinbridge.runs.task_errors import (
+    USER_NOT_AUTHENTICATED,
+    canceled_on_request,
+    task_error,
+    without_server_paths,
+)
 from twinbridge.runs.worker import WorkerContext
 from twinbridge.runs.workspace import local_file_name, run_workspace
 from twinbridge.storage.repository import StorageRepository
@@ -424,6 +429,10 @@ async def _store_and_finish(
             if run is None or run.worker_id != context.worker_id:
                 logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id)
                 return None
+            if run.cancel_requested_at is not None:  # the worker does not cancel this transaction midway
+                finish(run, ExecutionResult.CANCELED, task_error=canceled_on_request())
+                await runs.save(run)
+                return ExecutionResult.CANCELED
             stored = await StorageService(transaction, context.runtime.blobs).store_file(
                 plan.itwin_id,
                 _output_name(plan.imodel_name),
@@ -449,7 +458,7 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
         with run_workspace(context.settings, run_id, expected_bytes=expected) as directory:
             output = directory / local_file_name(f"{plan.imodel_name}.ifc", "export")
             mapping = await _mapping(context, plan, directory)
-            summary = await asyncio.to_thread(_export, context, plan, output, mapping)
+            summary = await context.cancellation.in_thread(_export, context, plan, output, mapping)
             await _set_finalizing(context, run_id)
             log_path = directory / "export.log"
             log_path.write_text(
@@ -471,7 +480,8 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
                     )
                 )
             problems += await _deliver_to_user_blob_storage(context, plan, output, log_path)
-            result = await _store_and_finish(context, run_id, plan, output, problems)
+            with context.cancellation.finalizing():
+                result = await _store_and_finish(context, run_id, plan, output, problems)
     except RunFailed as failure:
         await _finish(
             context, run_id, ExecutionResult.ERROR, error=failure.error, run_error=failure.run_error

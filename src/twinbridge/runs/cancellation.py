@@ -67,7 +67,8 @@ class Cancellation:
         (so that the executor sees the cancel, not the failing engine call)."""
         while True:
             await asyncio.sleep(CANCEL_POLL_SECONDS)
-            if not self._finalizing and await is_requested():
+            # The flag is read after the query: nothing runs between that read and the cancel below.
+            if await is_requested() and not self._finalizing:
                 break
         self.requested = True
         executing.cancel()

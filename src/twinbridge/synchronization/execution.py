@@ -38,7 +38,12 @@ from twinbridge.platform.time import format_timestamp, utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase, RunKind
-from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error, without_server_paths
+from twinbridge.runs.task_errors import (
+    USER_NOT_AUTHENTICATED,
+    canceled_on_request,
+    task_error,
+    without_server_paths,
+)
 from twinbridge.runs.worker import WorkerContext
 from twinbridge.runs.workspace import local_file_name, run_workspace
 from twinbridge.storage.service import FileNotFound, StorageService
@@ -370,6 +375,10 @@ async def _record(
         if run is None or run.worker_id != context.worker_id:
             logger.warning("run_lease_lost", run_id=run_id, worker_id=context.worker_id)
             return
+        if run.cancel_requested_at is not None:  # the worker does not cancel this transaction midway
+            finish(run, ExecutionResult.CANCELED, task_error=canceled_on_request())
+            await runs.save(run)
+            return
         finalizing = time.monotonic()
         version = None
         if new_version is not None:
@@ -495,7 +504,9 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
             output = directory / "next.bim"
             started = time.monotonic()
             try:
-                report = await asyncio.to_thread(_connect_ifc, context, plan, ifc_files, unmapped, output)
+                report = await context.cancellation.in_thread(
+                    _connect_ifc, context, plan, ifc_files, unmapped, output
+                )
             except Exception as failure:  # the connector's failure is the task's, stated for the user
                 from twinbridge.engines.imodel.errors import EngineCrashedError
 
@@ -540,7 +551,8 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                     plan.timings[task_id].update(
                         {"masterFile": time.monotonic() - started, "writingVersion": report.write_seconds}
                     )
-        await _record(context, run_id, outcomes, new_version, plan)
+        with context.cancellation.finalizing():
+            await _record(context, run_id, outcomes, new_version, plan)
 
 
 async def time_out_synchronization_run(context: WorkerContext, run_id: str) -> None:

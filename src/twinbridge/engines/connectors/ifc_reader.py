@@ -16,7 +16,7 @@ import math
 import multiprocessing
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,8 +157,17 @@ def skipped_products(model: ifcopenshell.file) -> list[SkippedItem]:
     return skipped
 
 
-def read_ifc(path: Path, threads: int | None = None, *, unique_global_ids: bool = True) -> IfcSource:
+def read_ifc(
+    path: Path,
+    threads: int | None = None,
+    *,
+    unique_global_ids: bool = True,
+    check: Callable[[], None] | None = None,
+) -> IfcSource:
     """The importable products of an IFC file with their containers, property sets and meshes.
+
+    `check` is called before each product is meshed (the longest part of reading); what it raises (a
+    canceled run's) stops the reading.
 
     With `unique_global_ids` (GlobalIds are the products' provenance), a product whose GlobalId another one
     had before it is left out with a `DuplicateGlobalId` issue; without, every product is read.
@@ -194,7 +203,7 @@ def read_ifc(path: Path, threads: int | None = None, *, unique_global_ids: bool 
             attributes=_attributes(product),
         )
         read.append(product)
-    _tessellate(model, read, records, issues, threads)
+    _tessellate(model, read, records, issues, threads, check or _go_on)
     for record in records.values():
         if not record.mesh:
             issues.append(
@@ -293,6 +302,7 @@ def _tessellate(
     records: dict[int, IfcProductRecord],
     issues: list[SyncIssue],
     threads: int | None,
+    check: Callable[[], None],
 ) -> None:
     if not products:
         return
@@ -305,6 +315,7 @@ def _tessellate(
     if not initialized:
         return
     while True:
+        check()
         try:
             shape = iterator.get()
             record = records.get(int(shape.id))
@@ -314,6 +325,10 @@ def _tessellate(
             issues.append(SyncIssue("TessellationFailed", f"A product could not be meshed: {problem}"))
         if not iterator.next():
             break
+
+
+def _go_on() -> None:
+    """A `check` that never stops the reading."""
 
 
 def placement_angles(rotation: Sequence[Sequence[float]]) -> tuple[float, float, float] | None:

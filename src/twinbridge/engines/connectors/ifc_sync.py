@@ -161,7 +161,11 @@ def synchronize_ifc(
             raise ConnectorError("the output must not be the base version (it is never edited in place)")
         if base.stat().st_size == 0:
             base = None
-    sources = [read_ifc(path, threads, unique_global_ids=not ignore_global_ids) for path in paths]
+    # A canceled run's pool is interrupted: reading stops at the next product (the engine stops at once).
+    sources = [
+        read_ifc(path, threads, unique_global_ids=not ignore_global_ids, check=pool.raise_if_interrupted)
+        for path in paths
+    ]
     report = SyncReport(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.partial")

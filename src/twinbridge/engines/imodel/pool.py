@@ -56,7 +56,7 @@ class EnginePool:
     def acquire(self, timeout: float | None = None) -> EngineProcess:
         if self._closed:
             raise EngineUnavailableError("the engine pool is closed")
-        self._refuse_if_interrupted()
+        self.raise_if_interrupted()
         if not self._slots.acquire(timeout=timeout):
             raise EngineUnavailableError(f"no iModel engine became free within {timeout:g} s")
         with self._lock:
@@ -96,7 +96,7 @@ class EnginePool:
         """Kill a process that crashed, hung or lost protocol sync, and start a fresh one in its slot."""
         engine.kill()
         self._forget(engine)
-        self._refuse_if_interrupted()
+        self.raise_if_interrupted()
         logger.warning("replacing iModel engine process %s", engine.pid)
         self.restarts += 1
         return self._start_engine()
@@ -115,7 +115,8 @@ class EnginePool:
         """After an `interrupt`, once the canceled work has ended: engines start again (on first use)."""
         self._interrupted.clear()
 
-    def _refuse_if_interrupted(self) -> None:
+    def raise_if_interrupted(self) -> None:
+        """EngineCancelledError after an `interrupt`: for work that checks between its steps."""
         if self._interrupted.is_set():
             raise EngineCancelledError("the engine work was canceled")
 
