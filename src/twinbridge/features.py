@@ -41,6 +41,7 @@ def background_services(runtime: Runtime) -> list[BackgroundService]:
 
 def routers() -> list[APIRouter]:
     from twinbridge.auth.endpoints import router as issuer_router
+    from twinbridge.control.scripts.endpoints import router as scripts_router
     from twinbridge.control.faults.endpoints import router as faults_router
     from twinbridge.control.journal.endpoints import router as journal_router
     from twinbridge.export.endpoints import router as export_router
@@ -56,6 +57,7 @@ def routers() -> list[APIRouter]:
     register_run_completion_hooks()  # the API process completes runs too (e.g. one cancelled while queued)
     return [
         operations_router,
+        scripts_router,  # /_twinbridge/scripts and /_twinbridge/holds
         faults_router,  # prefix /_twinbridge/faults: before any router of the whole /_twinbridge prefix
         journal_router,  # prefix /_twinbridge/journal: likewise
         issuer_router,
@@ -80,16 +82,21 @@ def add_middleware(app: FastAPI, settings: Settings) -> None:
 
 
 def run_executors() -> RunExecutors:
-    """Imported when first called: only processes that execute runs load the engines behind them."""
+    """Imported when first called: only processes that execute runs load the engines behind them.
+
+    Each executor is wrapped by the control API's scripted runs, which decide per run whether it follows a
+    script (a rule, or TWINBRIDGE_SCRIPTED_RUNS_ONLY) or does the work.
+    """
+    from twinbridge.control.scripts.execution import with_scripts
     from twinbridge.export.execution import execute_export_run, time_out_export_run
     from twinbridge.synchronization.execution import execute_synchronization_run, time_out_synchronization_run
 
     register_run_completion_hooks()
     return RunExecutors(
         execute={
-            RunKind.EXPORT: execute_export_run,
-            RunKind.MANIFEST: execute_synchronization_run,
-            RunKind.STORAGE: execute_synchronization_run,
+            RunKind.EXPORT: with_scripts(execute_export_run),
+            RunKind.MANIFEST: with_scripts(execute_synchronization_run),
+            RunKind.STORAGE: with_scripts(execute_synchronization_run),
         },
         on_timeout={
             RunKind.EXPORT: time_out_export_run,

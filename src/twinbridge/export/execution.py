@@ -96,7 +96,7 @@ def _user_error(
     )
 
 
-def _output_name(imodel_name: str) -> str:
+def output_name(imodel_name: str) -> str:
     """The stored output's name: the iModel's, as a file name."""
     return (re.sub(r"[^\w.\- ]+", "_", imodel_name).strip() or "export")[:250] + ".ifc"
 
@@ -435,7 +435,7 @@ async def _store_and_finish(
                 return ExecutionResult.CANCELED
             stored = await StorageService(transaction, context.runtime.blobs).store_file(
                 plan.itwin_id,
-                _output_name(plan.imodel_name),
+                output_name(plan.imodel_name),
                 output,
                 plan.requested_by,
                 description=f"IFC export ({plan.ifc_version}) of iModel {plan.imodel_name}",
