@@ -99,7 +99,7 @@ async def test_a_held_run_shows_each_state_of_its_script_until_released_then_suc
     )
     location = await _run(client, alice, connection["id"])
     run_id = location.rsplit("/", 1)[1]
-    worker = asyncio.create_task(execute_queued_runs())
+    worker = asyncio.ensure_future(execute_queued_runs())
 
     await _wait_until_held(client, run_id, "Queued")
     queued = await _get(client, alice, location)
