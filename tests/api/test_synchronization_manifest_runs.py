@@ -5,6 +5,7 @@ real worker and engine, in-process, from files a local HTTP server hands out."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -178,3 +179,104 @@ async def test_an_action_other_than_bridge_or_unmap_is_refused_naming_it(
         ("InvalidValue", "sourceFiles[0].action"),
         ("MissingRequiredProperty", "sourceFiles[1].url"),
     ]
+
+
+async def _documents_of_elements(runtime: Runtime, imodel_id: str) -> dict[str, list[Any]]:
+    """Per file key, the document properties each of its elements reaches through its provenance's scope
+    (the file's RepositoryLink), deduplicated."""
+    async with runtime.database.transaction() as transaction:
+        latest = await IModelRepository(transaction).latest_version(imodel_id)
+    assert latest is not None
+    path = await asyncio.to_thread(runtime.blobs.local_path, latest.blob_key)
+
+    def read() -> dict[str, list[Any]]:
+        with EnginePool(1) as pool, pool.open(path) as imodel:
+            rows = imodel.query_all(
+                "SELECT l.CodeValue file, l.JsonProperties document FROM bis.ExternalSourceAspect a"
+                " JOIN bis.RepositoryLink l ON l.ECInstanceId = a.Scope.Id WHERE a.Kind = 'IfcProduct'"
+            )
+        found: dict[str, list[Any]] = {}
+        for row in rows:
+            document = json.loads(row["document"]).get("documentAttribute") if row.get("document") else None
+            if document not in found.setdefault(row["file"], []):
+                found[row["file"]].append(document)
+        return found
+
+    return await asyncio.to_thread(read)
+
+
+async def _report_of(
+    client: httpx.AsyncClient, headers: dict[str, str], imodel_id: str, run: dict[str, Any]
+) -> Any:
+    reports = await client.get(
+        "/synchronization/reports", params={"imodelId": imodel_id, "runId": run["id"]}, headers=headers
+    )
+    assert reports.status_code == 200, reports.text
+    contents = [(await client.get(report["sasUri"])).json() for report in reports.json()["reports"]]
+    return {content["file"]["sourceFileId"]: content for content in contents}
+
+
+async def test_a_files_document_attribute_goes_on_its_repository_link_which_its_elements_reach(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    connection: Connection,
+    runtime: Runtime,
+    execute_queued_runs: Execute,
+) -> None:
+    alice = auth_headers("alice")
+    schema_url = "https://documents.example/documentAttributeSchema.json"
+    document = {
+        "className": "ProjectwiseDynamic:PWDocumentLink",
+        "properties": {"Revision": "R01", "Suitability": "S01", "Pages": 3, "Approved": True},
+    }
+    body = {
+        "documentAttributeSchemaUrl": schema_url,
+        "sourceFiles": [connection.file("house", documentAttribute=document), connection.file("wall")],
+    }
+    first = await _run(client, alice, connection, execute_queued_runs, body)
+    assert first["result"] == "Success", first
+    wall_key = next(key for key in await _provenance(runtime, connection.imodel_id) if key != "house")
+    assert await _documents_of_elements(runtime, connection.imodel_id) == {
+        "house": [{**document, "schemaUrl": schema_url}],
+        wall_key: [None],
+    }
+    reports = await _report_of(client, alice, connection.imodel_id, first)
+    assert reports["house"]["file"]["documentAttribute"] == document
+    assert reports["house"]["file"]["documentAttributeSchemaUrl"] == schema_url
+    assert reports["wall"]["file"]["documentAttribute"] is None
+
+    # A run without sourceFiles keeps what the last one gave; a new revision changes only the link.
+    again = await _run(client, alice, connection, execute_queued_runs, {})
+    assert again["result"] == "Success"
+    revised = {**document, "properties": {**document["properties"], "Revision": "R02"}}
+    body["sourceFiles"] = [connection.file("house", documentAttribute=revised), connection.file("wall")]
+    body.pop("documentAttributeSchemaUrl")
+    third = await _run(client, alice, connection, execute_queued_runs, body)
+    assert third["result"] == "Success"
+    assert _details(third)["house"]["elements"]["updated"] == 0  # the elements themselves did not change
+    assert (await _documents_of_elements(runtime, connection.imodel_id))["house"] == [revised]
+    changesets = (await client.get(f"/imodels/{connection.imodel_id}/changesets", headers=alice)).json()
+    assert len(changesets["changesets"]) == 2  # the run without sourceFiles changed nothing
+
+
+async def test_a_document_attribute_that_is_not_an_object_of_values_is_refused_naming_the_field(
+    client: httpx.AsyncClient, auth_headers: Headers, connection: Connection
+) -> None:
+    body = {
+        "documentAttributeSchemaUrl": "ftp://documents.example/schema.json",
+        "sourceFiles": [
+            connection.file("house", documentAttribute={"properties": {"Revision": {"nested": 1}}}),
+            connection.file("wall", documentAttribute={"className": "", "properties": ["R01"]}),
+        ],
+    }
+    response = await client.post(f"{MANIFEST}/{connection.id}/runs", json=body, headers=auth_headers("alice"))
+    assert response.status_code == 422
+    details = response.json()["error"]["details"]
+    assert [(detail["code"], detail["target"]) for detail in details] == [
+        ("InvalidValue", "documentAttributeSchemaUrl"),
+        ("MissingRequiredProperty", "sourceFiles[0].documentAttribute.className"),
+        ("InvalidValue", "sourceFiles[0].documentAttribute.properties.Revision"),
+        ("InvalidValue", "sourceFiles[1].documentAttribute.className"),
+        ("InvalidValue", "sourceFiles[1].documentAttribute.properties"),
+    ]
+    assert "not a string, number, boolean or null" in details[2]["message"]

@@ -85,6 +85,18 @@ class TaskFile:
     previous_key: str | None = None
     # A manifest run's action for the file: "bridge" synchronizes it, "unmap" deletes its elements.
     action: str = "bridge"
+    # The manifest's documentAttribute for the file ({className, properties}) and its schema's URL.
+    document_attribute: dict[str, Any] | None = None
+    document_attribute_schema_url: str | None = None
+
+    @property
+    def link_document(self) -> dict[str, Any] | None:
+        """What the file's RepositoryLink keeps of its documentAttribute: as given, with the schema's URL."""
+        if self.document_attribute is None:
+            return None
+        if self.document_attribute_schema_url is None:
+            return self.document_attribute
+        return {**self.document_attribute, "schemaUrl": self.document_attribute_schema_url}
 
     @property
     def unmapped(self) -> bool:
@@ -100,6 +112,8 @@ class SyncPlan:
     base_version: Path | None
     tasks: dict[str, TaskFile] = field(default_factory=dict)
     flags: RunFlags = field(default_factory=RunFlags)
+    # The base version's schema states before and after the connector upgraded them; None when up to date.
+    schema_upgrade: dict[str, str] | None = None
     # Set when the connectors ran and changed nothing: the run writes no version, and its reports say so.
     unchanged: bool = False
     # Seconds per phase and task, for the diagnostic reports: preprocessor (fetching), masterFile (the
@@ -265,6 +279,8 @@ def _task_files(run: Run, flags: RunFlags) -> dict[str, TaskFile]:
                 key=key,
                 previous_key=previous if previous != key else None,
                 action=str(file.get("action") or "bridge"),
+                document_attribute=file.get("documentAttribute"),
+                document_attribute_schema_url=file.get("documentAttributeSchemaUrl"),
             )
     return tasks
 
@@ -325,6 +341,7 @@ def _connect_ifc(
         ignore_global_ids=plan.flags.ignore_ifc_global_ids,
         clamp_z=CLAMPED_Z_EXTENT if plan.flags.clamp_z_extent else None,
         unmapped_keys=[key for keys in _unmapped_keys(plan, files, unmapped) for key in keys],
+        document_attributes=[plan.tasks[task_id].link_document for task_id in files],
     )
     return report
 
@@ -446,6 +463,8 @@ def _report_content(
             "name": task_file.name,
             "connectorType": task_file.connector_type,
             "schema": file.schema if file else None,
+            "documentAttribute": task_file.document_attribute,
+            "documentAttributeSchemaUrl": task_file.document_attribute_schema_url,
         },
         "result": outcome.result.value,
         "message": details.get("synchronizationReport", {}).get("message", ""),
@@ -455,6 +474,7 @@ def _report_content(
             "changesetIndex": changeset_index,
             "message": _version_message(changeset_index, plan.unchanged),
         },
+        "schemaUpgrade": plan.schema_upgrade,
         "elements": details.get("elements"),
         "warnings": [issue.as_dict() for issue in file.issues] if file else [],
         "skipped": [item.as_dict() for item in file.skipped] if file else [],
@@ -520,15 +540,7 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                 details = without_server_paths(
                     str(failure) or type(failure).__name__, context.settings.data_dir, names
                 )
-                error = task_error(
-                    code="ConnectorFailed",
-                    message="Failed to process the file.",
-                    details=details,
-                    description_key="FailedToSynchronize",
-                    description="The IFC connector could not process the file.",
-                    can_user_fix=True,
-                    phase="master_file",
-                )
+                error = _connector_failure(failure, details)
                 for task_id in [*ifc_files, *unmapped]:
                     outcomes[task_id] = TaskOutcome(ExecutionResult.ERROR, error, _report(errors=1))
                     plan.timings[task_id]["masterFile"] = time.monotonic() - started
@@ -536,6 +548,7 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                 # Nothing changed: the run succeeds without a new version (which would be the same iModel).
                 new_version = output if report.changed else None
                 plan.unchanged = not report.changed
+                plan.schema_upgrade = report.schema_upgrade
                 for task_id, file_report in zip(ifc_files, report.files, strict=True):
                     outcomes[task_id] = _file_outcome(file_report)
                     plan.timings[task_id].update(
@@ -553,6 +566,44 @@ async def execute_synchronization_run(context: WorkerContext, run_id: str) -> No
                     )
         with context.cancellation.finalizing():
             await _record(context, run_id, outcomes, new_version, plan)
+
+
+def _connector_failure(failure: Exception, details: str) -> dict[str, Any]:
+    """The task error of a connector that failed: what went wrong, and what the user can do about it."""
+    from twinbridge.engines.imodel import EngineError, SchemaUpgradeError  # loaded with the connector
+
+    if isinstance(failure, SchemaUpgradeError):
+        return task_error(
+            code="SchemaUpgradeFailed",
+            message="The iModel's schemas could not be upgraded to this server's.",
+            details=f"{details}. Upgrade the iModel's profile and schemas with the iTwin.js version this "
+            "server runs (StandaloneDb.upgradeStandaloneSchemas) and import it again, or synchronize into a "
+            "new iModel.",
+            description_key="SchemaUpgradeFailed",
+            description="The iModel's schemas are not supported by this server.",
+            can_user_fix=True,
+            phase="preprocessor",
+        )
+    if isinstance(failure, EngineError) and failure.code == "SCHEMA_IMPORT_FAILED":
+        return task_error(
+            code="SchemaImportFailed",
+            message="The IFC connector's schema could not be imported into the iModel.",
+            details=f"{details}. The iModel holds a schema that conflicts with the connector's (IfcDynamic): "
+            "synchronize into a new iModel, or remove the conflicting schema.",
+            description_key="SchemaImportFailed",
+            description="The connector's schema could not be imported.",
+            can_user_fix=True,
+            phase="master_file",
+        )
+    return task_error(
+        code="ConnectorFailed",
+        message="Failed to process the file.",
+        details=details,
+        description_key="FailedToSynchronize",
+        description="The IFC connector could not process the file.",
+        can_user_fix=True,
+        phase="master_file",
+    )
 
 
 async def time_out_synchronization_run(context: WorkerContext, run_id: str) -> None:

@@ -271,8 +271,11 @@ class SynchronizationService:
             if manifest.source_files is None:
                 files = await self._earlier_manifest_files(connection.id, [item.file_key for item in mapped])
             else:
-                files = _manifest_files(manifest.source_files, {item.file_key for item in mapped})
-                _record_document_schema(files, manifest.document_attribute_schema_url)
+                files = _manifest_files(
+                    manifest.source_files,
+                    {item.file_key for item in mapped},
+                    manifest.document_attribute_schema_url,
+                )
         jobs: dict[str, list[str | None]] = {}
         for file in files:
             jobs.setdefault(str(file["connectorType"]), []).append(str(file["id"]))
@@ -350,6 +353,14 @@ def file_name_problem(name: str) -> str | None:
     return None
 
 
+def _document_of(document: dict[str, Any] | None, schema_url: str | None) -> dict[str, Any]:
+    if document is None:
+        return {}
+    if schema_url is None:
+        return {"documentAttribute": document}
+    return {"documentAttribute": document, "documentAttributeSchemaUrl": schema_url}
+
+
 def document_attribute_problems(document: dict[str, Any], target: str) -> list[ErrorDetail]:
     """What is wrong with a file's documentAttribute: it needs a `className` string, and its `properties`
     (optional) must be an object of strings, numbers, booleans or nulls, as document systems' are."""
@@ -392,24 +403,20 @@ def document_attribute_problems(document: dict[str, Any], target: str) -> list[E
     return problems
 
 
-def _record_document_schema(files: list[dict[str, Any]], url: str | None) -> None:
-    """A manifest's documentAttributeSchemaUrl goes with each file that has a documentAttribute, so that a
-    later run without sourceFiles gives the file the same. The URL is recorded, not fetched."""
-    if url is None:
-        return
-    reason = url_problem(url)
-    if reason is not None:
-        name = "documentAttributeSchemaUrl"
-        raise InvalidRequest(details=[invalid_value(name, f"Provided {name} value is not valid: {reason}.")])
-    for file in files:
-        if "documentAttribute" in file:
-            file["documentAttributeSchemaUrl"] = url
+def _manifest_files(
+    files: list[ManifestRunFile], mapped: set[str], document_schema_url: str | None = None
+) -> list[dict[str, Any]]:
+    """The run's files, master files first, then their children as reference files.
 
-
-def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict[str, Any]]:
-    """The run's files, master files first, then their children as reference files."""
+    The manifest's documentAttributeSchemaUrl goes with each file that has a documentAttribute, so that a
+    later run without sourceFiles gives the file the same; the URL is recorded, not fetched.
+    """
     flattened: list[dict[str, Any]] = []
     problems: list[ErrorDetail] = []
+    schema_reason = None if document_schema_url is None else url_problem(document_schema_url)
+    if schema_reason is not None:
+        name = "documentAttributeSchemaUrl"
+        problems.append(invalid_value(name, f"Provided {name} value is not valid: {schema_reason}."))
 
     def visit(file: ManifestRunFile, target: str, phase: JobPhase) -> None:
         connector_type = file.connector_type or (file.connector.upper() if file.connector else None)
@@ -458,7 +465,7 @@ def _manifest_files(files: list[ManifestRunFile], mapped: set[str]) -> list[dict
                 "connectorType": connector_type,
                 "phase": phase.value,
                 "action": action,
-                **({} if file.document_attribute is None else {"documentAttribute": file.document_attribute}),
+                **_document_of(file.document_attribute, document_schema_url),
             }
         )
         if action == UNMAP:

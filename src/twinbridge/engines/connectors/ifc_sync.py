@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -63,6 +64,8 @@ class FileSyncReport:
     issues: list[SyncIssue] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
     read_seconds: float = 0.0  # reading and tessellating the file
+    # The manifest's documentAttribute for the file ({className, properties}), kept on its RepositoryLink.
+    document_attribute: dict[str, Any] | None = None
 
 
 @dataclass
@@ -74,6 +77,9 @@ class SyncReport:
     # One per unmapped key, in their order: the elements it had, deleted (`deleted`).
     unmapped: list[FileSyncReport] = field(default_factory=list)
     schema_version: str | None = None
+    # The base version's profile and schema states before and after the engine upgraded them (None when
+    # they were up to date): {"before": "UpgradeRecommended", "after": "UpToDate"}.
+    schema_upgrade: dict[str, str] | None = None
     # False when the new snapshot holds nothing the base version did not: no element, model, category,
     # link or schema written, and the same project extents.
     changed: bool = True
@@ -125,6 +131,7 @@ def synchronize_ifc(
     ignore_global_ids: bool = False,
     clamp_z: float | None = None,
     unmapped_keys: Sequence[str] = (),
+    document_attributes: Sequence[dict[str, Any] | None] | None = None,
 ) -> SyncReport:
     """Write at `output` a new snapshot: `base_version` (or an empty iModel) updated with the IFC files.
 
@@ -139,6 +146,11 @@ def synchronize_ifc(
     reads products whose GlobalId repeats); `clamp_z` bounds the Z range of the new project extents to
     [-clamp_z, clamp_z]. `unmapped_keys` name files taken out of the iModel: every element under each of
     them is deleted (counted in `report.unmapped`).
+
+    `document_attributes` (one per file, or None) are the manifest's document properties of each file: they
+    go on the file's RepositoryLink (the element that stands for the file, and the Scope of its elements'
+    provenance) as `documentAttribute` in its JSON properties. A base version whose profile or schemas are
+    older than the engine's is upgraded first, on a copy (raises `SchemaUpgradeError` when it cannot be).
     """
     paths = [Path(path) for path in source_files]
     keys = list(file_keys) if file_keys is not None else [path.name for path in paths]
@@ -150,6 +162,11 @@ def synchronize_ifc(
     if len(previous) != len(keys):
         raise ConnectorError(f"{len(keys)} file keys but {len(previous)} previous keys")
     unmapped = list(unmapped_keys)
+    documents: list[dict[str, Any] | None] = (
+        list(document_attributes) if document_attributes is not None else [None] * len(keys)
+    )
+    if len(documents) != len(keys):
+        raise ConnectorError(f"{len(keys)} file keys but {len(documents)} document attributes")
     if set(unmapped) & set(keys) or len(set(unmapped)) != len(unmapped):
         raise ConnectorError("a key cannot be both synchronized and unmapped, nor unmapped twice")
     output = Path(output)
@@ -169,16 +186,21 @@ def synchronize_ifc(
     report = SyncReport(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.partial")
+    upgraded_base = output.with_name(f".{output.name}.base")
     started = time.monotonic()
     with pool.engine() as engine:
         writer = SnapshotWriter(engine)
         try:
+            if base is not None and writer.needs_schema_upgrade(base):
+                shutil.copyfile(base, upgraded_base)
+                report.schema_upgrade = writer.upgrade_schemas(upgraded_base)
+                base = upgraded_base
             writer.create(temporary, root_subject=output.stem, base=base)
             _Synchronizer(writer, report, by_global_id=not ignore_global_ids).run(
-                sources, keys, previous, unmapped
+                sources, keys, previous, unmapped, documents
             )
             writer.save(f"IFC synchronization of {', '.join(keys)}", clamp_z=clamp_z)
-            report.changed = writer.changed or base is None
+            report.changed = writer.changed or base is None or report.schema_upgrade is not None
             writer.close()
         except BaseException:
             try:
@@ -187,6 +209,8 @@ def synchronize_ifc(
                 engine.kill()  # the pool replaces it
             temporary.unlink(missing_ok=True)
             raise
+        finally:
+            upgraded_base.unlink(missing_ok=True)
     os.replace(temporary, output)
     report.write_seconds = time.monotonic() - started
     logger.info(
@@ -238,6 +262,7 @@ class _Synchronizer:
         keys: list[str],
         previous_keys: list[str | None],
         unmapped_keys: Sequence[str] = (),
+        documents: Sequence[dict[str, Any] | None] | None = None,
     ) -> None:
         schema = self._update_schema(sources)
         self.report.schema_version = schema.version
@@ -253,7 +278,8 @@ class _Synchronizer:
                 deletes += elements
                 unmapped.deleted = len(elements)
             self.report.unmapped.append(unmapped)
-        for source, key, previous_key in zip(sources, keys, previous_keys, strict=True):
+        documents = list(documents) if documents is not None else [None] * len(keys)
+        for source, key, previous_key, document in zip(sources, keys, previous_keys, documents, strict=True):
             file_report = FileSyncReport(
                 key,
                 source.path,
@@ -261,6 +287,7 @@ class _Synchronizer:
                 products=len(source.products),
                 skipped=list(source.skipped),
                 read_seconds=source.read_seconds,
+                document_attribute=document,
             )
             file_report.issues += source.issues
             self.report.files.append(file_report)
@@ -270,7 +297,11 @@ class _Synchronizer:
                     elements = [old.element_id for old in self._existing(retired).values()]
                     deletes += elements
                     file_report.deleted += len(elements)
-            scope = self.writer.ensure_repository_link(key, source.path.name)
+            scope = self.writer.ensure_repository_link(
+                key,
+                source.path.name,
+                document=document,
+            )
             existing = self._existing(scope)
             model_names = _model_names(source, key, self.by_global_id)
             identifiers = (

@@ -45,6 +45,15 @@ class SnapshotWriter:
             if frame.message is not None:
                 yield from frame.message.get("rows", ())
 
+    def needs_schema_upgrade(self, path: Path) -> bool:
+        """Whether the iModel file's profile or schemas are older than the engine's (read-only check)."""
+        return bool(self.engine.request("upgradeSchemas", path=str(path), dryRun=True)["needed"])
+
+    def upgrade_schemas(self, path: Path) -> dict[str, str]:
+        """Upgrades the closed iModel file in place; its schema states before and after."""
+        reply = self.engine.request("upgradeSchemas", timeout=600.0, path=str(path))
+        return {"before": str(reply["before"]), "after": str(reply["after"])}
+
     def import_schemas(self, schemas: list[str]) -> None:
         self.engine.request("importSchemas", handle=self.handle, schemas=schemas)
         self.changed = True
@@ -62,8 +71,12 @@ class SnapshotWriter:
         reply = self.engine.request("ensureCategory", handle=self.handle, name=name, color=color)
         return str(self._ensured(reply)["categoryId"])
 
-    def ensure_repository_link(self, code: str, url: str) -> str:
-        reply = self.engine.request("ensureRepositoryLink", handle=self.handle, code=code, url=url)
+    def ensure_repository_link(self, code: str, url: str, *, document: dict[str, Any] | None = None) -> str:
+        """The file's RepositoryLink; `document` (the manifest's documentAttribute, or None to remove one)
+        is kept in its JSON properties as `documentAttribute`."""
+        reply = self.engine.request(
+            "ensureRepositoryLink", handle=self.handle, code=code, url=url, document=document
+        )
         return str(self._ensured(reply)["linkId"])
 
     def upsert_elements(self, elements: Sequence[dict[str, Any]]) -> list[str]:

@@ -22,6 +22,7 @@ from twinbridge.engines.imodel.errors import (
     GraphicsExportError,
     IModelFileError,
     QueryError,
+    SchemaUpgradeError,
 )
 from twinbridge.engines.imodel.frames import MeshBatch, MeshRecord, RecordType, decode_mesh_batch
 from twinbridge.engines.imodel.pool import EnginePool
@@ -50,5 +51,6 @@ __all__ = [
     "MeshRecord",
     "QueryError",
     "RecordType",
+    "SchemaUpgradeError",
     "decode_mesh_batch",
 ]

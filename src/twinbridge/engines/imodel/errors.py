@@ -80,6 +80,13 @@ class GenerateError(EngineError):
     default_code = "GENERATE_FAILED"
 
 
+class SchemaUpgradeError(EngineError):
+    """The iModel's profile or schemas cannot be brought up to the engine's: it is newer than the engine
+    (SCHEMA_TOO_NEW), or the native library refused the upgrade (UPGRADE_FAILED)."""
+
+    default_code = "UPGRADE_FAILED"
+
+
 class EngineUnavailableError(EngineError):
     """The engine process could not be started (no node, no engine.js, npm packages missing)."""
 
@@ -122,4 +129,6 @@ _BY_CODE: dict[str, type[EngineError]] = {
     "SCHEMA_IMPORT_FAILED": GenerateError,
     "INSERT_FAILED": GenerateError,
     "GENERATE_FAILED": GenerateError,
+    "UPGRADE_FAILED": SchemaUpgradeError,
+    "SCHEMA_TOO_NEW": SchemaUpgradeError,
 }

@@ -48,6 +48,8 @@ def render_html(report: dict[str, Any]) -> str:
     timings = report.get("timings") or {}
     version = report.get("version") or {}
     error = report.get("error")
+    document = file.get("documentAttribute") or {}
+    upgrade = report.get("schemaUpgrade") or {}
     title = f"Synchronization report: {file.get('name') or report.get('taskId')}"
     facts = [
         ("Run", report.get("runId")),
@@ -60,6 +62,8 @@ def render_html(report: dict[str, Any]) -> str:
         ("Result", report.get("result")),
         ("Summary", report.get("message")),
         ("New version", version.get("message")),
+        ("Schema upgrade", f"{upgrade['before']} -> {upgrade['after']}" if upgrade else "none needed"),
+        ("Document class", document.get("className")),
         ("Created", report.get("createdDateTime")),
     ]
     parts = [
@@ -74,6 +78,9 @@ def render_html(report: dict[str, Any]) -> str:
         + "".join(f"<tr><th>{_cell(name)}</th><td>{_cell(value)}</td></tr>" for name, value in facts)
         + "</tbody></table>",
     ]
+    if document.get("properties"):
+        properties = document["properties"]
+        parts += ["<h2>Document properties</h2>", _table([properties], [(name, name) for name in properties])]
     if error:
         parts += ["<h2>Error</h2>", _table([error], [(name, name) for name in error])]
     parts += [

@@ -509,6 +509,39 @@ const ops = {
     };
   },
 
+  // {"op":"upgradeSchemas","path":"/x/copy.bim","dryRun":false} -> {"before","after","upgraded","needed"}: brings the profile and the domain
+  // schemas of a closed iModel file up to this engine's, in place (callers pass a copy). States are the native
+  // library's SchemaState names (UpToDate, UpgradeRecommended, UpgradeRequired, TooOld, TooNew); "dryRun" only tells
+  // whether an upgrade is needed (the file is only read). A file newer than
+  // the engine cannot be written by it (SCHEMA_TOO_NEW), and an upgrade the library refuses is UPGRADE_FAILED.
+  async upgradeSchemas(cmd) {
+    await ensureHost();
+    if (typeof cmd.path !== "string" || !cmd.path) throw new EngineError("BAD_REQUEST", "upgradeSchemas needs a 'path' string");
+    const abs = path.resolve(cmd.path);
+    if (!fs.existsSync(abs)) throw new EngineError("FILE_NOT_FOUND", `no such file: ${abs}`);
+    const states = common.SchemaState;
+    const stateName = (state) => Object.keys(states).find((name) => states[name] === state) || String(state);
+    const validate = (forReadWrite) => {
+      try {
+        return backend.SnapshotDb.validateSchemas(abs, forReadWrite);
+      } catch (e) {
+        throw new EngineError("UPGRADE_FAILED", e.message); // e.g. a profile the library cannot read at all
+      }
+    };
+    const before = validate(false); // read-only: a dry run never touches the file
+    if (before === states.TooNew)
+      throw new EngineError("SCHEMA_TOO_NEW", `${path.basename(abs)} was written by a newer iModel engine than this one (@itwin/core-backend ${require("@itwin/core-backend/package.json").version})`);
+    if (before === states.UpToDate || cmd.dryRun)
+      return { before: stateName(before), after: stateName(before), upgraded: false, needed: before !== states.UpToDate };
+    try {
+      backend.StandaloneDb.upgradeStandaloneSchemas(abs);
+    } catch (e) {
+      throw new EngineError("UPGRADE_FAILED", e.message);
+    }
+    const after = validate(true);
+    return { before: stateName(before), after: stateName(after), upgraded: true };
+  },
+
   // {"op":"importSchemas","handle":h,"schemas":["<ECSchema ...>", ...]}
   async importSchemas(cmd) {
     const db = getWritableDb(cmd.handle);

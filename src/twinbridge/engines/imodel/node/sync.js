@@ -6,7 +6,7 @@
  *
  *   ensureModel          {handle, name}                          -> {modelId, created}
  *   ensureCategory       {handle, name, color}                   -> {categoryId, created}
- *   ensureRepositoryLink {handle, code, url, description}        -> {linkId, created, updated}
+ *   ensureRepositoryLink {handle, code, url, description, document} -> {linkId, created, updated}
  *   upsertElements       {handle, elements: [{id?, ...insertElements spec, aspect?}]} -> {ids}
  *       without "id" the element is inserted, with "id" it is updated (class and model must not change);
  *       aspect = {scope, identifier, kind, version, checksum, id?} is inserted or (with id) updated.
@@ -29,6 +29,16 @@ const ASPECT_RELATIONSHIP = "BisCore:ElementOwnsExternalSourceAspects";
 function elementCodeSpecId(db) {
   if (db.codeSpecs.hasName(ELEMENT_CODE_SPEC)) return db.codeSpecs.getByName(ELEMENT_CODE_SPEC).id;
   return db.codeSpecs.insert(ELEMENT_CODE_SPEC, CodeScopeSpec.Type.Model);
+}
+
+// A file's document properties (a manifest's documentAttribute) live in its RepositoryLink's JSON properties;
+// `document` undefined leaves them as they are, null removes them.
+function withDocument(jsonProperties, document) {
+  if (document === undefined) return jsonProperties;
+  const next = { ...(jsonProperties || {}) };
+  if (document === null) delete next.documentAttribute;
+  else next.documentAttribute = document;
+  return Object.keys(next).length ? next : undefined;
 }
 
 function elementProps(db, spec) {
@@ -96,8 +106,11 @@ function syncOps({ getWritableDb, EngineError }) {
         const existing = db.elements.queryElementIdByCode(LinkElement.createCode(db, IModel.repositoryModelId, code));
         if (existing) {
           const link = db.elements.getElementProps(existing);
-          const updated = cmd.url !== undefined && link.url !== cmd.url;
-          if (updated) db.elements.updateElement({ ...link, url: cmd.url });
+          const jsonProperties = withDocument(link.jsonProperties, cmd.document);
+          const updated =
+            (cmd.url !== undefined && link.url !== cmd.url) ||
+            JSON.stringify(jsonProperties || {}) !== JSON.stringify(link.jsonProperties || {});
+          if (updated) db.elements.updateElement({ ...link, url: cmd.url !== undefined ? cmd.url : link.url, jsonProperties });
           return { linkId: existing, created: false, updated };
         }
         const linkId = db.elements.insertElement({
@@ -106,6 +119,7 @@ function syncOps({ getWritableDb, EngineError }) {
           code: LinkElement.createCode(db, IModel.repositoryModelId, code),
           url: cmd.url || code,
           description: cmd.description,
+          jsonProperties: withDocument(undefined, cmd.document),
         });
         return { linkId, created: true };
       } catch (e) {
