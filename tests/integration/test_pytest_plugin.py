@@ -63,6 +63,8 @@ def test_a_project_of_its_own_passes_its_tests_with_the_plugins_fixtures(tmp_pat
         "test_the_itwin_fixture_is_an_itwin_of_the_test_user": "passed",
         "test_the_sample_imodel_is_listed_in_its_itwin_for_the_service_client": "passed",
         "test_an_export_run_completes_in_scripted_mode": "passed",
+        "test_a_scripted_run_is_held_executing_until_the_test_releases_it": "passed",
+        "test_a_snapshot_brings_back_what_the_test_deleted": "passed",
         "test_a_fault_answers_the_client_once_and_the_journal_shows_both_answers": "passed",
         "test_a_test_leaves_an_itwin_behind": "passed",
         "test_the_next_test_starts_from_an_empty_server": "passed",

@@ -39,6 +39,36 @@ def test_an_export_run_completes_in_scripted_mode(
     assert run_url.endswith(f"/runs/{run['id']}")
 
 
+def test_a_scripted_run_is_held_executing_until_the_test_releases_it(
+    twinbridge_client: TwinbridgeClient, twinbridge_control: ControlApi, twinbridge_imodel: dict[str, Any]
+) -> None:
+    twinbridge_control.add_script(
+        {
+            "iModelId": twinbridge_imodel["id"],
+            "steps": [{"state": "Executing", "hold": True}],
+            "result": "PartialSuccess",
+        }
+    )
+    run_url = twinbridge_client.start_export_run(twinbridge_imodel["id"])
+    run_id = run_url.rsplit("/", 1)[1]
+    assert twinbridge_control.wait_until_held(run_id)["state"] == "Executing"
+    assert twinbridge_client.get(run_url).json()["run"]["state"] == "Executing"
+    twinbridge_control.release_hold(run_id)
+    assert twinbridge_client.wait_for_run(run_url, timeout=30)["result"] == "PartialSuccess"
+
+
+def test_a_snapshot_brings_back_what_the_test_deleted(
+    twinbridge_client: TwinbridgeClient, twinbridge_control: ControlApi, twinbridge_itwin: dict[str, Any]
+) -> None:
+    path = f"/itwins/{twinbridge_itwin['id']}"
+    twinbridge_control.save_snapshot("one-itwin")
+    assert twinbridge_client.delete(path).status_code == 204
+    assert twinbridge_client.get(path).status_code == 404
+    twinbridge_control.restore_snapshot("one-itwin")
+    assert twinbridge_client.get(path).json()["iTwin"]["displayName"] == twinbridge_itwin["displayName"]
+    twinbridge_control.delete_snapshot("one-itwin")
+
+
 def test_a_fault_answers_the_client_once_and_the_journal_shows_both_answers(
     twinbridge_client: TwinbridgeClient, twinbridge_control: ControlApi, twinbridge_itwin: dict[str, Any]
 ) -> None:

@@ -6,6 +6,7 @@ server gives them; README.md's "Control API" section says what each operation ta
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -54,9 +55,25 @@ class ControlApi:
     def clear_scripts(self) -> None:
         expect(self.http.delete("/scripts"), 204)
 
+    def holds(self) -> Any:
+        """The runs that scripts hold now: `{"holds": [{"runId", "state", "scriptId"}, ...]}`."""
+        return expect(self.http.get("/holds"), 200).json()
+
+    def wait_until_held(self, run_id: str, timeout: float = 30) -> dict[str, Any]:
+        """Waits until a script holds the run (it may still be queued when started); returns its hold."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for hold in self.holds()["holds"]:
+                if hold["runId"] == run_id:
+                    held: dict[str, Any] = hold
+                    return held
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {run_id} is not held after {timeout} s")
+            time.sleep(0.05)
+
     def release_hold(self, run_id: str) -> None:
         """Lets a run that a script holds in a state go on."""
-        expect(self.http.post(f"/holds/{run_id}/release"), 200, 204)
+        expect(self.http.post(f"/holds/{run_id}/release"), 204)
 
     def add_fault(self, rule: dict[str, Any]) -> Any:
         """Adds a fault rule (which requests it matches, and the answer, latency or dropped connection)."""
