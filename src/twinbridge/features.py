@@ -41,9 +41,10 @@ def background_services(runtime: Runtime) -> list[BackgroundService]:
 
 def routers() -> list[APIRouter]:
     from twinbridge.auth.endpoints import router as issuer_router
-    from twinbridge.control.scripts.endpoints import router as scripts_router
     from twinbridge.control.faults.endpoints import router as faults_router
     from twinbridge.control.journal.endpoints import router as journal_router
+    from twinbridge.control.scripts.endpoints import router as scripts_router
+    from twinbridge.control.state.endpoints import router as state_router
     from twinbridge.export.endpoints import router as export_router
     from twinbridge.imodels.endpoints import router as imodels_router
     from twinbridge.itwins.endpoints import router as itwins_router
@@ -57,9 +58,10 @@ def routers() -> list[APIRouter]:
     register_run_completion_hooks()  # the API process completes runs too (e.g. one cancelled while queued)
     return [
         operations_router,
-        scripts_router,  # /_twinbridge/scripts and /_twinbridge/holds
         faults_router,  # prefix /_twinbridge/faults: before any router of the whole /_twinbridge prefix
         journal_router,  # prefix /_twinbridge/journal: likewise
+        state_router,  # /_twinbridge/reset and /snapshots: no prefix, before routers of all /_twinbridge
+        scripts_router,  # /_twinbridge/scripts and /_twinbridge/holds
         issuer_router,
         itwins_router,
         imodels_router,
