@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from twinbridge.auth.tokens import bearer_token
@@ -46,25 +47,45 @@ class ConnectionDropped(Exception):
     uvicorn never sees it."""
 
 
+def _operation_id(route: APIRoute) -> str:
+    """As FastAPI names the operation in /openapi.json."""
+    return route.operation_id or route.unique_id
+
+
 class OperationIds:
     """The operationId (as /openapi.json names it) of a method and path, found before the request is routed,
     by trying the app's operations in the order the router tries them."""
 
     def __init__(self, app: FastAPI) -> None:
-        self.operations: list[tuple[re.Pattern[str], frozenset[str], str]] = [
-            (route.path_regex, frozenset(route.methods or ()), route.operation_id or route.unique_id)
-            for route in operations_of(app)
+        routes = operations_of(app)
+        # A route left out of the document (`/storage` beside `/storage/`) is named as the first documented
+        # route of its endpoint.
+        documented: dict[tuple[object, str], str] = {}
+        for route in routes:
+            if route.include_in_schema:
+                for method in route.methods or ():
+                    documented.setdefault((route.endpoint, method), _operation_id(route))
+        self.operations: list[tuple[re.Pattern[str], str, str]] = [
+            (
+                route.path_regex,
+                method,
+                _operation_id(route)
+                if route.include_in_schema
+                else documented.get((route.endpoint, method), _operation_id(route)),
+            )
+            for route in routes
+            for method in route.methods or ()
         ]
-        # What a fault rule may name: any operation but those of the control API.
+        # What a fault rule may name: any documented operation but those of the control API.
         self.known = frozenset(
-            route.operation_id or route.unique_id
-            for route in operations_of(app)
-            if not route.path.startswith(_CONTROL_PREFIX_SLASH)
+            _operation_id(route)
+            for route in routes
+            if route.include_in_schema and not route.path.startswith(_CONTROL_PREFIX_SLASH)
         )
 
     def find(self, method: str, path: str) -> str | None:
-        for pattern, methods, operation_id in self.operations:
-            if method in methods and pattern.match(path):
+        for pattern, route_method, operation_id in self.operations:
+            if method == route_method and pattern.match(path):
                 return operation_id
         return None
 

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from twinbridge.control.access import CONTROL_PREFIX, require_control_api
-from twinbridge.control.faults.schemas import FaultRuleBody, rule_view
+from twinbridge.control.faults.schemas import FaultRuleBody
+from twinbridge.control.faults.service import FaultRule
 from twinbridge.control.middleware import RequestControl, get_request_control
 from twinbridge.platform.handlers import invalid_request_code
 
@@ -16,6 +17,25 @@ router = APIRouter(
 )
 Control = Annotated[RequestControl, Depends(get_request_control)]
 INVALID = "InvalidFaultRequest"
+
+
+def rule_view(rule: FaultRule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "operationId": rule.operation_id,
+        "method": rule.method,
+        "path": rule.path,
+        "action": rule.action,
+        "status": rule.status,
+        "code": rule.code,
+        "message": rule.message,
+        "retryAfter": rule.retry_after,
+        "latencyMs": rule.latency_ms,
+        "probability": rule.probability,
+        "seed": rule.seed,
+        "remaining": rule.remaining,
+        "fired": rule.fired,
+    }
 
 
 @router.post("", status_code=201, name="create_fault")

@@ -1,12 +1,10 @@
-"""The body of a fault rule and its view."""
+"""The body of a fault rule."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from twinbridge.control.faults.service import FaultRule
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -38,22 +36,3 @@ class FaultRuleBody(BaseModel):
         if value.upper() not in HTTP_METHODS:
             raise ValueError(f"one of {', '.join(sorted(HTTP_METHODS))}")
         return value.upper()
-
-
-def rule_view(rule: FaultRule) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "operationId": rule.operation_id,
-        "method": rule.method,
-        "path": rule.path,
-        "action": rule.action,
-        "status": rule.status,
-        "code": rule.code,
-        "message": rule.message,
-        "retryAfter": rule.retry_after,
-        "latencyMs": rule.latency_ms,
-        "probability": rule.probability,
-        "seed": rule.seed,
-        "remaining": rule.remaining,
-        "fired": rule.fired,
-    }
