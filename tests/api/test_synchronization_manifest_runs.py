@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import EMPTY_IMODEL, SAMPLE_IFC
+from tests.conftest import EMPTY_IMODEL, SAMPLE_IFC, SAMPLE_IMODELS
 from tests.file_server import FileServer
 from tests.file_server import file_server as file_server  # the fixture
 from twinbridge.auth.grants import GrantService
@@ -47,13 +50,24 @@ async def connection(
     client: httpx.AsyncClient, auth_headers: Headers, runtime: Runtime, file_server: FileServer
 ) -> Connection:
     """alice's manifest connection mapping documents `house` and `wall` to an empty iModel."""
+    return await _connection_to(EMPTY_IMODEL, client, auth_headers, runtime, file_server)
+
+
+async def _connection_to(
+    baseline: Path,
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    runtime: Runtime,
+    file_server: FileServer,
+) -> Connection:
+    """alice's manifest connection of documents `house` and `wall` to an iModel imported from `baseline`."""
     runtime.outbound = OutboundClient(allow_private=True)
     file_server.files["house.ifc"] = HOUSE.read_bytes()
     file_server.files["wall.ifc"] = WALL.read_bytes()
     async with runtime.database.transaction() as transaction:
         itwin = await ITwinService(transaction).create("Plant", "alice")
         imported = await IModelService(transaction, runtime.blobs).import_file(
-            itwin.id, EMPTY_IMODEL, "Empty", None, caller=None
+            itwin.id, baseline, "Baseline", None, caller=None
         )
         await GrantService(transaction).grant("alice")
     body = {
@@ -280,3 +294,58 @@ async def test_a_document_attribute_that_is_not_an_object_of_values_is_refused_n
         ("InvalidValue", "sourceFiles[1].documentAttribute.properties"),
     ]
     assert "not a string, number, boolean or null" in details[2]["message"]
+
+
+async def test_an_imodel_with_older_schemas_is_upgraded_before_the_connector_writes_to_it(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    runtime: Runtime,
+    file_server: FileServer,
+    execute_queued_runs: Execute,
+) -> None:
+    """CompatibilityTestSeed.bim has ECDb profile 4.0.0.0 and BisCore 1.0.0: without an upgrade the engine
+    refuses the connector's schema (EC 3.2 needs a newer profile)."""
+    seed = SAMPLE_IMODELS / "CompatibilityTestSeed.bim"
+    connection = await _connection_to(seed, client, auth_headers, runtime, file_server)
+    alice = auth_headers("alice")
+    house_only = {"sourceFiles": [connection.file("house")]}
+    run = await _run(client, alice, connection, execute_queued_runs, house_only)
+    assert run["result"] == "Success", run
+    assert _details(run)["house"]["elements"]["inserted"] > 0
+    [report] = (await _report_of(client, alice, connection.imodel_id, run)).values()
+    assert report["schemaUpgrade"] == {"before": "UpgradeRecommended", "after": "UpToDate"}
+    assert len((await _provenance(runtime, connection.imodel_id))["house"]) > 0
+
+    # The new version is up to date: the next run upgrades nothing.
+    again = await _run(client, alice, connection, execute_queued_runs, house_only)
+    [report] = (await _report_of(client, alice, connection.imodel_id, again)).values()
+    assert report["schemaUpgrade"] is None
+
+
+async def test_an_imodel_the_engine_cannot_upgrade_fails_its_tasks_with_what_the_user_can_do(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    runtime: Runtime,
+    file_server: FileServer,
+    execute_queued_runs: Execute,
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "future.bim"
+    shutil.copyfile(EMPTY_IMODEL, broken)
+    with sqlite3.connect(broken) as database:  # a profile version no engine knows
+        database.execute(
+            'UPDATE be_Prop SET StrData = \'{"major":4,"minor":0,"sub1":99,"sub2":0}\''
+            " WHERE Namespace = 'ec_Db' AND Name = 'SchemaVersion'"
+        )
+    connection = await _connection_to(broken, client, auth_headers, runtime, file_server)
+    alice = auth_headers("alice")
+    house_only = {"sourceFiles": [connection.file("house")]}
+    run = await _run(client, alice, connection, execute_queued_runs, house_only)
+    assert run["result"] == "Error"
+    [task] = [task for job in run["jobs"] for task in job["tasks"]]
+    assert task["error"]["errorCode"] == "SchemaUpgradeFailed"
+    assert task["error"]["canUserFix"] is True
+    assert "The profile of the Db is invalid" in task["error"]["details"]
+    assert "StandaloneDb.upgradeStandaloneSchemas" in task["error"]["details"]
+    changesets = (await client.get(f"/imodels/{connection.imodel_id}/changesets", headers=alice)).json()
+    assert changesets["changesets"] == []
