@@ -15,11 +15,13 @@ import pytest
 
 from tests.api.export_world import World, create_connection, start_run
 from tests.api.export_world import world as world  # the fixture
+from tests.conftest import SAMPLES
 from twinbridge.app import create_app
 from twinbridge.config import Settings
 from twinbridge.features import run_executors
 from twinbridge.runs.worker import RunWorker
 from twinbridge.runtime import Runtime
+from twinbridge.storage.service import StorageService
 
 Headers = Callable[..., dict[str, str]]
 Execute = Callable[[], Awaitable[None]]
@@ -131,6 +133,54 @@ async def test_a_held_run_shows_each_state_of_its_script_until_released_then_suc
     assert (await client.post(f"/_twinbridge/holds/{run_id}/release")).json()["error"][
         "code"
     ] == "HoldNotFound"
+
+
+async def test_a_scripted_synchronization_run_shows_its_phase_and_ends_with_a_synchronization_report(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Execute,
+) -> None:
+    alice = auth_headers("alice")
+    async with runtime.database.transaction() as transaction:
+        stored = await StorageService(transaction, runtime.blobs).store_file(
+            world.itwin_id, "wall.ifc", SAMPLES / "ifc" / "test.ifc", "alice"
+        )
+    created = await client.post(
+        "/synchronization/imodels/storageconnections",
+        json={
+            "iModelId": world.imodel_id,
+            "sourceFiles": [{"storageFileId": stored.id, "connectorType": "IFC"}],
+        },
+        headers=alice,
+    )
+    connection_id = created.json()["connection"]["id"]
+    await _script(
+        client,
+        connectionId=connection_id,
+        steps=[{"state": "Executing", "phase": "MasterFile", "hold": True}],
+        result="PartialSuccess",
+    )
+    location = (
+        await client.post(f"/synchronization/imodels/storageconnections/{connection_id}/run", headers=alice)
+    ).headers["location"]
+    run_id = location.rsplit("/", 1)[1]
+    worker = asyncio.ensure_future(execute_queued_runs())
+    await _wait_until_held(client, run_id, "Executing")
+    executing = await _get(client, alice, location)
+    assert (executing["state"], executing["phase"]) == ("Executing", "MasterFile")
+    assert (await client.post(f"/_twinbridge/holds/{run_id}/release")).status_code == 204
+    await worker
+
+    run = await _get(client, alice, location)
+    assert (run["state"], run["result"]) == ("Completed", "PartialSuccess")
+    task = run["jobs"][0]["tasks"][0]
+    assert task["storageFileId"] == stored.id
+    assert task["details"]["synchronizationReport"]["suggestedAction"] == "Warning"
+    assert task["details"]["synchronizationReport"]["totalWarningsCount"] == 1
+    changesets = await client.get(f"/imodels/{world.imodel_id}/changesets", headers=alice)
+    assert changesets.json()["changesets"] == []  # a scripted run writes no version
 
 
 async def test_partial_success_carries_the_task_error_of_the_rule_in_the_contracts_shape(
@@ -264,6 +314,7 @@ async def test_rules_are_deleted_one_by_one_or_all_together(client: httpx.AsyncC
         ({"engineFault": "melt"}, "engineFault"),
         ({"count": 0}, "count"),
         ({"stepz": []}, "stepz"),
+        ({"holdRetry": True}, "holdRetry"),
     ],
 )
 async def test_a_bad_rule_is_a_422_naming_its_field(

@@ -62,15 +62,23 @@ def with_scripts(real: Executor) -> Executor:
             await real(context, run_id)
             return
         scripted, chosen_now = chosen
-        if scripted.script is None:  # an engine fault: it strikes the attempt that chose it, not its retries
-            if chosen_now:
-                logger.warning("engine_crash_injected", run_id=run_id, rule_id=scripted.rule_id)
-                context.engine_pool().crash_next_acquired()
+        if scripted.engine_fault is None:
+            await play(context, run_id, scripted.script or {})
+        elif chosen_now:  # an engine fault strikes the attempt that chose it, not its retries
+            logger.warning("engine_crash_injected", run_id=run_id, rule_id=scripted.rule_id)
+            context.engine_pool().crash_next_acquired()
             await real(context, run_id)
-            return
-        await play(context, run_id, scripted.script)
+        elif not (scripted.script or {}).get("holdRetry") or await _held_for_retry(context, run_id):
+            await real(context, run_id)
 
     return execute
+
+
+async def _held_for_retry(context: WorkerContext, run_id: str) -> bool:
+    """Shows the run waiting to be retried, as the worker left it, until the test releases it; False when
+    it stopped being ours meanwhile."""
+    step = {"state": ExecutionState.WAITING_TO_RETRY.value, "hold": True, "phase": None}
+    return await _enter(context, run_id, step) and await _wait_for_release(context, run_id)
 
 
 async def play(context: WorkerContext, run_id: str, script: dict[str, Any]) -> None:
@@ -133,7 +141,7 @@ def _show(run: Run, step: dict[str, Any]) -> None:
                 task.started_at = task.started_at or now
                 task.retry_attempts = max(run.attempts - 1, 0)
             elif state == ExecutionState.WAITING_TO_RETRY.value:
-                task.retry_attempts = run.attempts
+                task.retry_attempts = max(task.retry_attempts, 1)  # as a real run's: a retry is coming
 
 
 async def _wait_for_release(context: WorkerContext, run_id: str) -> bool:

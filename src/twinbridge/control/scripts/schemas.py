@@ -89,6 +89,8 @@ class ScriptRuleBody(_Strict):
     run_error: RunErrorBody | None = Field(default=None, alias="runError")
     output_file: OutputFileBody | None = Field(default=None, alias="outputFile")
     engine_fault: Literal["crash"] | None = Field(default=None, alias="engineFault")
+    # With engineFault: each retry of the run waits in WaitingToRetry until POST …/holds/{runId}/release.
+    hold_retry: bool | None = Field(default=None, alias="holdRetry")
 
 
 def rule_view(rule: ScriptedRunRule) -> dict[str, Any]:
@@ -102,6 +104,7 @@ def rule_view(rule: ScriptedRunRule) -> dict[str, Any]:
         "iModelId": rule.imodel_id,
         "count": rule.remaining,
         "engineFault": rule.engine_fault,
+        "holdRetry": script.get("holdRetry"),
         "steps": script.get("steps"),
         "result": script.get("result"),
         "taskError": script.get("taskError"),

@@ -103,7 +103,9 @@ class ScriptService:
                     "engineFault",
                     "An engine fault needs real runs; this server runs with TWINBRIDGE_SCRIPTED_RUNS_ONLY.",
                 )
-            script = None
+            script: dict[str, Any] = {"holdRetry": bool(body.hold_retry)}
+        elif body.hold_retry is not None:
+            raise _invalid("holdRetry", "holdRetry goes with an engineFault; a script holds with its steps.")
         else:
             script = {
                 "steps": DEFAULT_STEPS
