@@ -1,5 +1,5 @@
 """A run whose executor raises ends at once, with a task error that tells what a Reader may know: not the
-exception, which may name the server's paths; a full disk says so. Only a lost worker makes a run wait."""
+exception, which may name the server's paths; a full disk says so. Only a lost worker or a crashed engine makes a run wait."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import errno
 
 from tests.unit.runs.test_claim import run_id as run_id  # the fixture: a Queued export run
 from twinbridge.db.models import Run
+from twinbridge.engines.imodel.errors import EngineCrashedError
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.states import RunKind
 from twinbridge.runs.worker import RunExecutors, RunWorker, WorkerContext
@@ -67,3 +68,31 @@ async def test_a_failure_after_another_worker_took_the_run_leaves_the_run_to_it(
     await worker.run_once()
     run = await _run(runtime, run_id)
     assert (run.state, run.worker_id, run.jobs[0].tasks[0].error) == ("Executing", "another-worker", None)
+
+
+async def test_a_run_whose_engine_crashed_waits_to_be_retried_then_fails_after_its_attempts(
+    runtime: Runtime, run_id: str
+) -> None:
+    worker = _worker_raising(runtime, EngineCrashedError("the engine process was killed by signal 9"))
+    assert await worker.run_once() is True
+    run = await _run(runtime, run_id)
+    assert (run.state, run.result, run.worker_id, run.active_imodel_id) == (
+        "WaitingToRetry",
+        "Undetermined",
+        None,
+        run.imodel_id,
+    )
+    task = run.jobs[0].tasks[0]
+    assert (task.state, task.retry_attempts, task.error) == ("WaitingToRetry", 1, None)
+    for _ in range(runtime.settings.run_max_attempts - 1):  # each retry crashes again
+        assert await worker.run_once() is True
+    assert await worker.run_once() is False  # one attempt too many: the claim fails the run
+    run = await _run(runtime, run_id)
+    assert (run.state, run.result, run.attempts) == (
+        "Completed",
+        "Error",
+        runtime.settings.run_max_attempts + 1,
+    )
+    error = run.jobs[0].tasks[0].error
+    assert error is not None
+    assert error["errorCode"] == "RunInterrupted"
