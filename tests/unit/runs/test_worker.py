@@ -1,5 +1,6 @@
 """A run whose executor raises ends at once, with a task error that tells what a Reader may know: not the
-exception, which may name the server's paths; a full disk says so. Only a lost worker or a crashed engine makes a run wait."""
+exception, which may name the server's paths; a full disk says so. Only a lost worker or a crashed engine
+makes a run wait."""
 
 from __future__ import annotations
 
