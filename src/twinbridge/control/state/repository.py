@@ -38,6 +38,13 @@ class TableShape:
     # Tables its foreign keys name (itself left out), and (column, referenced column) of those naming itself.
     parents: set[str] = field(default_factory=set)
     self_references: list[tuple[str, str]] = field(default_factory=list)
+    # PostgreSQL: (column, sequence) of its serial and identity columns.
+    sequences: list[tuple[str, str]] = field(default_factory=list)
+
+
+# The schema of each (dialect, migration revision): it changes only with a migration, and reading it from
+# PostgreSQL's information_schema costs more than a whole restore of a small world.
+_SCHEMAS: dict[tuple[str, str], list[TableShape]] = {}
 
 
 def _kind(declared_type: str) -> str:
@@ -63,10 +70,16 @@ class StateRepository:
 
     async def tables(self) -> list[TableShape]:
         """Every table of the state (all but KEPT_TABLES), parents before the tables that refer to them."""
-        shapes = await (
-            self._sqlite_tables() if self.transaction.dialect == "sqlite" else self._postgres_tables()
-        )
-        return _parents_first({name: shape for name, shape in shapes.items() if name not in KEPT_TABLES})
+        key = (self.transaction.dialect, await self.revision())
+        known = _SCHEMAS.get(key)
+        if known is None:
+            shapes = await (
+                self._sqlite_tables() if self.transaction.dialect == "sqlite" else self._postgres_tables()
+            )
+            known = _SCHEMAS[key] = _parents_first(
+                {name: shape for name, shape in shapes.items() if name not in KEPT_TABLES}
+            )
+        return known
 
     async def _sqlite_tables(self) -> dict[str, TableShape]:
         names = await self.transaction.all(
@@ -107,6 +120,13 @@ class StateRepository:
         ):
             if name in shapes:
                 _add_reference(shapes[name], parent, column, referenced)
+        for name, column, sequence in await self.transaction.all(
+            "SELECT table_name, column_name, pg_get_serial_sequence(format('%I', table_name), column_name)"
+            " FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND (column_default LIKE 'nextval(%' OR is_identity = 'YES')"
+        ):
+            if name in shapes and sequence is not None:
+                shapes[name].sequences.append((column, sequence))
         return shapes
 
     async def revision(self) -> str:
@@ -157,23 +177,15 @@ class StateRepository:
             sql, [{f"c{index}": value for index, value in enumerate(row)} for row in rows]
         )
 
-    async def restart_sequences(self, tables: Sequence[TableShape]) -> None:
+    async def restart_sequences(self, table: TableShape) -> None:
         """PostgreSQL: serial columns go on after the restored rows' highest value (SQLite takes the highest
         rowid by itself)."""
-        if self.transaction.dialect != "postgresql":
-            return
-        names = {table.name for table in tables}
-        for table, column, sequence in await self.transaction.all(
-            "SELECT table_name, column_name, pg_get_serial_sequence(format('%I', table_name), column_name)"
-            " FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND (column_default LIKE 'nextval(%' OR is_identity = 'YES')"
-        ):
-            if table in names and sequence is not None:
-                await self.transaction.value(
-                    f"SELECT setval(:sequence, COALESCE((SELECT MAX({_quoted(column)})"
-                    f" FROM {_quoted(table)}), 0) + 1, false)",
-                    {"sequence": sequence},
-                )
+        for column, sequence in table.sequences:
+            await self.transaction.value(
+                f"SELECT setval(:sequence, COALESCE((SELECT MAX({_quoted(column)})"
+                f" FROM {_quoted(table.name)}), 0) + 1, false)",
+                {"sequence": sequence},
+            )
 
     # ---- snapshots -------------------------------------------------------------------------------------
 

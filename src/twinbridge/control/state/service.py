@@ -137,8 +137,10 @@ class StateService:
         saved = rows.decode(snapshot.rows)
         await self.repository.delete_all(tables)
         for table in tables:
-            await self.repository.insert(table, rows.table_rows(saved, table))
-        await self.repository.restart_sequences(tables)
+            restored = rows.table_rows(saved, table)
+            if restored:
+                await self.repository.insert(table, restored)
+                await self.repository.restart_sequences(table)
         try:
             await asyncio.to_thread(self.blobs.restore_snapshot, name)
         except BlobNotFound as missing:
