@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from twinbridge.testing.server import free_port, stop_process
+
 
 def twinbridge_command() -> list[str]:
     script = Path(sys.executable).parent / "twinbridge"
@@ -22,12 +23,6 @@ def twinbridge_command() -> list[str]:
         return [str(script)]
     found = shutil.which("twinbridge")
     return [found] if found else [sys.executable, "-m", "twinbridge.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -106,12 +101,7 @@ def start_server(
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait(timeout=10)
+    stop_process(server.process)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -31,6 +32,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM, so that the server stops its workers; SIGKILL if it has not ended 20 s later."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def server_environment(data_dir: Path, *, scripted: bool, settings: Mapping[str, str]) -> dict[str, str]:
@@ -119,16 +132,10 @@ class TwinbridgeServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        """Ends the server (SIGTERM, then SIGKILL after 20 s) and closes the control API's client."""
+        """Ends the server and closes the control API's client."""
         self.control.close()
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process)
 
     def __enter__(self) -> TwinbridgeServer:
         return self
