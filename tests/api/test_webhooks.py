@@ -336,6 +336,16 @@ def _sender(runtime: Runtime, **settings: Any) -> WebhookSender:
     )
 
 
+async def _event_for(
+    runtime: Runtime, client: httpx.AsyncClient, headers: dict[str, str], world: World, callback_url: str
+) -> dict[str, Any]:
+    """An active webhook of `callback_url`, and a completed export run: one delivery to send."""
+    webhook = await _create(client, headers, _body(world, callbackUrl=callback_url))
+    await _activate(client, headers, webhook["id"])
+    await _complete_export_run(runtime, client, headers, world)
+    return webhook
+
+
 async def _send_once_due(sender: WebhookSender) -> None:
     for _ in range(500):
         if await sender.send_due():
@@ -348,9 +358,7 @@ async def test_a_delivery_is_signed_and_retried_until_the_receiver_accepts_it(
     runtime: Runtime, client: httpx.AsyncClient, auth_headers: Headers, world: World, file_server: FileServer
 ) -> None:
     alice = auth_headers("alice")
-    webhook = await _create(client, alice, _body(world, callbackUrl=f"{file_server.url}/events"))
-    await _activate(client, alice, webhook["id"])
-    await _complete_export_run(runtime, client, alice, world)
+    webhook = await _event_for(runtime, client, alice, world, f"{file_server.url}/events")
     file_server.post_statuses = [500]
     sender = _sender(runtime, fetch_allow_private=True, webhook_retry_base=0.05)
 
@@ -382,9 +390,7 @@ async def test_a_delivery_fails_after_the_last_attempt(
     runtime: Runtime, client: httpx.AsyncClient, auth_headers: Headers, world: World, file_server: FileServer
 ) -> None:
     alice = auth_headers("alice")
-    webhook = await _create(client, alice, _body(world, callbackUrl=f"{file_server.url}/events"))
-    await _activate(client, alice, webhook["id"])
-    await _complete_export_run(runtime, client, alice, world)
+    webhook = await _event_for(runtime, client, alice, world, f"{file_server.url}/events")
     file_server.post_statuses = [503, 503]
     sender = _sender(runtime, fetch_allow_private=True, webhook_retry_base=0.01, webhook_max_attempts=2)
     await _send_once_due(sender)
@@ -399,9 +405,7 @@ async def test_a_loopback_callback_is_refused_without_allow_private_and_recorded
     runtime: Runtime, client: httpx.AsyncClient, auth_headers: Headers, world: World, file_server: FileServer
 ) -> None:
     alice = auth_headers("alice")
-    webhook = await _create(client, alice, _body(world, callbackUrl=f"{file_server.url}/events"))
-    await _activate(client, alice, webhook["id"])
-    await _complete_export_run(runtime, client, alice, world)
+    webhook = await _event_for(runtime, client, alice, world, f"{file_server.url}/events")
 
     assert await WebhookSender(runtime).send_due() == 1
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twinbridge.db.models import Job, Run, Task
-from twinbridge.platform.outbound import url_problem
+from twinbridge.platform.outbound import requestable_url
 from twinbridge.platform.time import format_timestamp
 from twinbridge.runs.links import ConnectionLike
 from twinbridge.runs.links import connection_body as shared_connection_body
@@ -16,14 +16,6 @@ from twinbridge.runs.states import RunKind
 AuthenticationType = Literal["User", "Service"]
 IfcVersion = Literal["IFC4.3", "IFC2x3", "IFC2x3 CV 2.0", "IFC4 RV 1.2"]
 DEFAULT_IFC_VERSION: IfcVersion = "IFC4.3"
-
-
-def _http_url(value: str | None) -> str | None:
-    """An http(s) URL the server could request (its address is checked when the run sends the request)."""
-    problem = None if value is None else url_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
 
 
 class ExportConnectionCreate(BaseModel):
@@ -48,7 +40,7 @@ class InputOptions(BaseModel):
     @field_validator("mapping_file_blob_url")
     @classmethod
     def _is_http_url(cls, value: str | None) -> str | None:
-        return _http_url(value)
+        return requestable_url(value)
 
 
 class OutputOptions(BaseModel):
@@ -62,7 +54,7 @@ class OutputOptions(BaseModel):
     @field_validator("output_sas_url", "logs_sas_url")
     @classmethod
     def _are_http_urls(cls, value: str | None) -> str | None:
-        return _http_url(value)
+        return requestable_url(value)
 
 
 class ExportRunCreate(BaseModel):

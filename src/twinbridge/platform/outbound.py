@@ -30,7 +30,8 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,6 +110,14 @@ def url_problem(url: str) -> str | None:
     if _ip(host) is None and not _valid_host_name(host):
         return "its host name is not valid"
     return None
+
+
+def requestable_url(value: str | None) -> str | None:
+    """A pydantic validator of a URL property the server will request: ValueError naming the problem."""
+    problem = None if value is None else url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
 
 
 def _valid_host_name(host: str) -> bool:
@@ -452,23 +461,13 @@ class OutboundClient:
                     yield chunk
                     pace.advance(len(chunk))
 
-        try:
+        with self._failures(host, url, action, pace.reason):
             async with pace.timeout(), self._client() as client:
                 request = client.build_request(
                     "PUT", url, content=content(), headers={**headers, "content-length": str(size)}
                 )
                 response = await client.send(request, stream=True)
                 await response.aclose()  # the body of an answer is not needed, and may be large
-        except TimeoutError:
-            raise OutboundError(host, pace.reason(), action=action) from None
-        except _AddressRefused as refused:
-            raise OutboundRefused(host, str(refused), action=action) from None
-        except httpx.TimeoutException:
-            raise OutboundError(host, self._stalled(), action=action) from None
-        except httpx.HTTPError as failure:
-            raise OutboundError(
-                host, _without(str(failure) or type(failure).__name__, url), action=action
-            ) from None
         if response.is_redirect:
             raise OutboundError(
                 host, f"HTTP {response.status_code}, a redirect (not followed)", response.status_code, action
@@ -483,13 +482,20 @@ class OutboundClient:
         """
         action = "Posting to"
         host = self._checked(url, action)
-        try:
+        with self._failures(host, url, action, lambda: f"no answer within {seconds:g} s"):
             async with asyncio.timeout(seconds), self._client() as client:
                 request = client.build_request("POST", url, content=content, headers=headers)
                 response = await client.send(request, stream=True)
                 await response.aclose()
+        return response.status_code
+
+    @contextmanager
+    def _failures(self, host: str, url: str, action: str, timed_out: Callable[[], str]) -> Iterator[None]:
+        """What can go wrong with one request, as OutboundError (OutboundRefused: nothing was sent)."""
+        try:
+            yield
         except TimeoutError:
-            raise OutboundError(host, f"no answer within {seconds:g} s", action=action) from None
+            raise OutboundError(host, timed_out(), action=action) from None
         except _AddressRefused as refused:
             raise OutboundRefused(host, str(refused), action=action) from None
         except httpx.TimeoutException:
@@ -498,7 +504,6 @@ class OutboundClient:
             raise OutboundError(
                 host, _without(str(failure) or type(failure).__name__, url), action=action
             ) from None
-        return response.status_code
 
     def _stalled(self) -> str:
         return f"nothing was received or sent for {self.limits.read_timeout:g} s"

@@ -9,21 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twinbridge.db.models import Webhook, WebhookAttempt, WebhookDelivery
 from twinbridge.platform.openapi import given_not_null
-from twinbridge.platform.outbound import MAX_URL_LENGTH, url_problem
+from twinbridge.platform.outbound import MAX_URL_LENGTH, requestable_url
 from twinbridge.platform.time import format_timestamp
 
 EventType = Literal["synchronization.jobCompleted.v1", "export.runCompleted.v1"]
 Scope = Literal["Account", "iTwin"]
 # Upstream: "If provided, the secret must be at least 32 characters."
 MIN_SECRET_LENGTH = 32
-
-
-def _callback_url(value: str | None) -> str | None:
-    """An http(s) URL the server could POST to (its address is checked when an event is sent)."""
-    problem = None if value is None else url_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
 
 
 class WebhookCreate(BaseModel):
@@ -37,7 +29,8 @@ class WebhookCreate(BaseModel):
     secret: str | None = Field(default=None, min_length=MIN_SECRET_LENGTH, max_length=255)
     event_types: list[EventType] = Field(alias="eventTypes", min_length=1)
 
-    _url = field_validator("callback_url")(_callback_url)
+    # An http(s) URL the server could POST to (its address is checked when an event is sent).
+    _url = field_validator("callback_url")(requestable_url)
 
 
 class WebhookUpdate(BaseModel):
@@ -60,7 +53,8 @@ class WebhookUpdate(BaseModel):
         default=None, alias="eventTypes", min_length=1, json_schema_extra=given_not_null
     )
 
-    _url = field_validator("callback_url")(_callback_url)
+    # An http(s) URL the server could POST to (its address is checked when an event is sent).
+    _url = field_validator("callback_url")(requestable_url)
 
     @field_validator("active", "callback_url", "secret", "event_types")
     @classmethod
