@@ -66,7 +66,7 @@ def test_a_project_of_its_own_passes_its_tests_with_the_plugins_fixtures(tmp_pat
         "test_a_scripted_run_is_held_executing_until_the_test_releases_it": "passed",
         "test_a_snapshot_brings_back_what_the_test_deleted": "passed",
         "test_a_fault_answers_the_client_once_and_the_journal_shows_both_answers": "passed",
-        "test_a_test_leaves_an_itwin_behind": "passed",
+        "test_a_test_leaves_an_itwin_and_a_held_run_behind": "passed",
         "test_the_next_test_starts_from_an_empty_server": "passed",
     }, done.stdout + done.stderr
     assert done.returncode == 0

@@ -81,10 +81,19 @@ def test_a_fault_answers_the_client_once_and_the_journal_shows_both_answers(
     assert [(entry["status"], entry["answeredByFault"]) for entry in entries] == [(200, False), (503, True)]
 
 
-def test_a_test_leaves_an_itwin_behind(twinbridge_client: TwinbridgeClient) -> None:
-    twinbridge_client.create_itwin("Left behind")
+def test_a_test_leaves_an_itwin_and_a_held_run_behind(
+    twinbridge_client: TwinbridgeClient, twinbridge_control: ControlApi, twinbridge_imodel: dict[str, Any]
+) -> None:
+    twinbridge_control.add_script(
+        {"iModelId": twinbridge_imodel["id"], "steps": [{"state": "Executing", "hold": True}]}
+    )
+    run_url = twinbridge_client.start_export_run(twinbridge_imodel["id"])
+    twinbridge_control.wait_until_held(run_url.rsplit("/", 1)[1])
     assert len(twinbridge_client.get("/itwins").json()["iTwins"]) == 1
 
 
-def test_the_next_test_starts_from_an_empty_server(twinbridge_client: TwinbridgeClient) -> None:
+def test_the_next_test_starts_from_an_empty_server(
+    twinbridge_client: TwinbridgeClient, twinbridge_control: ControlApi
+) -> None:
     assert twinbridge_client.get("/itwins").json()["iTwins"] == []
+    assert twinbridge_control.holds()["holds"] == []
