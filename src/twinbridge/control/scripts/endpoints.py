@@ -11,9 +11,19 @@ from twinbridge.control.scripts.schemas import ScriptRuleBody, hold_view, rule_v
 from twinbridge.control.scripts.service import INVALID, ScriptService
 from twinbridge.dependencies import RuntimeDependency
 from twinbridge.platform.handlers import invalid_request_code
+from twinbridge.platform.openapi import ENVELOPE_REFERENCE
 
+# Every operation answers 404 while the control API is disabled: documented so (the schema fuzzer holds the
+# document to what the server answers).
+DISABLED = {
+    "description": "The control API is disabled (TWINBRIDGE_CONTROL_API), or the rule or hold is not there.",
+    "content": {"application/json": {"schema": ENVELOPE_REFERENCE}},
+}
 router = APIRouter(
-    prefix=CONTROL_PREFIX, tags=["Control: scripted runs"], dependencies=[Depends(require_control_api)]
+    prefix=CONTROL_PREFIX,
+    tags=["Control: scripted runs"],
+    dependencies=[Depends(require_control_api)],
+    responses={404: DISABLED},
 )
 
 
