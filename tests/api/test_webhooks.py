@@ -311,6 +311,39 @@ async def test_a_completed_run_records_a_delivery_for_each_active_subscribed_web
     assert event["messageId"] == delivery["id"]
 
 
+async def test_a_completed_synchronization_run_records_upstreams_event(
+    runtime: Runtime, client: httpx.AsyncClient, auth_headers: Headers, world: World
+) -> None:
+    alice = auth_headers("alice")
+    webhook = await _create(client, alice, _body(world, eventTypes=[SYNC_EVENT]))
+    await _activate(client, alice, webhook["id"])
+    manifest = "/synchronization/imodels/manifestconnections"
+    body = {"iModelId": world.imodel_id, "sourceFiles": [{"sourceFileId": "doc"}]}
+    connection_id = (await client.post(manifest, json=body, headers=alice)).json()["connection"]["id"]
+    files = [{"id": "doc", "url": "https://files.example.com/doc.ifc", "connectorType": "IFC"}]
+    started = await client.post(
+        f"{manifest}/{connection_id}/runs", json={"sourceFiles": files}, headers=alice
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.headers["location"].rsplit("/", 1)[1]
+    async with runtime.database.transaction() as transaction:
+        runs = RunRepository(transaction)
+        run = await runs.get(run_id)
+        assert run is not None
+        finish(run, ExecutionResult.PARTIAL_SUCCESS)
+        await runs.save(run)
+
+    [delivery] = await _deliveries(client, alice, webhook["id"])
+    assert delivery["eventType"] == SYNC_EVENT
+    assert delivery["event"]["content"] == {
+        "synchronizationId": run_id,
+        "iModelId": world.imodel_id,
+        "connectionId": connection_id,
+        "result": "partialSuccess",
+    }
+    assert delivery["event"]["iTwinId"] == world.itwin_id
+
+
 async def test_saving_a_completed_run_again_records_no_second_delivery(
     runtime: Runtime, client: httpx.AsyncClient, auth_headers: Headers, world: World
 ) -> None:
