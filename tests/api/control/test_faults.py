@@ -10,11 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from twinbridge.app import create_app
+from tests.api.control.in_process import in_process_client
 from twinbridge.config import Settings
 from twinbridge.control.middleware import ConnectionDropped
-from twinbridge.db.migrate import upgrade
-from twinbridge.runtime import Runtime
 
 FAULTS = "/_twinbridge/faults"
 LIST_ITWINS = "list_itwins_itwins_get"
@@ -254,13 +252,8 @@ async def test_a_rules_operation_id_is_the_one_of_the_openapi_document(client: h
 
 @pytest.fixture
 async def client_without_control(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    settings = make_settings(control_api=False)
-    upgrade(settings)
-    runtime = Runtime.create(settings)
-    transport = httpx.ASGITransport(app=create_app(settings, runtime))
-    async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+    async for client in in_process_client(make_settings(control_api=False)):
         yield client
-    await runtime.aclose()
 
 
 async def test_without_the_control_api_the_faults_do_not_exist(

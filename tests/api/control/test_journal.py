@@ -10,10 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from twinbridge.app import create_app
+from tests.api.control.in_process import in_process_client
 from twinbridge.config import Settings
-from twinbridge.db.migrate import upgrade
-from twinbridge.runtime import Runtime
 
 JOURNAL = "/_twinbridge/journal"
 Headers = Callable[..., dict[str, str]]
@@ -166,18 +164,9 @@ async def test_the_path_is_journaled_as_the_client_sent_it(
     assert (entry["path"], entry["status"]) == ("/iTwins/", 404)
 
 
-async def _control_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    upgrade(settings)
-    runtime = Runtime.create(settings)
-    transport = httpx.ASGITransport(app=create_app(settings, runtime))
-    async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
-        yield client
-    await runtime.aclose()
-
-
 @pytest.fixture
 async def small_journal(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _control_client(make_settings(control_api=True, journal_size=2)):
+    async for client in in_process_client(make_settings(control_api=True, journal_size=2)):
         yield client
 
 
@@ -190,7 +179,7 @@ async def test_the_journal_keeps_the_last_requests_of_its_size(small_journal: ht
 
 @pytest.fixture
 async def journal_with_bodies(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _control_client(make_settings(control_api=True, journal_bodies=True)):
+    async for client in in_process_client(make_settings(control_api=True, journal_bodies=True)):
         yield client
 
 
@@ -227,7 +216,7 @@ async def test_a_long_body_is_journaled_as_its_first_64_kib_of_text(
 
 @pytest.fixture
 async def client_without_control(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in _control_client(make_settings(control_api=False)):
+    async for client in in_process_client(make_settings(control_api=False)):
         yield client
 
 
