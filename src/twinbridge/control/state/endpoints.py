@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
-from twinbridge.control.access import CONTROL_PREFIX, require_control_api
+from twinbridge.control.access import CONTROL_PREFIX, DISABLED_RESPONSES, require_control_api
 from twinbridge.control.state.schemas import SnapshotCreate, SnapshotName, snapshot_body
 from twinbridge.control.state.service import StateService
 from twinbridge.db.database import Transaction
@@ -17,7 +17,9 @@ from twinbridge.runtime import Runtime
 
 # No prefix of its own: other control routers take the whole /_twinbridge prefix (a PrefixRoute answers every
 # path under its prefix), so these routes are listed before them, each with its full path.
-router = APIRouter(tags=["Control"], dependencies=[Depends(require_control_api)])
+router = APIRouter(
+    tags=["Control"], dependencies=[Depends(require_control_api)], responses=DISABLED_RESPONSES
+)
 INVALID = "InvalidSnapshotRequest"
 
 
@@ -25,7 +27,7 @@ def _service(runtime: Runtime, transaction: Transaction) -> StateService:
     return StateService(transaction, runtime.blobs, runtime.settings.data_dir)
 
 
-@router.post(f"{CONTROL_PREFIX}/reset", status_code=204)
+@router.post(f"{CONTROL_PREFIX}/reset", status_code=204, name="reset")
 async def reset(runtime: RuntimeDependency) -> Response:
     """Wipes every iTwin, iModel, file, connection, run and report, and every stored blob."""
     async with runtime.database.transaction() as transaction:
@@ -33,7 +35,7 @@ async def reset(runtime: RuntimeDependency) -> Response:
     return Response(status_code=204)
 
 
-@router.post(f"{CONTROL_PREFIX}/snapshots", status_code=201)
+@router.post(f"{CONTROL_PREFIX}/snapshots", status_code=201, name="create_snapshot")
 @invalid_request_code(INVALID)
 async def create_snapshot(body: SnapshotCreate, runtime: RuntimeDependency) -> dict[str, Any]:
     """Saves the whole state (database rows and stored blobs) under a name."""
@@ -42,14 +44,14 @@ async def create_snapshot(body: SnapshotCreate, runtime: RuntimeDependency) -> d
     return {"snapshot": snapshot_body(created)}
 
 
-@router.get(f"{CONTROL_PREFIX}/snapshots")
+@router.get(f"{CONTROL_PREFIX}/snapshots", name="list_snapshots")
 async def list_snapshots(runtime: RuntimeDependency) -> dict[str, Any]:
     async with runtime.database.transaction(write=False) as transaction:
         found = await _service(runtime, transaction).list_snapshots()
     return {"snapshots": [snapshot_body(summary) for summary in found]}
 
 
-@router.post(CONTROL_PREFIX + "/snapshots/{name}/restore", status_code=204)
+@router.post(CONTROL_PREFIX + "/snapshots/{name}/restore", status_code=204, name="restore_snapshot")
 @invalid_request_code(INVALID)
 async def restore_snapshot(name: SnapshotName, runtime: RuntimeDependency) -> Response:
     """Puts back exactly the state the snapshot saved: its rows and its blobs, nothing made since."""
@@ -58,7 +60,7 @@ async def restore_snapshot(name: SnapshotName, runtime: RuntimeDependency) -> Re
     return Response(status_code=204)
 
 
-@router.delete(CONTROL_PREFIX + "/snapshots/{name}", status_code=204)
+@router.delete(CONTROL_PREFIX + "/snapshots/{name}", status_code=204, name="delete_snapshot")
 @invalid_request_code(INVALID)
 async def delete_snapshot(name: SnapshotName, runtime: RuntimeDependency) -> Response:
     async with runtime.database.transaction() as transaction:
