@@ -7,10 +7,14 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.api.control.state_world import listed, make_world, stored_file
+from tests.api.control.state_world import FILE_CONTENT, listed, make_world, stored_file
+from tests.s3_server import create_bucket, s3_endpoint
 from twinbridge.app import create_app
 from twinbridge.config import Settings
+from twinbridge.db.migrate import upgrade
 from twinbridge.runtime import Runtime
+
+__all__ = ["s3_endpoint"]  # the session fixture of a moto server, for the S3 test below
 
 Headers = Callable[..., dict[str, str]]
 
@@ -188,3 +192,29 @@ async def test_snapshots_outlive_a_restart_of_the_server(
             assert await listed(again, headers, world) == before
     finally:
         await restarted.aclose()
+
+
+async def test_reset_and_restore_on_s3_storage(
+    make_settings: Callable[..., Settings], s3_endpoint: str
+) -> None:
+    bucket = create_bucket(s3_endpoint)
+    settings = make_settings(control_api=True, storage_url=f"s3://{bucket}/blobs?endpoint_url={s3_endpoint}")
+    upgrade(settings)
+    runtime = Runtime.create(settings)
+    try:
+        minted = runtime.issuer.mint(subject="alice", kind="user", scopes=["itwin-platform"], ttl=600)
+        headers = {"Authorization": f"Bearer {minted.access_token}"}
+        transport = httpx.ASGITransport(app=create_app(settings, runtime))
+        async with httpx.AsyncClient(transport=transport, base_url=settings.base_url) as client:
+            world = await make_world(client, headers)
+            before = await listed(client, headers, world)
+            await _snapshot(client, "world")
+
+            await client.post("/_twinbridge/reset")
+            assert (await listed(client, headers, world))["content"][0] == 404
+            await client.post("/_twinbridge/snapshots/world/restore")
+
+            assert await listed(client, headers, world) == before
+            assert before["content"] == (200, FILE_CONTENT)
+    finally:
+        await runtime.aclose()
