@@ -126,7 +126,7 @@ def _caller(scope: Scope) -> str | None:
     """The token's subject as the operation found it, or as an earlier request's validation left it in the
     validator's cache (a request answered by a fault was never authenticated; its token is not validated
     here a second time)."""
-    subject = scope["state"].get("caller_subject")
+    subject = scope.get("state", {}).get("caller_subject")
     if subject is not None:
         return str(subject)
     header = _header(scope, b"authorization")
