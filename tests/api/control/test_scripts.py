@@ -378,3 +378,35 @@ async def test_with_scripted_runs_only_a_run_without_rule_succeeds_and_no_engine
     output = tmp_path / "default.ifc"
     output.write_bytes(await _download(client, alice, run["jobs"][0]["tasks"][0]["exportOutputFileId"]))
     assert ifcopenshell.open(str(output)).schema == "IFC4X3"  # the run's ifcVersion, IFC4.3 by default
+
+
+async def test_a_held_run_can_be_cancelled_and_ends_canceled(
+    client: httpx.AsyncClient, auth_headers: Headers, world: World, execute_queued_runs: Execute
+) -> None:
+    alice = auth_headers("alice")
+    connection = await create_connection(client, alice, world.imodel_id)
+    await _script(client, steps=[{"state": "Executing", "hold": True}], result="Success")
+    location = await _run(client, alice, connection["id"])
+    run_id = location.rsplit("/", 1)[1]
+    worker = asyncio.ensure_future(execute_queued_runs())
+    await _wait_until_held(client, run_id, "Executing")
+    assert (await client.post(f"{location}/cancel", headers=alice)).status_code == 202
+    await worker
+
+    run = await _get(client, alice, location)
+    assert (run["state"], run["result"]) == ("Completed", "Canceled")
+    assert "exportOutputFileId" not in run["jobs"][0]["tasks"][0]
+
+
+async def test_engine_faults_are_refused_where_runs_are_only_scripted(
+    runtime: Runtime, make_settings: Callable[..., Settings]
+) -> None:
+    scripted = Runtime.create(make_settings(control_api=True, scripted_runs_only=True))
+    try:
+        transport = httpx.ASGITransport(app=create_app(scripted.settings, scripted))
+        async with httpx.AsyncClient(transport=transport, base_url=scripted.settings.base_url) as client:
+            response = await client.post(SCRIPTS, json={"engineFault": "crash"})
+    finally:
+        await scripted.aclose()
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["target"] == "engineFault"
