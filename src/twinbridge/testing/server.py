@@ -29,6 +29,7 @@ SAMPLE_IMODEL = Path(__file__).resolve().parent / "samples" / "213d69e0-9a83-4e3
 
 
 def free_port() -> int:
+    """A port free on 127.0.0.1 now (the operating system's choice, so parallel test runs do not collide)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
