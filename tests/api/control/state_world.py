@@ -4,12 +4,16 @@ file, a stored file, an export connection and a queued run), and what a client l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from tests.api.export_world import create_connection, start_run
 from tests.api.imodel_world import imodel_from_baseline, new_itwin
+from twinbridge.platform.time import utc_now
+from twinbridge.runs.repository import RunRepository
+from twinbridge.runtime import Runtime
 
 FILE_CONTENT = b"ISO-10303-21;\nHEADER;\nENDSEC;\nDATA;\nENDSEC;\nEND-ISO-10303-21;\n"
 
@@ -72,3 +76,10 @@ async def listed(client: httpx.AsyncClient, headers: dict[str, str], world: Worl
     else:
         seen["content"] = (download.status_code, None)
     return seen
+
+
+async def claim_for_a_worker(runtime: Runtime, run_id: str) -> None:
+    """The run taken by a worker under a live lease, as when it starts executing."""
+    async with runtime.database.transaction() as transaction:
+        now = utc_now()
+        assert await RunRepository(transaction).claim(run_id, "worker-1", now, now + timedelta(minutes=5))

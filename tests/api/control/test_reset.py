@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 import httpx
 import pytest
 
-from tests.api.control.state_world import listed, make_world
+from tests.api.control.state_world import claim_for_a_worker, listed, make_world
 from twinbridge.app import create_app
 from twinbridge.config import Settings
 from twinbridge.db.migrate import upgrade
-from twinbridge.platform.time import utc_now
-from twinbridge.runs.repository import RunRepository
 from twinbridge.runtime import Runtime
-
-LEASE = timedelta(minutes=5)
 
 Headers = Callable[..., dict[str, str]]
 
@@ -78,8 +73,7 @@ async def test_reset_is_refused_while_a_worker_holds_a_run(
 ) -> None:
     headers = auth_headers("alice")
     world = await make_world(client, headers)
-    async with runtime.database.transaction() as transaction:
-        assert await RunRepository(transaction).claim(world.run_id, "worker-1", utc_now(), utc_now() + LEASE)
+    await claim_for_a_worker(runtime, world.run_id)
 
     refused = await client.post("/_twinbridge/reset")
 

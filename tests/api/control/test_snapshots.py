@@ -7,7 +7,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.api.control.state_world import FILE_CONTENT, listed, make_world, stored_file
+from tests.api.control.state_world import FILE_CONTENT, claim_for_a_worker, listed, make_world, stored_file
 from tests.s3_server import create_bucket, s3_endpoint
 from twinbridge.app import create_app
 from twinbridge.config import Settings
@@ -218,3 +218,24 @@ async def test_reset_and_restore_on_s3_storage(
             assert before["content"] == (200, FILE_CONTENT)
     finally:
         await runtime.aclose()
+
+
+async def test_saving_and_restoring_are_refused_while_a_worker_holds_a_run(
+    client: httpx.AsyncClient, auth_headers: Headers, runtime: Runtime
+) -> None:
+    headers = auth_headers("alice")
+    world = await make_world(client, headers)
+    created = await _snapshot(client, "world")
+    await claim_for_a_worker(runtime, world.run_id)
+    await client.post("/itwins", json={"displayName": "Later"}, headers=headers)
+    before = await listed(client, headers, world)
+
+    saving = await client.post("/_twinbridge/snapshots", json={"name": "other"})
+    restoring = await client.post("/_twinbridge/snapshots/world/restore")
+
+    for refused in (saving, restoring):
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "RunsInProgress"
+        assert [detail["target"] for detail in refused.json()["error"]["details"]] == [world.run_id]
+    assert (await client.get("/_twinbridge/snapshots")).json() == {"snapshots": [created]}
+    assert await listed(client, headers, world) == before
