@@ -35,6 +35,7 @@ from twinbridge.runs.states import ExecutionResult, ExecutionState
 from twinbridge.runs.task_errors import (
     USER_NOT_AUTHENTICATED,
     canceled_on_request,
+    run_timed_out,
     task_error,
     without_server_paths,
 )
@@ -494,17 +495,9 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
 
 
 async def time_out_export_run(context: WorkerContext, run_id: str) -> None:
-    seconds = context.settings.run_timeout
     await _finish(
         context,
         run_id,
         ExecutionResult.TIMED_OUT,
-        error=task_error(
-            code="RunTimedOut",
-            message="The export did not finish in time.",
-            details=f"The run exceeded this server's time limit of {seconds} s (TWINBRIDGE_RUN_TIMEOUT).",
-            description_key="RunTimedOut",
-            description="The run took too long.",
-            can_user_fix=False,
-        ),
+        error=run_timed_out(context.settings.run_timeout, "export"),
     )

@@ -37,6 +37,20 @@ def task_error(
 USER_NOT_AUTHENTICATED = {"errorKey": "UserNotAuthenticated", "description": "User is not authenticated."}
 
 
+def run_timed_out(run_timeout: int, work: str, consequence: str = "") -> dict[str, Any]:
+    """A run that outlived TWINBRIDGE_RUN_TIMEOUT; `work` names it ("export"), `consequence` says what it
+    left as it was."""
+    return task_error(
+        code="RunTimedOut",
+        message=f"The {work} did not finish in time.",
+        details=f"The run exceeded this server's time limit of {run_timeout} s (TWINBRIDGE_RUN_TIMEOUT)"
+        f"{consequence}.",
+        description_key="RunTimedOut",
+        description="The run took too long.",
+        can_user_fix=False,
+    )
+
+
 def not_enough_disk_space(failure: OSError, phase: str) -> dict[str, Any]:
     """A full disk, or one below TWINBRIDGE_MIN_FREE_DISK: the operator's to fix; told without paths."""
     reason = failure.strerror or "no space left on the device"

@@ -41,6 +41,7 @@ from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase, Ru
 from twinbridge.runs.task_errors import (
     USER_NOT_AUTHENTICATED,
     canceled_on_request,
+    run_timed_out,
     task_error,
     without_server_paths,
 )
@@ -463,8 +464,6 @@ def _report_content(
             "name": task_file.name,
             "connectorType": task_file.connector_type,
             "schema": file.schema if file else None,
-            "documentAttribute": task_file.document_attribute,
-            "documentAttributeSchemaUrl": task_file.document_attribute_schema_url,
         },
         "result": outcome.result.value,
         "message": details.get("synchronizationReport", {}).get("message", ""),
@@ -480,6 +479,9 @@ def _report_content(
         "skipped": [item.as_dict() for item in file.skipped] if file else [],
         "timings": timings,
     }
+    if run.kind == RunKind.MANIFEST.value:  # only a manifest gives a file document properties
+        report["file"]["documentAttribute"] = task_file.document_attribute
+        report["file"]["documentAttributeSchemaUrl"] = task_file.document_attribute_schema_url
     return report
 
 
@@ -615,14 +617,8 @@ async def time_out_synchronization_run(context: WorkerContext, run_id: str) -> N
         finish(
             run,
             ExecutionResult.TIMED_OUT,
-            task_error=task_error(
-                code="RunTimedOut",
-                message="The synchronization did not finish in time.",
-                details=f"The run exceeded this server's time limit of {context.settings.run_timeout} s "
-                "(TWINBRIDGE_RUN_TIMEOUT); the iModel was not changed.",
-                description_key="RunTimedOut",
-                description="The run took too long.",
-                can_user_fix=False,
+            task_error=run_timed_out(
+                context.settings.run_timeout, "synchronization", "; the iModel was not changed"
             ),
         )
         await runs.save(run)

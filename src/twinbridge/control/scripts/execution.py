@@ -26,7 +26,7 @@ from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
 from twinbridge.runs.service import finish
 from twinbridge.runs.states import ExecutionResult, ExecutionState, JobPhase, RunKind
-from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, task_error
+from twinbridge.runs.task_errors import USER_NOT_AUTHENTICATED, run_timed_out, task_error
 from twinbridge.runs.worker import Executor, WorkerContext
 from twinbridge.runs.workspace import run_workspace
 
@@ -160,14 +160,7 @@ def _default_task_error(run: Run, result: ExecutionResult, run_timeout: int) -> 
     """The task error a real run ends with for `result`, when the rule gives none."""
     export = run.kind == RunKind.EXPORT.value
     if result is ExecutionResult.TIMED_OUT:
-        return task_error(
-            code="RunTimedOut",
-            message=f"The {'export' if export else 'synchronization'} did not finish in time.",
-            details=f"The run exceeded this server's time limit of {run_timeout} s (TWINBRIDGE_RUN_TIMEOUT).",
-            description_key="RunTimedOut",
-            description="The run took too long.",
-            can_user_fix=False,
-        )
+        return run_timed_out(run_timeout, "export" if export else "synchronization")
     if result is ExecutionResult.PARTIAL_SUCCESS and export:
         return task_error(
             code="GeometryFallback",
