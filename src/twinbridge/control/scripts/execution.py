@@ -67,7 +67,10 @@ def with_scripts(real: Executor) -> Executor:
         elif chosen_now:  # an engine fault strikes the attempt that chose it, not its retries
             logger.warning("engine_crash_injected", run_id=run_id, rule_id=scripted.rule_id)
             context.engine_pool().crash_next_acquired()
-            await real(context, run_id)
+            try:
+                await real(context, run_id)
+            finally:  # a run that ended before it took an engine leaves no crash to the next run
+                context.engine_pool().crash_next_acquired(False)
         elif not (scripted.script or {}).get("holdRetry") or await _held_for_retry(context, run_id):
             await real(context, run_id)
 

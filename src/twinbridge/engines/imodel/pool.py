@@ -75,11 +75,12 @@ class EnginePool:
             engine.kill()
         return engine
 
-    def crash_next_acquired(self) -> None:
+    def crash_next_acquired(self, crash: bool = True) -> None:
         """Fault injection (the control API's engine faults, twinbridge's own): the next engine handed out is
         killed first, as a native crash would kill it, so that its first command fails with
-        EngineCrashedError; the pool then replaces it as it replaces any crashed engine."""
-        self._crash_next = True
+        EngineCrashedError; the pool then replaces it as it replaces any crashed engine. `False` withdraws
+        a crash no engine took (the run ended before it needed one)."""
+        self._crash_next = crash
 
     def release(self, engine: EngineProcess) -> None:
         try:
