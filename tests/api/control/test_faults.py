@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from tests.api.control.in_process import in_process_client
+from twinbridge.app import create_app
 from twinbridge.config import Settings
-from twinbridge.control.middleware import ConnectionDropped
+from twinbridge.control.middleware import ConnectionDropped, RequestControlMiddleware
+from twinbridge.runtime import Runtime
 
 FAULTS = "/_twinbridge/faults"
 LIST_ITWINS = "list_itwins_itwins_get"
@@ -264,3 +266,16 @@ async def test_without_the_control_api_the_faults_do_not_exist(
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "ResourceNotFound"
     assert (await client_without_control.get("/health")).status_code == 200
+
+
+async def test_only_a_server_with_the_control_api_has_its_middleware(
+    runtime: Runtime, make_settings: Callable[..., Settings]
+) -> None:
+    """A normal server's requests pass through no fault or journal code at all."""
+
+    def middleware(control_api: bool) -> list[object]:
+        app = create_app(make_settings(control_api=control_api), runtime)
+        return [entry.cls for entry in app.user_middleware]
+
+    assert RequestControlMiddleware in middleware(True)
+    assert RequestControlMiddleware not in middleware(False)
