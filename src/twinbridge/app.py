@@ -75,7 +75,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None, run_workers: 
     install_error_handlers(app)
     include_routers(
         app,
-        features.routers(),
+        features.routers(settings),
         max_body_size=settings.max_body_size,
         authenticate=authenticate_before_body,
     )

@@ -39,12 +39,10 @@ def background_services(runtime: Runtime) -> list[BackgroundService]:
     return [WebhookSender(runtime).run_forever]
 
 
-def routers() -> list[APIRouter]:
+def routers(settings: Settings) -> list[APIRouter]:
+    """Every feature's router; the control API's only when TWINBRIDGE_CONTROL_API enables it, so that
+    otherwise its paths are unknown ones (404) and absent from the OpenAPI document."""
     from twinbridge.auth.endpoints import router as issuer_router
-    from twinbridge.control.faults.endpoints import router as faults_router
-    from twinbridge.control.journal.endpoints import router as journal_router
-    from twinbridge.control.scripts.endpoints import router as scripts_router
-    from twinbridge.control.state.endpoints import router as state_router
     from twinbridge.export.endpoints import router as export_router
     from twinbridge.imodels.endpoints import router as imodels_router
     from twinbridge.itwins.endpoints import router as itwins_router
@@ -58,10 +56,7 @@ def routers() -> list[APIRouter]:
     register_run_completion_hooks()  # the API process completes runs too (e.g. one cancelled while queued)
     return [
         operations_router,
-        faults_router,  # prefix /_twinbridge/faults: before any router of the whole /_twinbridge prefix
-        journal_router,  # prefix /_twinbridge/journal: likewise
-        state_router,  # /_twinbridge/reset and /snapshots: no prefix, before routers of all /_twinbridge
-        scripts_router,  # /_twinbridge/scripts and /_twinbridge/holds
+        *(control_routers() if settings.control_api else []),
         issuer_router,
         itwins_router,
         imodels_router,
@@ -71,6 +66,20 @@ def routers() -> list[APIRouter]:
         reports_router,  # likewise
         synchronization_router,
         webhooks_router,
+    ]
+
+
+def control_routers() -> list[APIRouter]:
+    from twinbridge.control.faults.endpoints import router as faults_router
+    from twinbridge.control.journal.endpoints import router as journal_router
+    from twinbridge.control.scripts.endpoints import router as scripts_router
+    from twinbridge.control.state.endpoints import router as state_router
+
+    return [
+        faults_router,  # prefix /_twinbridge/faults: before any router of the whole /_twinbridge prefix
+        journal_router,  # prefix /_twinbridge/journal: likewise
+        state_router,  # /_twinbridge/reset and /snapshots: no prefix, before routers of all /_twinbridge
+        scripts_router,  # /_twinbridge/scripts and /_twinbridge/holds
     ]
 
 

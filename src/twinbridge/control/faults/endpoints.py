@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from twinbridge.control.access import CONTROL_PREFIX, DISABLED_RESPONSES, require_control_api
+from twinbridge.control.access import CONTROL_PREFIX
 from twinbridge.control.faults.schemas import FaultRuleBody
 from twinbridge.control.faults.service import FaultRule
 from twinbridge.control.middleware import RequestControl, get_request_control
@@ -15,8 +15,6 @@ from twinbridge.platform.handlers import invalid_request_code
 router = APIRouter(
     prefix=f"{CONTROL_PREFIX}/faults",
     tags=["Control: faults"],
-    dependencies=[Depends(require_control_api)],
-    responses=DISABLED_RESPONSES,
 )
 Control = Annotated[RequestControl, Depends(get_request_control)]
 INVALID = "InvalidFaultRequest"

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from twinbridge.control.access import CONTROL_PREFIX, DISABLED_RESPONSES, require_control_api
+from twinbridge.control.access import CONTROL_PREFIX
 from twinbridge.control.journal.schemas import entry_view
 from twinbridge.control.journal.service import JournalFilter
 from twinbridge.control.middleware import RequestControl, get_request_control
@@ -16,8 +16,6 @@ from twinbridge.platform.handlers import invalid_request_code
 router = APIRouter(
     prefix=f"{CONTROL_PREFIX}/journal",
     tags=["Control: journal"],
-    dependencies=[Depends(require_control_api)],
-    responses=DISABLED_RESPONSES,
 )
 Control = Annotated[RequestControl, Depends(get_request_control)]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from twinbridge.control.access import CONTROL_PREFIX, DISABLED_RESPONSES, require_control_api
+from twinbridge.control.access import CONTROL_PREFIX
 from twinbridge.control.state.schemas import SnapshotCreate, SnapshotName, snapshot_body
 from twinbridge.control.state.service import StateService
 from twinbridge.db.database import Transaction
@@ -17,9 +17,7 @@ from twinbridge.runtime import Runtime
 
 # No prefix of its own: other control routers take the whole /_twinbridge prefix (a PrefixRoute answers every
 # path under its prefix), so these routes are listed before them, each with its full path.
-router = APIRouter(
-    tags=["Control"], dependencies=[Depends(require_control_api)], responses=DISABLED_RESPONSES
-)
+router = APIRouter(tags=["Control"])
 INVALID = "InvalidSnapshotRequest"
 
 
