@@ -1,0 +1,11 @@
+import { defineConfig } from "vite";
+
+// Served by `twinbridge serve` at /console (src/twinbridge/console); the build is not committed.
+export default defineConfig({
+  base: "/console/",
+  build: {
+    outDir: "../src/twinbridge/console/dist",
+    emptyOutDir: true,
+    chunkSizeWarningLimit: 2000,
+  },
+});
