@@ -94,26 +94,33 @@ def _details(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {task["sourceFileId"]: task["details"] for job in run["jobs"] for task in job["tasks"]}
 
 
-async def _provenance(runtime: Runtime, imodel_id: str) -> dict[str, set[tuple[str, str]]]:
-    """The latest version's IFC elements by file key: (GlobalId, element id) pairs."""
+async def _latest_version_rows(runtime: Runtime, imodel_id: str, ecsql: str) -> list[dict[str, Any]]:
+    """The rows of an ECSQL query on the iModel's latest version."""
     async with runtime.database.transaction() as transaction:
         latest = await IModelRepository(transaction).latest_version(imodel_id)
     assert latest is not None
     path = await asyncio.to_thread(runtime.blobs.local_path, latest.blob_key)
 
-    def read() -> dict[str, set[tuple[str, str]]]:
+    def read() -> list[dict[str, Any]]:
         with EnginePool(1) as pool, pool.open(path) as imodel:
-            rows = imodel.query_all(
-                "SELECT l.CodeValue file, a.Identifier globalId, a.Element.Id elementId"
-                " FROM bis.ExternalSourceAspect a JOIN bis.RepositoryLink l ON l.ECInstanceId = a.Scope.Id"
-                " WHERE a.Kind = 'IfcProduct'"
-            )
-        found: dict[str, set[tuple[str, str]]] = {}
-        for row in rows:
-            found.setdefault(row["file"], set()).add((row["globalId"], row["elementId"]))
-        return found
+            return list(imodel.query_all(ecsql))
 
     return await asyncio.to_thread(read)
+
+
+async def _provenance(runtime: Runtime, imodel_id: str) -> dict[str, set[tuple[str, str]]]:
+    """The latest version's IFC elements by file key: (GlobalId, element id) pairs."""
+    rows = await _latest_version_rows(
+        runtime,
+        imodel_id,
+        "SELECT l.CodeValue file, a.Identifier globalId, a.Element.Id elementId"
+        " FROM bis.ExternalSourceAspect a JOIN bis.RepositoryLink l ON l.ECInstanceId = a.Scope.Id"
+        " WHERE a.Kind = 'IfcProduct'",
+    )
+    found: dict[str, set[tuple[str, str]]] = {}
+    for row in rows:
+        found.setdefault(row["file"], set()).add((row["globalId"], row["elementId"]))
+    return found
 
 
 async def test_unmapping_a_file_deletes_its_elements_and_leaves_the_other_files_elements_alone(
@@ -198,25 +205,18 @@ async def test_an_action_other_than_bridge_or_unmap_is_refused_naming_it(
 async def _documents_of_elements(runtime: Runtime, imodel_id: str) -> dict[str, list[Any]]:
     """Per file key, the document properties each of its elements reaches through its provenance's scope
     (the file's RepositoryLink), deduplicated."""
-    async with runtime.database.transaction() as transaction:
-        latest = await IModelRepository(transaction).latest_version(imodel_id)
-    assert latest is not None
-    path = await asyncio.to_thread(runtime.blobs.local_path, latest.blob_key)
-
-    def read() -> dict[str, list[Any]]:
-        with EnginePool(1) as pool, pool.open(path) as imodel:
-            rows = imodel.query_all(
-                "SELECT l.CodeValue file, l.JsonProperties document FROM bis.ExternalSourceAspect a"
-                " JOIN bis.RepositoryLink l ON l.ECInstanceId = a.Scope.Id WHERE a.Kind = 'IfcProduct'"
-            )
-        found: dict[str, list[Any]] = {}
-        for row in rows:
-            document = json.loads(row["document"]).get("documentAttribute") if row.get("document") else None
-            if document not in found.setdefault(row["file"], []):
-                found[row["file"]].append(document)
-        return found
-
-    return await asyncio.to_thread(read)
+    rows = await _latest_version_rows(
+        runtime,
+        imodel_id,
+        "SELECT l.CodeValue file, l.JsonProperties document FROM bis.ExternalSourceAspect a"
+        " JOIN bis.RepositoryLink l ON l.ECInstanceId = a.Scope.Id WHERE a.Kind = 'IfcProduct'",
+    )
+    found: dict[str, list[Any]] = {}
+    for row in rows:
+        document = json.loads(row["document"]).get("documentAttribute") if row.get("document") else None
+        if document not in found.setdefault(row["file"], []):
+            found[row["file"]].append(document)
+    return found
 
 
 async def _report_of(
