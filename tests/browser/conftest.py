@@ -1,0 +1,161 @@
+"""The web console in a real browser: Debian's chromium, driven by Playwright, against `twinbridge serve`.
+
+One server for the whole run (a data dir of its own, a free port) and one browser per module; every test gets
+a fresh browser context, signed in through the built-in issuer like a user (authorization code with PKCE).
+
+Without chromium, Playwright or the built console these tests skip, except under CI=true where they fail.
+Each step's screenshot is kept in test-artifacts/console/<test>/ (git-ignored); the run prints the folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import twinbridge
+from tests.conftest import IN_CI
+from twinbridge.testing.client import TwinbridgeClient
+from twinbridge.testing.server import TwinbridgeServer
+
+if not IN_CI:  # under CI=true a missing Playwright fails the run (the import below)
+    pytest.importorskip("playwright", reason="Playwright's Python package is not installed (make setup)")
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+CHROMIUM = Path(os.environ.get("TWINBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium"))
+# Headless WebGL without a GPU: ANGLE on SwiftShader, the software renderer chromium ships.
+CHROMIUM_ARGUMENTS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
+CONSOLE_INDEX = Path(twinbridge.__file__).resolve().parent / "console" / "dist" / "index.html"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+# The user the built-in issuer signs in when the authorize request names nobody (TWINBRIDGE_SIGN_IN_USER).
+USER = "developer"
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def _missing() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no chromium at {CHROMIUM} (apt-get install chromium)"
+    if not CONSOLE_INDEX.is_file():
+        return f"the console is not built ({CONSOLE_INDEX} is missing; make setup builds it)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_ready() -> None:
+    reason = _missing()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true requires the browser tests")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def console_server(
+    browser_ready: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TwinbridgeServer]:
+    with TwinbridgeServer.start(tmp_path_factory.mktemp("console-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def api(console_server: TwinbridgeServer) -> Iterator[TwinbridgeClient]:
+    """The REST API as the signed-in user, for what a test needs in place before its browser steps."""
+    with console_server.client(console_server.token(USER)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def playwright_instance(browser_ready: None) -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    # Never a browser Playwright downloads: Debian's chromium.
+    launched = playwright_instance.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGUMENTS)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, console_server: TwinbridgeServer) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT, base_url=console_server.url)
+    context.set_default_timeout(20_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    yield opened
+    context.close()
+    # An uncaught exception in the console is a bug even when the test's steps went through.
+    assert not errors, f"uncaught errors in the console: {errors}"
+
+
+@pytest.fixture
+def signed_in(page: Page) -> Page:
+    """The console after a sign-in through the built-in issuer: the header names the user."""
+    page.goto("/console/")
+    page.get_by_role("button", name="Sign in").first.click()
+    expect(page.locator("header")).to_contain_text(USER)
+    return page
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
+    """Saves a screenshot of a step: test-artifacts/console/<test>/<NN>-<step>.png."""
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    taken: list[Path] = []
+
+    def take(page: Page, step: str) -> Path:
+        path = folder / f"{len(taken) + 1:02d}-{step}.png"
+        page.screenshot(path=str(path))
+        taken.append(path)
+        return path
+
+    return take
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ARTIFACTS.is_dir() and any(ARTIFACTS.iterdir()):
+        terminalreporter.write_line(f"console screenshots: {ARTIFACTS}")
+
+
+def drawn_share(page: Page, png: bytes) -> float:
+    """The share of a screenshot's pixels that differ from its most common colour (0 for a blank canvas).
+
+    The browser decodes the PNG (no image library in Python's test dependencies), on a page of its own.
+    """
+    decoder = page.context.new_page()
+    try:
+        share: float = decoder.evaluate(
+            """async (data) => {
+                const image = new Image();
+                image.src = `data:image/png;base64,${data}`;
+                await image.decode();
+                const canvas = new OffscreenCanvas(image.width, image.height);
+                const context = canvas.getContext("2d");
+                context.drawImage(image, 0, 0);
+                const data = context.getImageData(0, 0, image.width, image.height).data;
+                const pixels = new Uint32Array(data.buffer);
+                const counts = new Map();
+                let most = 0;
+                for (const pixel of pixels) {
+                    const count = (counts.get(pixel) ?? 0) + 1;
+                    counts.set(pixel, count);
+                    if (count > most) most = count;
+                }
+                return 1 - most / pixels.length;
+            }""",
+            base64.b64encode(png).decode(),
+        )
+    finally:
+        decoder.close()
+    return share
