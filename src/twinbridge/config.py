@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # (http://127.0.0.1, [::1] or localhost, any port) need none, as RFC 8252 has native apps use them.
     sign_in_redirect_uris: dict[str, list[str]] = Field(default_factory=dict)
 
+    # Not in ARCHITECTURE.md's list: the built web console served at /console (issue 16); by default the one
+    # `make setup` builds into the package (src/twinbridge/console/dist).
+    console_dir: Path | None = None
+
     # Webhooks (issue 15): deliveries of events to subscribers' callback URLs, sent by the API process.
     # A failed POST is tried again after `webhook_retry_base` * 2^(n-1) seconds (n: attempts so far), at
     # most `webhook_max_attempts` times; each POST may take `webhook_timeout` seconds; the sender looks for

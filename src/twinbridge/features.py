@@ -43,6 +43,7 @@ def routers(settings: Settings) -> list[APIRouter]:
     """Every feature's router; the control API's only when TWINBRIDGE_CONTROL_API enables it, so that
     otherwise its paths are unknown ones (404) and absent from the OpenAPI document."""
     from twinbridge.auth.endpoints import router as issuer_router
+    from twinbridge.console.endpoints import router as console_router
     from twinbridge.export.endpoints import router as export_router
     from twinbridge.imodels.endpoints import router as imodels_router
     from twinbridge.itwins.endpoints import router as itwins_router
@@ -66,6 +67,7 @@ def routers(settings: Settings) -> list[APIRouter]:
         reports_router,  # likewise
         synchronization_router,
         webhooks_router,
+        console_router,  # /console: the web console's files, not API operations (absent from OpenAPI)
     ]
 
 

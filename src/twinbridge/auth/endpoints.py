@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from twinbridge.auth.grants import GrantService, read_ticket
+from twinbridge.auth.redirects import registered_redirect_uris
 from twinbridge.auth.service import ClientRefused, ServiceClientService
 from twinbridge.auth.sign_in import (
     AuthorizationError,
@@ -47,7 +48,8 @@ AUTHORIZE_PARAMETERS = (
     _query_parameter(
         "redirect_uri",
         "Sign-in: where the code is sent: a loopback URI (http://127.0.0.1:<port>/…, any port) or one "
-        "registered for the client in TWINBRIDGE_SIGN_IN_REDIRECT_URIS; any other → 400.",
+        "registered for the client in TWINBRIDGE_SIGN_IN_REDIRECT_URIS (the web console, client "
+        "`twinbridge-console`, may use `{public URL}/console/`); any other → 400.",
     ),
     _query_parameter("response_type", "Sign-in: `code`."),
     _query_parameter("state", "Sign-in: echoed to redirect_uri."),
@@ -117,7 +119,7 @@ async def authorize(request: Request, runtime: RuntimeDependency) -> Response:
             query.multi_items(),
             settings.sign_in_user,
             settings.sign_in_enabled,
-            settings.sign_in_redirect_uris,
+            registered_redirect_uris(settings.sign_in_redirect_uris, settings.base_url),
         )
         async with runtime.database.transaction() as transaction:
             code = await _sign_in(transaction, runtime).issue_code(sign_in)

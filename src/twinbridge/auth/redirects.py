@@ -4,6 +4,9 @@
   (RFC 6749 section 3.1.2.2): one of the client's URIs in TWINBRIDGE_SIGN_IN_REDIRECT_URIS, compared as
   exact strings, or a loopback URI (`http://127.0.0.1`, `http://[::1]` or `http://localhost`, any port and
   path), which RFC 8252 section 7.3 has native apps use without registering each port.
+- The server's own web console (client `twinbridge-console`, served at /console) may also return to
+  `{TWINBRIDGE_PUBLIC_URL}/console/` without being registered: on a loopback URL that is a loopback URI
+  anyway, and on any other public URL it is this server's own page.
 - An authorizationUrl's ticket redirects only to the http(s) URL bound into it when it was made (signed, so
   nobody can change it); both the making and the use of a ticket refuse any other scheme.
 """
@@ -14,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 MAX_REDIRECT_URL_LENGTH = 2048
+CONSOLE_CLIENT_ID = "twinbridge-console"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
@@ -46,3 +50,13 @@ def is_registered_redirect_uri(
 ) -> bool:
     """Whether the sign-in of `client_id` may redirect to `redirect_uri` (a valid http(s) URL already)."""
     return is_loopback_uri(redirect_uri) or redirect_uri in registered.get(client_id, ())
+
+
+def registered_redirect_uris(
+    configured: Mapping[str, Sequence[str]], public_url: str
+) -> dict[str, list[str]]:
+    """The configured redirect URIs by client (TWINBRIDGE_SIGN_IN_REDIRECT_URIS), and the web console's."""
+    registered = {client_id: list(uris) for client_id, uris in configured.items()}
+    console = registered.setdefault(CONSOLE_CLIENT_ID, [])
+    console.append(f"{public_url.rstrip('/')}/console/")
+    return registered
