@@ -4,7 +4,7 @@
  * Every answer that is not 2xx becomes an ApiError carrying the contract's envelope
  * ({"error": {code, message, details[]}}), so pages show the server's own message.
  */
-import { accessToken, signIn } from "./auth";
+import { accessToken, refresh, signIn } from "./auth";
 
 export interface ErrorDetail {
   code?: string;
@@ -68,6 +68,7 @@ export async function request(path: string, options: RequestOptions = {}): Promi
     ...options.headers,
   };
   if (!options.anonymous) {
+    await refresh(); // pages that stay open (run states) outlive an access token
     const token = accessToken();
     if (!token) {
       signIn();

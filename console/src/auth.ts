@@ -75,9 +75,14 @@ export function currentUser(): string | null {
   return stored()?.user ?? null;
 }
 
+// Set while this page is on its way to the issuer, so that several requests failing at once send it once.
+// (Not kept in sessionStorage: a sign-in abandoned there would otherwise block every later one.)
+let leaving = false;
+
 /** Goes to the issuer's authorize endpoint; the browser comes back to /console/?code=… */
 export async function signIn(): Promise<void> {
-  if (sessionStorage.getItem(PENDING_KEY)) return;
+  if (leaving) return;
+  leaving = true;
   const verifier = randomString();
   const state = randomString();
   const challenge = base64Url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
@@ -115,19 +120,29 @@ export async function completeSignIn(): Promise<boolean> {
   return true;
 }
 
+// The refresh in flight: the issuer rotates refresh tokens and takes a second use of one for a stolen token
+// (it revokes the whole sign-in), so requests that find the token expiring at once share one refresh.
+let renewing: Promise<boolean> | null = null;
+
 /** Renews the access token when it expires within a minute; false when there is no way to (sign in again). */
 export async function refresh(): Promise<boolean> {
   const tokens = stored();
   if (!tokens) return false;
   if (tokens.expires_at - Date.now() > 60_000) return true;
   if (!tokens.refresh_token) return false;
-  try {
-    keep(await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token }));
-    return true;
-  } catch {
-    sessionStorage.removeItem(STORAGE_KEY);
-    return false;
-  }
+  renewing ??= tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token })
+    .then((body) => {
+      keep(body);
+      return true;
+    })
+    .catch(() => {
+      sessionStorage.removeItem(STORAGE_KEY);
+      return false;
+    })
+    .finally(() => {
+      renewing = null;
+    });
+  return renewing;
 }
 
 /** Revokes the sign-in at the issuer and forgets the tokens. */
