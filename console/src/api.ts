@@ -40,9 +40,18 @@ export interface RequestOptions {
   anonymous?: boolean;
 }
 
-/** An absolute URL of this server for a path ("/itwins"), or the URL itself. */
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** An absolute URL of this server for a path ("/itwins"), or the URL itself. A link of the server's on
+ * another loopback name of this page's port (127.0.0.1 for a page opened at localhost) is taken at this page's
+ * origin: the browser would treat it as another site (no CORS there, and no sign-in). */
 export function url(path: string): string {
-  return path.startsWith("http") ? path : `${location.origin}${path}`;
+  if (!path.startsWith("http")) return `${location.origin}${path}`;
+  const target = new URL(path);
+  if (target.origin !== location.origin && LOOPBACK.has(target.hostname) && LOOPBACK.has(location.hostname) && target.port === location.port) {
+    return `${location.origin}${target.pathname}${target.search}`;
+  }
+  return path;
 }
 
 async function errorOf(response: Response): Promise<ApiError> {
