@@ -8,4 +8,6 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 2000,
   },
+  // The viewer's IFC worker (web-ifc) is an ES module worker; its .wasm is emitted into assets/.
+  worker: { format: "es" },
 });

@@ -8,6 +8,11 @@ import { renderImodelSynchronization } from "./pages/synchronization/imodel-sync
 import { renderSynchronizationRun } from "./pages/synchronization/run";
 import { renderStorageConnection } from "./pages/synchronization/storage-connection";
 // end W2
+// W3: the 3D viewer, loaded on first use (three.js and web-ifc are most of the console's weight)
+const renderIfcViewer: Route["render"] = async (...page) => (await import("./pages/viewer/ifcPage")).renderIfcViewer(...page);
+const renderIModelViewer: Route["render"] = async (...page) =>
+  (await import("./pages/viewer/imodelPage")).renderIModelViewer(...page);
+// end W3
 
 export const routes: Route[] = [
   // W2: Export and Synchronization pages
@@ -18,4 +23,8 @@ export const routes: Route[] = [
   { pattern: "/synchronization/storage/:connectionId", title: "Storage connection", render: renderStorageConnection },
   { pattern: "/synchronization/runs/:connectionId/:runId", title: "Synchronization run", render: renderSynchronizationRun },
   // end W2
+  // W3: the 3D viewer
+  { pattern: "/view/ifc", title: "IFC viewer", render: renderIfcViewer },
+  { pattern: "/view/imodel/:imodelId", title: "iModel viewer", render: renderIModelViewer },
+  // end W3
 ];

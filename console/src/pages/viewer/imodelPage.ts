@@ -1,0 +1,155 @@
+/**
+ * #/view/imodel/:imodelId?changeset=N: any version of an iModel in 3D, through the public Export API.
+ *
+ * The page keeps one export connection per iModel version, named "Console view · changeset N", so that a
+ * connection's runs all export the same version: a finished run (Success or PartialSuccess) is reused, an
+ * active one is watched, else a run is started with inputOptions.changesetId. Its IFC output is what the
+ * viewer shows; the exporter writes each element's FederationGuid as its GlobalId and its element id as
+ * its Tag, so a selection names the iModel's element.
+ */
+import { ApiError, json, request } from "../../api";
+import { onLeave, type Parameters } from "../../main";
+import { h, link } from "../../ui";
+import { IfcViewer } from "./viewer";
+
+interface Version {
+  index: number;
+  /** inputOptions.changesetId: null exports the newest version. */
+  changesetId: string | null;
+}
+
+interface Run {
+  id: string;
+  state: string;
+  result: string;
+  startDateTime?: string | null;
+  endDateTime?: string | null;
+  error?: { errorCode?: string; details?: string; description?: string };
+  jobs?: { tasks?: { exportOutputFileId?: string; error?: { errorCode?: string; details?: string } }[] }[];
+}
+
+const POLL_MILLISECONDS = 1000;
+
+async function all<T>(path: string, key: string): Promise<T[]> {
+  const items: T[] = [];
+  let next: string | null = path;
+  while (next) {
+    const body: any = await json(next);
+    items.push(...((body?.[key] ?? []) as T[]));
+    next = body?._links?.next?.href ?? null;
+  }
+  return items;
+}
+
+/** The version to export: changeset N (N > 0), or the newest when none is named. */
+async function versionOf(imodelId: string, wanted: string | null): Promise<Version> {
+  const base = `/imodels/${encodeURIComponent(imodelId)}/changesets`;
+  const newest = (await json(`${base}?$orderBy=index%20desc&$top=1`))?.changesets?.[0];
+  const newestIndex = newest ? Number(newest.index) : 0;
+  if (wanted === null || wanted === "" || Number(wanted) === newestIndex) return { index: newestIndex, changesetId: null };
+  const index = Number(wanted);
+  if (!Number.isInteger(index) || index < 0) throw new Error(`"${wanted}" is not a changeset index.`);
+  if (index === 0) {
+    throw new Error(
+      "The baseline (changeset 0) of an iModel that has changesets cannot be exported: the Export API names a " +
+        "version by its changeset. Choose changeset 1 or later.",
+    );
+  }
+  const changeset = (await json(`${base}/${index}`))?.changeset;
+  return { index, changesetId: String(changeset.id) };
+}
+
+function connectionName(version: Version): string {
+  return `Console view · changeset ${version.index}`;
+}
+
+async function connectionFor(imodelId: string, version: Version): Promise<string> {
+  const name = connectionName(version);
+  const connections = await all<any>(`/export/connections?imodelId=${encodeURIComponent(imodelId)}`, "connections");
+  const existing = connections.find((connection) => connection.displayName === name);
+  if (existing) return existing.id;
+  const created = await json("/export/connections", { method: "POST", body: { iModelId: imodelId, displayName: name } });
+  return created.connection.id;
+}
+
+function outputOf(run: Run): string | null {
+  for (const job of run.jobs ?? []) for (const task of job.tasks ?? []) if (task.exportOutputFileId) return task.exportOutputFileId;
+  return null;
+}
+
+function succeeded(run: Run): boolean {
+  return run.state === "Completed" && (run.result === "Success" || run.result === "PartialSuccess") && !!outputOf(run);
+}
+
+function failure(run: Run): string {
+  const errors = [run.error, ...(run.jobs ?? []).flatMap((job) => (job.tasks ?? []).map((task) => task.error))].filter(Boolean);
+  const words = errors.map((error) => [error?.errorCode, error?.details].filter(Boolean).join(": ")).join("\n");
+  return `The export run ended ${run.result}.${words ? `\n${words}` : ""}`;
+}
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+export function renderIModelViewer(root: HTMLElement, parameters: Parameters, query: URLSearchParams): void {
+  const imodelId = parameters.imodelId;
+  const title = h("h1", {}, "iModel viewer");
+  const runLink = h("p", { class: "muted", "data-testid": "viewer-export-run" });
+  const viewer = new IfcViewer({ Tag: "Element id (Tag)" });
+  let left = false;
+  onLeave(() => {
+    left = true;
+    viewer.dispose();
+  });
+  root.append(title, h("p", {}, link(`#/imodels/${encodeURIComponent(imodelId)}`, "Back to the iModel")), runLink, viewer.element);
+  void show(imodelId, query, viewer, title, runLink, () => left);
+}
+
+/** Finds or makes the export of the version, watches its run, then loads its output into the viewer. */
+async function show(
+  imodelId: string,
+  query: URLSearchParams,
+  viewer: IfcViewer,
+  title: HTMLElement,
+  runLink: HTMLElement,
+  hasLeft: () => boolean,
+): Promise<void> {
+  try {
+    viewer.setProgress("Finding the version");
+    const imodel = (await json(`/imodels/${encodeURIComponent(imodelId)}`))?.iModel;
+    const version = await versionOf(imodelId, query.get("changeset"));
+    title.textContent = `${imodel?.displayName ?? "iModel"} · changeset ${version.index}`;
+    viewer.setProgress("Finding an export of this version");
+    const connectionId = await connectionFor(imodelId, version);
+    const runsPath = `/export/connections/${encodeURIComponent(connectionId)}/runs`;
+    const runs = await all<Run>(runsPath, "runs");
+    const newestFirst = (a: Run, b: Run) => String(b.startDateTime ?? "").localeCompare(String(a.startDateTime ?? ""));
+    let run = runs.filter(succeeded).sort(newestFirst)[0] ?? runs.filter((r) => r.state !== "Completed")[0];
+    if (!run) {
+      viewer.setProgress("Starting an export run");
+      const response = await request(runsPath, {
+        method: "POST",
+        body: { exportType: "IFC", ifcVersion: "IFC4.3", inputOptions: version.changesetId ? { changesetId: version.changesetId } : {} },
+      });
+      // 202 names the new run; an iModel already exporting answers 303, which fetch follows to that run.
+      const location = response.headers.get("Location");
+      run = location ? (await json(location)).run : (await response.json()).run;
+    }
+    const runPath = `${runsPath}/${encodeURIComponent(run.id)}`;
+    runLink.replaceChildren(
+      "Export run ",
+      link(`#/export/runs/${encodeURIComponent(connectionId)}/${encodeURIComponent(run.id)}`, run.id),
+      " of connection ",
+      link(`#/export/connections/${encodeURIComponent(connectionId)}`, connectionName(version)),
+    );
+    while (run.state !== "Completed") {
+      viewer.setProgress(`Export run: ${run.state}`);
+      await sleep(POLL_MILLISECONDS);
+      if (hasLeft()) return;
+      run = (await json(runPath)).run as Run;
+    }
+    if (!succeeded(run)) throw new Error(failure(run));
+    if (hasLeft()) return;
+    await viewer.loadUrl(`/storage/files/${encodeURIComponent(outputOf(run)!)}/download`);
+  } catch (error) {
+    if (!hasLeft()) viewer.fail(error instanceof ApiError || error instanceof Error ? error : new Error(String(error)));
+  }
+}
