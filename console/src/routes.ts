@@ -1,5 +1,9 @@
 /** Every page of the console, by URL pattern (first match wins). */
 import type { Route } from "./main";
+// W1: iTwins and iModels
+import { renderIModel } from "./pages/platform/imodels";
+import { renderITwin, renderITwins } from "./pages/platform/itwins";
+// end W1
 // W2: Export and Synchronization pages
 import { renderExportConnection } from "./pages/export/connection";
 import { renderImodelExport } from "./pages/export/imodel-export";
@@ -15,6 +19,11 @@ const renderIModelViewer: Route["render"] = async (...page) =>
 // end W3
 
 export const routes: Route[] = [
+  // W1: iTwins and iModels (match length differs from the pages below, so order does not matter)
+  { pattern: "/itwins", title: "iTwins", render: renderITwins },
+  { pattern: "/itwins/:itwinId", title: "iTwin", render: renderITwin },
+  { pattern: "/imodels/:imodelId", title: "iModel", render: renderIModel },
+  // end W1
   // W2: Export and Synchronization pages
   { pattern: "/imodels/:imodelId/export", title: "Export", render: renderImodelExport },
   { pattern: "/export/connections/:connectionId", title: "Export connection", render: renderExportConnection },
