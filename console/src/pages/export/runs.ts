@@ -138,11 +138,14 @@ export function poll<T>(
 ): void {
   let stopped = false;
   let timer: number | undefined;
+  // The page that started polling; a poller outliving it (left before it registered) stops by itself.
+  const hash = location.hash;
   onLeave(() => {
     stopped = true;
     window.clearTimeout(timer);
   });
   const tick = async () => {
+    if (location.hash !== hash) stopped = true;
     if (stopped) return;
     let finished = false;
     errors.replaceChildren();
