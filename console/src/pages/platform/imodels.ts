@@ -191,6 +191,35 @@ export async function renderIModel(root: HTMLElement, parameters: Parameters): P
     );
     return;
   }
+  const changesets = pagedTable<Changeset>(
+    `${path}/changesets?$top=20`,
+    "changesets",
+    [
+      { title: "Version", cell: (changeset) => h("span", { "data-testid": "changeset-row" }, changeset.index) },
+      { title: "Description", cell: (changeset) => changeset.description },
+      { title: "By", cell: (changeset) => changeset.creatorId },
+      { title: "Pushed", cell: (changeset) => formatDate(changeset.pushDateTime) },
+      { title: "Size", cell: (changeset) => formatSize(changeset.fileSize) },
+      { title: "", cell: (changeset) => versionActions(imodelId, changeset.index, `${path}/changesets/${changeset.index}/checkpoint`) },
+    ],
+  );
+  // Version 0, the baseline, is no changeset of the API: its row comes first, from its checkpoint.
+  const baselineSize = h("span");
+  changesets.querySelector("tbody")?.prepend(
+    h(
+      "tr",
+      {},
+      h("td", {}, h("span", { "data-testid": "changeset-row" }, 0)),
+      h("td", {}, "Baseline"),
+      h("td", {}),
+      h("td", {}, formatDate(imodel.createdDateTime)),
+      h("td", {}, baselineSize),
+      h("td", {}, versionActions(imodelId, 0, `${path}/changesets/0/checkpoint`, "download-baseline")),
+    ),
+  );
+  void json(`${path}/changesets/0/checkpoint`)
+    .then((body) => (baselineSize.textContent = formatSize(body.checkpoint.size)))
+    .catch(() => undefined);
   root.append(
     h(
       "section",
@@ -198,39 +227,23 @@ export async function renderIModel(root: HTMLElement, parameters: Parameters): P
       h("h2", {}, "Versions"),
       h(
         "p",
-        {},
-        "Version 0 is the baseline; every synchronization adds a changeset. ",
-        downloadButton(`${path}/changesets/0/checkpoint`, "download-baseline", "Download the baseline"),
-        " ",
+        { class: "muted" },
+        "Version 0 is the baseline; every synchronization run adds a changeset. Each version can be downloaded as a .bim snapshot. ",
         downloadButton(`${path}/briefcases/checkpoint`, "download-latest", "Download the latest version"),
-        " ",
-        h("a", { href: `#/view/imodel/${imodelId}?changeset=0`, "data-testid": "view-version" }, "View the baseline"),
       ),
-      h("h3", {}, "Changesets"),
-      pagedTable<Changeset>(
-        `${path}/changesets?$top=20`,
-        "changesets",
-        [
-          { title: "Index", cell: (changeset) => h("span", { "data-testid": "changeset-row" }, changeset.index) },
-          { title: "Description", cell: (changeset) => changeset.description },
-          { title: "By", cell: (changeset) => changeset.creatorId },
-          { title: "Pushed", cell: (changeset) => formatDate(changeset.pushDateTime) },
-          { title: "Size", cell: (changeset) => formatSize(changeset.fileSize) },
-          {
-            title: "",
-            cell: (changeset) => [
-              downloadButton(`${path}/changesets/${changeset.index}/checkpoint`, "download-version"),
-              " ",
-              h("a", { href: `#/view/imodel/${imodelId}?changeset=${changeset.index}`, "data-testid": "view-version" }, "View"),
-            ],
-          },
-        ],
-        "No changesets yet: a synchronization run adds one.",
-      ),
+      changesets,
       h("h3", {}, "Named versions"),
       namedVersions(imodelId),
     ),
   );
+}
+
+function versionActions(imodelId: string, index: number, checkpointPath: string, testId = "download-version"): Node[] {
+  return [
+    downloadButton(checkpointPath, testId),
+    document.createTextNode(" "),
+    h("a", { href: `#/view/imodel/${imodelId}?changeset=${index}`, "data-testid": "view-version" }, "View"),
+  ];
 }
 
 function namedVersions(imodelId: string): HTMLElement {
@@ -248,11 +261,8 @@ function namedVersions(imodelId: string): HTMLElement {
           { title: "Created", cell: (version) => formatDate(version.createdDateTime) },
           {
             title: "",
-            cell: (version) => [
-              downloadButton(`${path}/namedversions/${encodeURIComponent(version.id)}/checkpoint`, "download-named-version"),
-              " ",
-              h("a", { href: `#/view/imodel/${imodelId}?changeset=${version.changesetIndex}` }, "View"),
-            ],
+            cell: (version) =>
+              versionActions(imodelId, version.changesetIndex, `${path}/namedversions/${encodeURIComponent(version.id)}/checkpoint`, "download-named-version"),
           },
         ],
         "No named versions yet.",
