@@ -5,7 +5,7 @@
 import { json } from "../../api";
 import type { Parameters } from "../../main";
 import { attempt, h, link } from "../../ui";
-import { downloadStorageFile, facts, isCompleted, poll, type Run, runErrorView, stateBadge, taskErrorView, times } from "./runs";
+import { downloadStorageFile, facts, isCompleted, poll, type Run, runErrorView, stateBadge, taskErrorView, times, waiting } from "./runs";
 
 export async function renderExportRun(root: HTMLElement, parameters: Parameters): Promise<void> {
   const { connectionId, runId } = parameters;
@@ -41,7 +41,7 @@ export async function renderExportRun(root: HTMLElement, parameters: Parameters)
         ["Run", h("code", {}, run.id)],
         ["State", stateBadge(run.state, run.result, "run-state")],
         ["Result", h("span", { "data-testid": "run-result" }, run.result)],
-        ["Started", run.startDateTime ? times(run) : "waiting for a worker"],
+        ["Times", run.startDateTime ? times(run) : waiting(run)],
       ]),
       runErrorView(run) ?? "",
     );

@@ -82,7 +82,7 @@ export function taskErrorView(error: TaskError): HTMLElement {
     ["What happened", error.message],
     ["Details", error.details],
     ["Description", error.description],
-    ["Can you fix it?", error.canUserFix === undefined ? undefined : error.canUserFix ? "Yes: it is in your input or settings." : "No: ask the server's administrator."],
+    ["Can you fix it?", error.canUserFix === undefined ? undefined : error.canUserFix ? "Yes: the cause is in your input or settings; change it and run again." : "No: the cause is not in your input; run again, and ask the server's administrator if it persists."],
     ["Code", [error.errorCode, error.descriptionKey && error.descriptionKey !== error.errorCode ? error.descriptionKey : ""].filter(Boolean).join(" · ")],
     ["Phase", error.phase],
   ];
@@ -120,7 +120,7 @@ export function duration(start?: string | null, end?: string | null): string {
 
 /** The times of a run, job or task as "start → end (duration)". */
 export function times(item: { startDateTime?: string | null; endDateTime?: string | null }): string {
-  if (!item.startDateTime) return "not started";
+  if (!item.startDateTime) return "—";
   const end = item.endDateTime ? formatDate(item.endDateTime) : "…";
   return `${formatDate(item.startDateTime)} → ${end} (${duration(item.startDateTime, item.endDateTime)})`;
 }
@@ -227,4 +227,9 @@ export function facts(pairs: [string, Node | string | number | null | undefined]
       .filter(([, value]) => value !== null && value !== undefined && value !== "")
       .flatMap(([name, value]) => [h("dt", {}, name), h("dd", {}, value as Node | string | number)]),
   );
+}
+
+/** What a run without a start time is doing. */
+export function waiting(run: { state: string }): string {
+  return ["NotStarted", "Queued", "WaitingToExecute", "Idle"].includes(run.state) ? "waiting for a worker" : "—";
 }

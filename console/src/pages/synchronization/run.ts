@@ -5,7 +5,7 @@
 import { json, page } from "../../api";
 import type { Parameters } from "../../main";
 import { attempt, h, link } from "../../ui";
-import { facts, isCompleted, poll, type Run, runErrorView, stateBadge, type Task, taskErrorView, times } from "../export/runs";
+import { facts, isCompleted, poll, type Run, runErrorView, stateBadge, type Task, taskErrorView, times, waiting } from "../export/runs";
 import type { StorageConnection } from "./imodel-synchronization";
 import { reportsView } from "./report";
 
@@ -73,7 +73,7 @@ export async function renderSynchronizationRun(root: HTMLElement, parameters: Pa
         ["State", stateBadge(run.state, run.result, "run-state")],
         ["Result", h("span", { "data-testid": "run-result" }, run.result)],
         ["Phase", run.phase],
-        ["Started", run.startDateTime ? times(run) : "waiting for a worker"],
+        ["Times", run.startDateTime ? times(run) : waiting(run)],
       ]),
       runErrorView(run) ?? "",
     );

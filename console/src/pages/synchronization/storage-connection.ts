@@ -99,6 +99,16 @@ export async function renderStorageConnection(root: HTMLElement, parameters: Par
     });
     return h("span", { class: "inline" }, picker, send);
   };
+  // Lists of source files are minimal (no connectorType) unless asked otherwise: each row reads its file.
+  const connectorCell = (source: SourceFile) => {
+    const cell = h("span", {}, source.connectorType ?? "");
+    if (!source.connectorType) {
+      void json(`${base}/sourcefiles/${encodeURIComponent(source.id)}`)
+        .then((body) => (cell.textContent = body.sourceFile?.connectorType ?? ""))
+        .catch(() => undefined);
+    }
+    return cell;
+  };
   const showSourceFiles = () =>
     sourceFiles.replaceChildren(
       pagedTable<SourceFile>(
@@ -106,7 +116,7 @@ export async function renderStorageConnection(root: HTMLElement, parameters: Par
         "sourceFiles",
         [
           { title: "File", cell: (source) => h("span", { "data-testid": "source-file-row" }, source.lastKnownFileName ?? "") },
-          { title: "Connector", cell: (source) => source.connectorType ?? "" },
+          { title: "Connector", cell: connectorCell },
           { title: "Storage file", cell: (source) => h("code", {}, source.storageFileId) },
           { title: "Update the file", cell: updateCell },
         ],
