@@ -36,6 +36,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 # The user the built-in issuer signs in when the authorize request names nobody (TWINBRIDGE_SIGN_IN_USER).
 USER = "developer"
 VIEWPORT = {"width": 1280, "height": 800}
+# A step waits this long for what it expects (an upload, a model parsed in a worker) on a loaded machine.
+expect.set_options(timeout=30_000)
 
 
 def _missing() -> str | None:
@@ -59,7 +61,11 @@ def browser_ready() -> None:
 def console_server(
     browser_ready: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TwinbridgeServer]:
-    with TwinbridgeServer.start(tmp_path_factory.mktemp("console-server")) as server:
+    directory = tmp_path_factory.mktemp("console-server")
+    # A copy of the build: a `make setup` or `npm run build` during the run replaces the hashed assets.
+    console = shutil.copytree(CONSOLE_INDEX.parent, directory / "console")
+    settings = {"TWINBRIDGE_CONSOLE_DIR": str(console)}
+    with TwinbridgeServer.start(directory, settings=settings) as server:
         yield server
 
 
@@ -87,7 +93,7 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, console_server: TwinbridgeServer) -> Iterator[Page]:
     context = browser.new_context(viewport=VIEWPORT, base_url=console_server.url)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(30_000)
     opened = context.new_page()
     errors: list[str] = []
     opened.on("pageerror", lambda error: errors.append(str(error)))
@@ -136,9 +142,9 @@ def drawn_share(page: Page, png: bytes) -> float:
     decoder = page.context.new_page()
     try:
         share: float = decoder.evaluate(
-            """async (data) => {
+            """async (encoded) => {
                 const image = new Image();
-                image.src = `data:image/png;base64,${data}`;
+                image.src = `data:image/png;base64,${encoded}`;
                 await image.decode();
                 const canvas = new OffscreenCanvas(image.width, image.height);
                 const context = canvas.getContext("2d");
