@@ -13,7 +13,7 @@ import base64
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,9 @@ CHROMIUM = Path(os.environ.get("TWINBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium"))
 # Headless WebGL without a GPU: ANGLE on SwiftShader, the software renderer chromium ships.
 CHROMIUM_ARGUMENTS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
 CONSOLE_INDEX = Path(twinbridge.__file__).resolve().parent / "console" / "dist" / "index.html"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+REPOSITORY = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPOSITORY / "test-artifacts" / "console"
+README_IMAGES = REPOSITORY / "docs" / "images"
 # The user the built-in issuer signs in when the authorize request names nobody (TWINBRIDGE_SIGN_IN_USER).
 USER = "developer"
 VIEWPORT = {"width": 1280, "height": 800}
@@ -112,21 +114,32 @@ def signed_in(page: Page) -> Page:
     return page
 
 
+class Screenshots:
+    """Saves a screenshot of each step: test-artifacts/console/<test>/<NN>-<step>.png.
+
+    `readme`: the step is also one of the README's pictures (docs/images/<readme>), rewritten only when
+    TWINBRIDGE_TEST_README_SCREENSHOTS=1, so that an ordinary run leaves the repository as it was.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.taken: list[Path] = []
+
+    def __call__(self, page: Page, step: str, readme: str | None = None) -> Path:
+        path = self.folder / f"{len(self.taken) + 1:02d}-{step}.png"
+        page.screenshot(path=str(path))
+        self.taken.append(path)
+        if readme and os.environ.get("TWINBRIDGE_TEST_README_SCREENSHOTS") == "1":
+            shutil.copyfile(path, README_IMAGES / readme)
+        return path
+
+
 @pytest.fixture
-def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Path]:
-    """Saves a screenshot of a step: test-artifacts/console/<test>/<NN>-<step>.png."""
+def screenshot(request: pytest.FixtureRequest) -> Screenshots:
     folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    taken: list[Path] = []
-
-    def take(page: Page, step: str) -> Path:
-        path = folder / f"{len(taken) + 1:02d}-{step}.png"
-        page.screenshot(path=str(path))
-        taken.append(path)
-        return path
-
-    return take
+    return Screenshots(folder)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

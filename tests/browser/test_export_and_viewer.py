@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import drawn_share
+from tests.browser.conftest import Screenshots, drawn_share
 from tests.browser.steps import number_in, watch_run_until_completed
 from tests.conftest import SAMPLE_IMODELS
 from twinbridge.testing.client import TwinbridgeClient
 from twinbridge.testing.server import TwinbridgeServer
 
-Screenshot = Callable[[Page, str], Path]
-
 
 def test_an_export_runs_to_completed_and_its_output_is_drawn_in_3d(
-    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer, screenshot: Screenshot
+    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer, screenshot: Screenshots
 ) -> None:
     page = signed_in
     itwin_id = api.create_itwin("Export in the browser")["id"]
@@ -38,7 +34,7 @@ def test_an_export_runs_to_completed_and_its_output_is_drawn_in_3d(
     states = watch_run_until_completed(page)
     assert states[-1] == "Completed · Success", states
     assert len(states) > 1, f"the page showed the run only once it had completed: {states}"
-    screenshot(page, "run-completed")
+    screenshot(page, "run-completed", readme="console-runs.png")
 
     page.get_by_test_id("view-output").first.click()
     canvas = page.get_by_test_id("viewer-canvas")
@@ -57,7 +53,7 @@ def test_an_export_runs_to_completed_and_its_output_is_drawn_in_3d(
     expect(page.get_by_test_id("element-class")).to_have_text(re.compile(r"^Ifc\w+$"))
     # An IFC GlobalId: 22 characters of IFC's base-64 alphabet.
     expect(page.get_by_test_id("element-globalid")).to_have_text(re.compile(r"^[0-9A-Za-z_$]{22}$"))
-    screenshot(page, "element-selected")
+    screenshot(page, "element-selected", readme="console-viewer.png")
 
 
 def select_an_element(page: Page) -> None:

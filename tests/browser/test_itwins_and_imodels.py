@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import USER
+from tests.browser.conftest import USER, Screenshots
 from tests.conftest import SAMPLE_IMODELS
 
-Screenshot = Callable[[Page, str], Path]
 BIM_FILE = SAMPLE_IMODELS / "Building Blocks.bim"
 
 
 def test_an_itwin_created_in_the_console_gets_an_empty_imodel_and_an_uploaded_one(
-    signed_in: Page, screenshot: Screenshot
+    signed_in: Page, screenshot: Screenshots
 ) -> None:
     page = signed_in
     page.goto("/console/#/itwins")

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import USER
+from tests.browser.conftest import USER, Screenshots
 
 
-def test_sign_in_through_the_built_in_issuer_shows_the_user_name(
-    page: Page, screenshot: Callable[[Page, str], Path]
-) -> None:
+def test_sign_in_through_the_built_in_issuer_shows_the_user_name(page: Page, screenshot: Screenshots) -> None:
     page.goto("/console/")
     expect(page.get_by_role("button", name="Sign in").first).to_be_visible()
     screenshot(page, "signed-out")
@@ -25,7 +20,7 @@ def test_sign_in_through_the_built_in_issuer_shows_the_user_name(
     screenshot(page, "signed-in")
 
 
-def test_sign_out_forgets_the_sign_in(signed_in: Page, screenshot: Callable[[Page, str], Path]) -> None:
+def test_sign_out_forgets_the_sign_in(signed_in: Page, screenshot: Screenshots) -> None:
     signed_in.locator("header").get_by_role("button", name="Sign out").click()
 
     expect(signed_in.get_by_role("button", name="Sign in").first).to_be_visible()

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import Screenshots
 from tests.browser.steps import number_in, watch_run_until_completed
 from tests.conftest import SAMPLE_IFC
 from twinbridge.testing.client import TwinbridgeClient
 from twinbridge.testing.server import TwinbridgeServer
 
-Screenshot = Callable[[Page, str], Path]
 # A small public sample: a wall with a window, a few elements, synchronized in seconds.
 IFC_FILE = SAMPLE_IFC / "pass-sps005-250612_wall_with_window.ifc"
 
 
 def test_an_uploaded_ifc_file_is_synchronized_and_its_report_counts_inserted_elements(
-    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer, screenshot: Screenshot
+    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer, screenshot: Screenshots
 ) -> None:
     page = signed_in
     itwin_id = api.create_itwin("Synchronization in the browser")["id"]
