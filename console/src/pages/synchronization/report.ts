@@ -57,6 +57,13 @@ function table(columns: [string, string][], rows: Record<string, unknown>[], tes
   );
 }
 
+// Lists longer than this start folded, so that every file's report stays in sight.
+const OPEN_UP_TO = 20;
+
+function folded(title: string, rows: number, content: HTMLElement): HTMLElement {
+  return h("details", { open: rows <= OPEN_UP_TO, class: "report-part" }, h("summary", {}, title), content);
+}
+
 function reportView(report: Report, link: ReportLink): HTMLElement {
   const elements = report.elements ?? {};
   const warnings = report.warnings ?? [];
@@ -93,12 +100,9 @@ function reportView(report: Report, link: ReportLink): HTMLElement {
     ]),
     report.error ? taskErrorView(report.error) : null,
     document?.properties ? [h("h4", {}, "Document properties"), table(Object.keys(document.properties).map((name) => [name, name]), [document.properties], "report-document")] : null,
-    h("h4", {}, `Warnings (${warnings.length})`),
-    table([["code", "Code"], ["message", "Message"], ["globalId", "GlobalId"], ["elementId", "Element"]], warnings, "report-warnings"),
-    h("h4", {}, `Skipped (${skipped.length})`),
-    table([["ifcClass", "IFC class"], ["globalId", "GlobalId"], ["reason", "Reason"]], skipped, "report-skipped"),
-    h("h4", {}, "Timings"),
-    table([["phase", "Phase"], ["seconds", "Seconds"]], timings.map(([phase, seconds]) => ({ phase, seconds })), "report-timings"),
+    folded(`Warnings (${warnings.length})`, warnings.length, table([["code", "Code"], ["message", "Message"], ["globalId", "GlobalId"], ["elementId", "Element"]], warnings, "report-warnings")),
+    folded(`Skipped (${skipped.length})`, skipped.length, table([["ifcClass", "IFC class"], ["globalId", "GlobalId"], ["reason", "Reason"]], skipped, "report-skipped")),
+    folded("Timings", timings.length, table([["phase", "Phase"], ["seconds", "Seconds"]], timings.map(([phase, seconds]) => ({ phase, seconds })), "report-timings")),
   );
 }
 

@@ -146,7 +146,10 @@ export async function renderStorageConnection(root: HTMLElement, parameters: Par
       if (!storageFileId) {
         const file = newFile.files?.[0];
         if (!file) throw new Error("Choose a file of the iTwin's storage, or a file to upload.");
-        storageFileId = (await uploadAll(folderId, [file], fileProgress))[0].id;
+        const stored = (await uploadAll(folderId, [file], fileProgress))[0];
+        storageFileId = stored.id;
+        existing.append(h("option", { value: stored.id }, `${stored.displayName} (${formatSize(stored.size)})`));
+        newFile.value = "";
       }
       await json(`${base}/sourcefiles`, { method: "POST", body: { storageFileId, connectorType: connector.value } });
       fileStatus.append(h("p", {}, "Added. Run the connection to synchronize it."));
