@@ -9,7 +9,6 @@ Each step's screenshot is kept in test-artifacts/console/<test>/ (git-ignored); 
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
@@ -145,36 +144,3 @@ def screenshot(request: pytest.FixtureRequest) -> Screenshots:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if ARTIFACTS.is_dir() and any(ARTIFACTS.iterdir()):
         terminalreporter.write_line(f"console screenshots: {ARTIFACTS}")
-
-
-def drawn_share(page: Page, png: bytes) -> float:
-    """The share of a screenshot's pixels that differ from its most common colour (0 for a blank canvas).
-
-    The browser decodes the PNG (no image library in Python's test dependencies), on a page of its own.
-    """
-    decoder = page.context.new_page()
-    try:
-        share: float = decoder.evaluate(
-            """async (encoded) => {
-                const image = new Image();
-                image.src = `data:image/png;base64,${encoded}`;
-                await image.decode();
-                const canvas = new OffscreenCanvas(image.width, image.height);
-                const context = canvas.getContext("2d");
-                context.drawImage(image, 0, 0);
-                const data = context.getImageData(0, 0, image.width, image.height).data;
-                const pixels = new Uint32Array(data.buffer);
-                const counts = new Map();
-                let most = 0;
-                for (const pixel of pixels) {
-                    const count = (counts.get(pixel) ?? 0) + 1;
-                    counts.set(pixel, count);
-                    if (count > most) most = count;
-                }
-                return 1 - most / pixels.length;
-            }""",
-            base64.b64encode(png).decode(),
-        )
-    finally:
-        decoder.close()
-    return share
