@@ -1,6 +1,8 @@
-"""A synchronization in the console: an IFC file uploaded, a storage connection, a run, and its report."""
+"""Synchronization in the console: an IFC file uploaded, a storage connection, runs and their reports."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
@@ -14,8 +16,12 @@ from twinbridge.testing.server import TwinbridgeServer
 IFC_FILE = SAMPLE_IFC / "pass-sps005-250612_wall_with_window.ifc"
 
 
-def test_an_uploaded_ifc_file_is_synchronized_and_its_report_counts_inserted_elements(
-    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer, screenshot: Screenshots
+def test_an_uploaded_ifc_file_is_synchronized_and_its_new_content_updates_the_imodel(
+    signed_in: Page,
+    api: TwinbridgeClient,
+    console_server: TwinbridgeServer,
+    screenshot: Screenshots,
+    tmp_path: Path,
 ) -> None:
     page = signed_in
     itwin_id = api.create_itwin("Synchronization in the browser")["id"]
@@ -44,6 +50,28 @@ def test_an_uploaded_ifc_file_is_synchronized_and_its_report_counts_inserted_ele
     report = page.get_by_test_id("report")
     expect(report).to_have_count(1)
     expect(report.locator("h3")).to_contain_text(IFC_FILE.name)
-    assert number_in(page, "report-inserted") > 0
+    # The file's two products: a wall and its window.
+    assert number_in(page, "report-inserted") == 2
     report.scroll_into_view_if_needed()
     screenshot(page, "report")
+
+    # New content in the same storage file (the wall renamed), and a second run of the connection.
+    connection_id = page.url.split("#/synchronization/runs/")[1].split("/")[0]
+    changed = tmp_path / IFC_FILE.name
+    changed.write_text(IFC_FILE.read_text().replace("'Basic Wall:Wall-Fnd_440Blk:313185'", "'Renamed wall'"))
+    page.goto(f"/console/#/synchronization/storage/{connection_id}")
+    page.get_by_test_id("update-file-input").set_input_files(changed)
+    page.get_by_test_id("update-file").click()
+    expect(page.get_by_test_id("file-updated")).to_be_visible()
+    page.get_by_test_id("start-sync-run").click()
+    screenshot(page, "file-updated")
+    page.get_by_test_id("sync-run-link").click()
+
+    states = watch_run_until_completed(page)
+    assert states[-1] == "Completed · Success", states
+    expect(page.get_by_test_id("report")).to_have_count(1)
+    # The wall is updated in place, the window is as it was; nothing is added twice.
+    counts = {name: number_in(page, f"report-{name}") for name in ("inserted", "updated", "unchanged")}
+    assert counts == {"inserted": 0, "updated": 1, "unchanged": 1}
+    page.get_by_test_id("report").scroll_into_view_if_needed()
+    screenshot(page, "second-report")
