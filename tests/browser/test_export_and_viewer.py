@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Screenshots
@@ -57,3 +59,28 @@ def test_the_latest_version_of_an_imodel_is_drawn_in_3d(
     assert assert_model_drawn(page) == BUILDING_BLOCKS_ELEMENTS
     select_an_element(page)
     screenshot(page, "element-selected")
+
+
+def test_a_failed_export_shows_its_task_error_in_words(
+    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer, screenshot: Screenshots
+) -> None:
+    page = signed_in
+    itwin_id = api.create_itwin("Failed export")["id"]
+    imodel_id = console_server.import_imodel(itwin_id, BUILDING_BLOCKS, "Building Blocks")
+
+    page.goto(f"/console/#/imodels/{imodel_id}/export")
+    page.get_by_test_id("create-export-connection").click()
+    # A saved view this server cannot apply: the run ends before it writes anything.
+    page.get_by_test_id("export-saved-view").fill("no-such-view")
+    page.get_by_test_id("start-export-run").click()
+    page.get_by_test_id("export-run-link").click()
+
+    states = watch_run_until_completed(page)
+    assert states[-1] == "Completed · Error", states
+    error = page.get_by_test_id("task-error")
+    expect(error).to_contain_text("savedViewId 'no-such-view' cannot be applied")
+    # Whether the user can fix it, in words, besides the code.
+    expect(error).to_contain_text(re.compile(r"Can you fix it\?\s*Yes"))
+    expect(error).to_contain_text("SavedViewNotSupported")
+    expect(page.get_by_test_id("view-output")).to_have_count(0)
+    screenshot(page, "task-error")
