@@ -19,11 +19,7 @@ Needs the built console (`cd console && npm run build`), `pip install playwright
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +28,15 @@ from typing import Any
 import httpx
 import ifcopenshell
 import ifcopenshell.guid
+
+from twinbridge.testing.client import TwinbridgeClient
+from twinbridge.testing.errors import expect
+from twinbridge.testing.server import TwinbridgeServer
+
+# Headless WebGL without a GPU: ANGLE on SwiftShader, the software renderer chromium ships.
+CHROMIUM_ARGUMENTS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
+# The user the built-in issuer signs in (TWINBRIDGE_SIGN_IN_USER's default).
+USER = "developer"
 
 COLOURS = ((0.8, 0.3, 0.2), (0.3, 0.6, 0.8), (0.6, 0.7, 0.3), (0.7, 0.7, 0.7))
 
@@ -124,7 +129,11 @@ def generate_ifc(target: Path, elements: int) -> None:
         GlobalId=ifcopenshell.guid.new(),
         Name="Pset_Benchmark",
         HasProperties=[
-            new("IfcPropertySingleValue", Name="Generated", NominalValue=model.create_entity("IfcBoolean", True)),
+            new(
+                "IfcPropertySingleValue",
+                Name="Generated",
+                NominalValue=model.create_entity("IfcBoolean", True),
+            ),
             new("IfcPropertySingleValue", Name="Grid", NominalValue=model.create_entity("IfcLabel", "2 m")),
         ],
     )
@@ -147,5 +156,98 @@ def generate_ifc(target: Path, elements: int) -> None:
     model.write(str(target))
 
 
-if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--generate-only":
-    generate_ifc(Path(sys.argv[2]), int(sys.argv[3]))
+def upload(client: TwinbridgeClient, itwin_id: str, path: Path) -> str:
+    """Create, upload, complete (the Storage API); the stored file's id."""
+    folder = expect(client.get("/storage/", params={"iTwinId": itwin_id}), 200).json()["_links"]["folder"][
+        "href"
+    ]
+    created = expect(client.post(f"{folder}/files", json={"displayName": path.name}), 202).json()["_links"]
+    expect(httpx.put(created["uploadUrl"]["href"], content=path.read_bytes(), timeout=120), 201)
+    return str(expect(client.post(created["completeUrl"]["href"]), 200).json()["file"]["id"])
+
+
+def measure(page: Any, file_id: str, frames: int, timeout_ms: int) -> dict[str, float]:
+    """Opens the viewer on a file; time to the first frame with the model, then fps of an orbit."""
+    page.goto("/console/#/itwins")  # leave the viewer, so that the next visit starts from nothing
+    page.goto(f"/console/#/view/ifc?file={file_id}")
+    page.wait_for_function(
+        "() => window.__twinbridgeViewer && (window.__twinbridgeViewer.state === 'error' "
+        "|| window.__twinbridgeViewer.firstModelFrameAt !== null)",
+        timeout=timeout_ms,
+    )
+    stats = page.evaluate(
+        """() => { const v = window.__twinbridgeViewer; return {state: v.state, elements: v.elementCount,
+            started: v.downloadStartedAt, downloaded: v.downloadedAt, parsed: v.parsedAt,
+            first: v.firstModelFrameAt}; }"""
+    )
+    if stats["state"] == "error":
+        raise RuntimeError(page.get_by_role("alert").inner_text())
+    orbit = page.evaluate("(frames) => window.__twinbridgeViewer.orbit(frames)", frames)
+    return {
+        "elements": stats["elements"],
+        "first_frame_s": (stats["first"] - stats["started"]) / 1000,
+        "download_s": (stats["downloaded"] - stats["started"]) / 1000,
+        "parse_s": (stats["parsed"] - stats["downloaded"]) / 1000,
+        "fps": orbit["fps"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--elements", type=int, default=50_000)
+    parser.add_argument("--frames", type=int, default=120)
+    parser.add_argument("--chromium", default=os.environ.get("TWINBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--headed", action="store_true", help="show the browser (needs a display)")
+    arguments = parser.parse_args()
+    from playwright.sync_api import sync_playwright  # imported late: --help works without it
+
+    work = Path(tempfile.mkdtemp(prefix="twinbridge-bench-viewer-"))
+    model_path, floor_path = work / f"grid-{arguments.elements}.ifc", work / "one-element.ifc"
+    started = time.perf_counter()
+    generate_ifc(model_path, arguments.elements)
+    generate_ifc(floor_path, 1)
+    size_mb = model_path.stat().st_size / 1e6
+    print(
+        f"generated {arguments.elements} elements ({size_mb:.1f} MB) in {time.perf_counter() - started:.1f} s"
+    )
+    timeout_ms = max(120_000, arguments.elements * 10)
+    with TwinbridgeServer.start(work / "server") as server:
+        with server.client(server.token(USER)) as client:
+            itwin_id = client.create_itwin("Viewer benchmark")["id"]
+            model_id, floor_id = upload(client, itwin_id, model_path), upload(client, itwin_id, floor_path)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=arguments.chromium, args=CHROMIUM_ARGUMENTS, headless=not arguments.headed
+            )
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server.url)
+            page = context.new_page()
+            page.goto("/console/")
+            page.get_by_role("button", name="Sign in").first.click()
+            page.wait_for_selector(f"header >> text={USER}")
+            measure(page, floor_id, 10, timeout_ms)  # warm-up: the browser's caches, compiling the shaders
+            floor = measure(page, floor_id, arguments.frames, timeout_ms)
+            model = measure(page, model_id, arguments.frames, timeout_ms)
+            renderer = page.evaluate(
+                """() => { const gl = document.createElement('canvas').getContext('webgl2');
+                    const info = gl && gl.getExtension('WEBGL_debug_renderer_info');
+                    return info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : 'unknown'; }"""
+            )
+            browser.close()
+    print(f"chromium {arguments.chromium}, WebGL renderer: {renderer}")
+    print(f"{'model':>16} {'elements':>9} {'first frame s':>14} {'download s':>11} {'parse s':>8} {'fps':>6}")
+    for name, row in (("one element", floor), (f"{arguments.elements} grid", model)):
+        print(
+            f"{name:>16} {row['elements']:>9.0f} {row['first_frame_s']:>14.2f} {row['download_s']:>11.2f} "
+            f"{row['parse_s']:>8.2f} {row['fps']:>6.1f}"
+        )
+    print(
+        "ratios against the one-element floor: "
+        f"time to first frame {model['first_frame_s'] / floor['first_frame_s']:.1f}x, "
+        f"frame rate {model['fps'] / floor['fps']:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -204,7 +204,17 @@ async function propertiesOf(expressId: number): Promise<ElementProperties> {
     const value = text(line?.[name]);
     if (value) attributes.push({ name, value });
   }
-  const definitions = await api.properties.getPropertySets(modelId, expressId, true, true);
+  // web-ifc 0.0.77 answers no sets at all when asked to include the type's: those are read apart.
+  const definitions = await api.properties.getPropertySets(modelId, expressId, true, false);
+  try {
+    for (const type of await api.properties.getTypeProperties(modelId, expressId, true)) {
+      for (const definition of type?.HasPropertySets ?? []) {
+        if (definition && typeof definition === "object") definitions.push({ ...definition, Name: { value: `${text(definition.Name)} (type ${text(type.Name)})` } });
+      }
+    }
+  } catch {
+    // an element without a type, or a type web-ifc cannot read: its own sets are shown
+  }
   return {
     expressId,
     ifcClass: api.GetNameFromTypeCode(api.GetLineType(modelId, expressId)),

@@ -10,6 +10,7 @@ import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import type { Batch, ModelGeometry } from "./protocol";
 
 const HIGHLIGHT = new THREE.Color(1.0, 0.72, 0.1);
+const LARGE_MODEL_VERTICES = 500_000;
 
 /** Statistics a benchmark or a test reads from window.__twinbridgeViewer. */
 export interface FrameStats {
@@ -33,10 +34,15 @@ export class ModelScene {
   private pending = false;
   private resizeObserver: ResizeObserver;
   private hasModel = false;
+  private fullPixelRatio = Math.min(window.devicePixelRatio, 2);
+  /** A large model moves at a lower resolution, and is drawn sharp again once the camera stops. */
+  private large = false;
+  private settle: number | undefined;
 
   constructor(private container: HTMLElement) {
-    this.renderer = new THREE.WebGLRenderer({ antialias: true, preserveDrawingBuffer: true });
-    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+    // No multisampling: on a software or weak GPU it multiplies the cost of every frame of a large model.
+    this.renderer = new THREE.WebGLRenderer({ antialias: false });
+    this.renderer.setPixelRatio(this.fullPixelRatio);
     this.renderer.setClearColor(0xf4f5f7);
     this.canvas = this.renderer.domElement;
     this.canvas.dataset.testid = "viewer-canvas";
@@ -49,6 +55,8 @@ export class ModelScene {
     this.controls = new OrbitControls(this.camera, this.canvas);
     this.controls.screenSpacePanning = true;
     this.controls.addEventListener("change", () => this.requestRender());
+    this.controls.addEventListener("start", () => this.setMoving(true));
+    this.controls.addEventListener("end", () => this.setMoving(false));
     this.pickMaterial = new THREE.ShaderMaterial({
       side: THREE.DoubleSide,
       vertexShader: `
@@ -68,6 +76,20 @@ export class ModelScene {
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(container);
     this.resize();
+  }
+
+  private setMoving(moving: boolean): void {
+    clearTimeout(this.settle);
+    if (moving) {
+      if (this.large) this.renderer.setPixelRatio(this.fullPixelRatio / 2);
+      return;
+    }
+    this.settle = window.setTimeout(() => {
+      if (this.renderer.getPixelRatio() !== this.fullPixelRatio) {
+        this.renderer.setPixelRatio(this.fullPixelRatio);
+        this.requestRender();
+      }
+    }, 150);
   }
 
   private resize(): void {
@@ -120,6 +142,8 @@ export class ModelScene {
       this.model.add(mesh);
     }
     this.hasModel = geometry.batches.length > 0;
+    const vertices = geometry.batches.reduce((sum, batch) => sum + batch.positions.length / 3, 0);
+    this.large = vertices > LARGE_MODEL_VERTICES;
     this.fit();
   }
 
@@ -205,6 +229,7 @@ export class ModelScene {
     const offset = this.camera.position.clone().sub(target);
     const spherical = new THREE.Spherical().setFromVector3(offset);
     const nextFrame = () => new Promise<number>((resolve) => requestAnimationFrame(resolve));
+    this.setMoving(true);
     await nextFrame();
     const started = performance.now();
     for (let frame = 1; frame <= frames; frame++) {
@@ -215,11 +240,13 @@ export class ModelScene {
       await nextFrame();
     }
     const seconds = (performance.now() - started) / 1000;
+    this.setMoving(false);
     this.controls.update();
     return { frames, seconds, fps: frames / seconds };
   }
 
   dispose(): void {
+    clearTimeout(this.settle);
     this.resizeObserver.disconnect();
     this.controls.dispose();
     this.clear();

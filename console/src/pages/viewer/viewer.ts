@@ -89,6 +89,7 @@ export class IfcViewer {
   fail(error: unknown): void {
     this.stats.state = "error";
     this.bar.element.hidden = true;
+    if (this.stats.elementCount === null) this.count.textContent = "none";
     this.status.replaceChildren(errorBox(error));
     this.loaded?.reject(error instanceof Error ? error : new Error(String(error)));
     this.loaded = null;
