@@ -130,6 +130,20 @@ async def test_download_redirects_to_a_signed_url_that_streams_the_bytes(
     )
 
 
+async def test_signed_download_url_is_readable_from_any_page(
+    client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
+) -> None:
+    """A browser that followed the download redirect from a page of another origin (the console opened at
+    localhost of a server whose public URL says 127.0.0.1) may read the bytes: the URL needs no
+    credentials."""
+    file = await _stored_file(client, auth_headers("alice"), itwin_id)
+    redirect = await client.get(f"/storage/files/{file['id']}/download", headers=auth_headers("alice"))
+    content = await client.get(redirect.headers["location"], headers={"Origin": "http://localhost:8080"})
+    assert content.status_code == 200
+    assert content.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in content.headers
+
+
 async def test_download_url_with_a_forged_signature_is_refused(
     client: httpx.AsyncClient, auth_headers: Headers, itwin_id: str
 ) -> None:

@@ -314,5 +314,8 @@ async def file_content(
         headers={
             "Content-Length": str(file.size),
             "Content-Disposition": content_disposition(file.display_name),
+            # The URL is its own authorization (no cookies, no token), so any page may read it, as browsers
+            # read SAS URLs: a download followed from a page of the server under another host name works.
+            "Access-Control-Allow-Origin": "*",
         },
     )

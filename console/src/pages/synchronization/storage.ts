@@ -3,7 +3,7 @@
  * update of an existing one), PUT its bytes to the upload URL, then complete it. The PUT goes through
  * XMLHttpRequest, the one browser API that reports upload progress; the upload URL authorizes itself.
  */
-import { json } from "../../api";
+import { json, url } from "../../api";
 
 export interface StorageFile {
   id: string;
@@ -30,7 +30,7 @@ export async function rootFolderId(itwinId: string): Promise<string> {
 function put(uploadUrl: string, file: Blob, onProgress: ProgressListener): Promise<void> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("PUT", uploadUrl);
+    xhr.open("PUT", url(uploadUrl)); // the server's link, at this page's origin when it names another loopback host
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
     xhr.setRequestHeader("x-ms-blob-type", "BlockBlob");
     xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
