@@ -3,7 +3,7 @@
  * file what was inserted, updated, deleted and left unchanged, every warning, the products left out, the
  * timings, and the version the run wrote.
  */
-import { json } from "../../api";
+import { json, url } from "../../api";
 import { h } from "../../ui";
 import { facts, taskErrorView } from "../export/runs";
 
@@ -78,7 +78,7 @@ function reportView(report: Report, link: ReportLink): HTMLElement {
       {},
       report.file?.name ?? report.taskId,
       " ",
-      link._links?.html ? h("a", { href: link._links.html.href, target: "_blank", rel: "noopener", "data-testid": "report-html" }, "(HTML report)") : null,
+      link._links?.html ? h("a", { href: url(link._links.html.href), target: "_blank", rel: "noopener", "data-testid": "report-html" }, "(HTML report)") : null,
     ),
     h(
       "div",
