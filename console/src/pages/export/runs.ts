@@ -3,7 +3,7 @@
  * a poller that refreshes a run until it completes, the run id a "start a run" answer points to, the
  * consent runs need, and downloads of storage files.
  */
-import { ApiError, json, request } from "../../api";
+import { ApiError, json, page, request } from "../../api";
 import { onLeave } from "../../main";
 import { errorBox, formatDate, h } from "../../ui";
 
@@ -169,7 +169,18 @@ export function poll<T>(
  * had an active run (303, which the browser follows), from the run it answered with.
  */
 export async function startRun(path: string, body?: unknown): Promise<{ runId: string; existing: boolean }> {
-  const response = await request(path, { method: "POST", body });
+  let response: Response;
+  try {
+    response = await request(path, { method: "POST", body });
+  } catch (error) {
+    // A 303 to the server's address under another host name than this page's is a redirect the browser
+    // may not follow (another site): the active run is then the connection's run that has not completed.
+    if (!(error instanceof TypeError)) throw error;
+    const runs = await page<Run>(`${path.replace(/\/run$/, "")}${path.endsWith("/runs") ? "" : "/runs"}`, "runs");
+    const active = runs.items.find((run) => !isCompleted(run));
+    if (!active) throw error;
+    return { runId: active.id, existing: true };
+  }
   const location = response.headers.get("Location");
   if (response.status === 202 && location) return { runId: location.split("/").pop()!, existing: false };
   const answered = await response.json().catch(() => null);
