@@ -41,20 +41,21 @@ async function all<T>(path: string, key: string): Promise<T[]> {
   return items;
 }
 
-/** The version to export: changeset N (N > 0), or the newest when none is named. */
+/** The version to export: changeset N, or the newest when none is named. */
 async function versionOf(imodelId: string, wanted: string | null): Promise<Version> {
   const base = `/imodels/${encodeURIComponent(imodelId)}/changesets`;
   const newest = (await json(`${base}?$orderBy=index%20desc&$top=1`))?.changesets?.[0];
   const newestIndex = newest ? Number(newest.index) : 0;
-  if (wanted === null || wanted === "" || Number(wanted) === newestIndex) return { index: newestIndex, changesetId: null };
-  const index = Number(wanted);
+  const index = wanted === null || wanted === "" ? newestIndex : Number(wanted);
   if (!Number.isInteger(index) || index < 0) throw new Error(`"${wanted}" is not a changeset index.`);
   if (index === 0) {
+    if (newestIndex === 0) return { index, changesetId: null }; // the baseline is the only version
     throw new Error(
       "The baseline (changeset 0) of an iModel that has changesets cannot be exported: the Export API names a " +
-        "version by its changeset. Choose changeset 1 or later.",
+        "version by its changeset id. Choose changeset 1 or later.",
     );
   }
+  // Named even when it is the newest, so that the connection's runs stay this version's.
   const changeset = (await json(`${base}/${index}`))?.changeset;
   return { index, changesetId: String(changeset.id) };
 }

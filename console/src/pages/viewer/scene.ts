@@ -9,7 +9,7 @@ import * as THREE from "three";
 import { OrbitControls } from "three/examples/jsm/controls/OrbitControls.js";
 import type { Batch, ModelGeometry } from "./protocol";
 
-const HIGHLIGHT = new THREE.Color(1.0, 0.72, 0.1);
+const HIGHLIGHT = new THREE.Color(0.1, 0.55, 1.0); // a blue few models use for their own parts
 const LARGE_MODEL_VERTICES = 500_000;
 
 /** Statistics a benchmark or a test reads from window.__twinbridgeViewer. */
