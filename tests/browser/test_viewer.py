@@ -91,3 +91,30 @@ def test_a_version_the_imodel_does_not_have_is_named_in_the_error(
     imodel_id = console_server.import_imodel(api.create_itwin("No such version")["id"])
     page.goto(f"/console/#/view/imodel/{imodel_id}?changeset=7")
     expect(page.get_by_role("alert")).to_contain_text("ChangesetNotFound")
+
+
+def test_a_synchronized_version_is_exported_by_its_changeset_and_the_baseline_is_explained(
+    signed_in: Page, api: TwinbridgeClient, console_server: TwinbridgeServer
+) -> None:
+    page = signed_in
+    itwin_id = api.create_itwin("Synchronized versions")["id"]
+    imodel_id = console_server.import_imodel(itwin_id)
+    file_id = stored_file(api, itwin_id, WALL_WITH_WINDOW)
+    created = api.post(
+        "/synchronization/imodels/storageconnections",
+        json={"iModelId": imodel_id, "sourceFiles": [{"storageFileId": file_id, "connectorType": "IFC"}]},
+    )
+    connection_id = expect_status(created, 201).json()["connection"]["id"]
+    started = api.post(f"/synchronization/imodels/storageconnections/{connection_id}/run")
+    assert (
+        api.wait_for_run(expect_status(started, 202).headers["location"], timeout=180)["result"] == "Success"
+    )
+
+    page.goto(f"/console/#/view/imodel/{imodel_id}?changeset=1")
+    assert assert_model_drawn(page) >= 2
+    expect(page.get_by_role("heading", level=1)).to_contain_text("changeset 1")
+    connections = api.get("/export/connections", params={"imodelId": imodel_id}).json()["connections"]
+    assert [connection["displayName"] for connection in connections] == ["Console view · changeset 1"]
+
+    page.goto(f"/console/#/view/imodel/{imodel_id}?changeset=0")
+    expect(page.get_by_role("alert")).to_contain_text("baseline")

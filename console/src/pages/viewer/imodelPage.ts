@@ -20,6 +20,7 @@ interface Version {
 
 interface Run {
   id: string;
+  connectionId?: string;
   state: string;
   result: string;
   startDateTime?: string | null;
@@ -88,6 +89,30 @@ function failure(run: Run): string {
   return `The export run ended ${run.result}.${words ? `\n${words}` : ""}`;
 }
 
+/**
+ * POSTs a run: the new run (202), or this connection's active run. An iModel exports one run at a time: when
+ * the active run (303) is another connection's (another version), it is waited for and null returned.
+ */
+async function startRun(runsPath: string, connectionId: string, version: Version, viewer: IfcViewer): Promise<Run | null> {
+  const body = { exportType: "IFC", ifcVersion: "IFC4.3", inputOptions: version.changesetId ? { changesetId: version.changesetId } : {} };
+  let active: Run | null = null;
+  try {
+    const response = await request(runsPath, { method: "POST", body });
+    const location = response.headers.get("Location");
+    if (response.status === 202 && location) return (await json(location)).run as Run;
+    active = ((await response.json().catch(() => null))?.run ?? null) as Run | null;
+  } catch (error) {
+    // A 303 to the server's address under another host name than the page's may not be followed.
+    if (!(error instanceof TypeError)) throw error;
+  }
+  if (active && active.connectionId === connectionId) return active;
+  const ours = (await all<Run>(runsPath, "runs")).find((run) => run.state !== "Completed");
+  if (ours) return ours;
+  viewer.setProgress(`Waiting for another export of this iModel to finish${active ? ` (run ${active.id}: ${active.state})` : ""}`);
+  await sleep(2 * POLL_MILLISECONDS);
+  return null;
+}
+
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 export function renderIModelViewer(root: HTMLElement, parameters: Parameters, query: URLSearchParams): void {
@@ -123,17 +148,13 @@ async function show(
     const runsPath = `/export/connections/${encodeURIComponent(connectionId)}/runs`;
     const runs = await all<Run>(runsPath, "runs");
     const newestFirst = (a: Run, b: Run) => String(b.startDateTime ?? "").localeCompare(String(a.startDateTime ?? ""));
-    let run = runs.filter(succeeded).sort(newestFirst)[0] ?? runs.filter((r) => r.state !== "Completed")[0];
-    if (!run) {
+    let run: Run | null | undefined = runs.filter(succeeded).sort(newestFirst)[0] ?? runs.filter((r) => r.state !== "Completed")[0];
+    while (!run) {
+      if (hasLeft()) return;
       viewer.setProgress("Starting an export run");
-      const response = await request(runsPath, {
-        method: "POST",
-        body: { exportType: "IFC", ifcVersion: "IFC4.3", inputOptions: version.changesetId ? { changesetId: version.changesetId } : {} },
-      });
-      // 202 names the new run; an iModel already exporting answers 303, which fetch follows to that run.
-      const location = response.headers.get("Location");
-      run = location ? (await json(location)).run : (await response.json()).run;
+      run = await startRun(runsPath, connectionId, version, viewer);
     }
+    if (!run) return;
     const runPath = `${runsPath}/${encodeURIComponent(run.id)}`;
     runLink.replaceChildren(
       "Export run ",
