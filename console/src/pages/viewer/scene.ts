@@ -81,15 +81,30 @@ export class ModelScene {
   private setMoving(moving: boolean): void {
     clearTimeout(this.settle);
     if (moving) {
-      if (this.large) this.renderer.setPixelRatio(this.fullPixelRatio / 2);
+      if (!this.large) return;
+      this.renderer.setPixelRatio(this.fullPixelRatio / 2);
+      this.setSides(THREE.FrontSide);
       return;
     }
     this.settle = window.setTimeout(() => {
       if (this.renderer.getPixelRatio() !== this.fullPixelRatio) {
         this.renderer.setPixelRatio(this.fullPixelRatio);
+        this.setSides(THREE.DoubleSide);
         this.requestRender();
       }
     }, 150);
+  }
+
+  /** Back faces are skipped while a large model moves (solids are closed; an open shell seen from behind
+   * shows again when the camera stops). */
+  private setSides(side: THREE.Side): void {
+    for (const child of this.model.children) {
+      const material = (child as THREE.Mesh).material as THREE.Material;
+      if (material.side !== side) {
+        material.side = side;
+        material.needsUpdate = true;
+      }
+    }
   }
 
   private resize(): void {
