@@ -48,14 +48,22 @@ class BatchBuilder {
   normals = new Growable((n) => new Float32Array(n));
   elementIndices = new Growable((n) => new Float32Array(n));
   indices = new Growable((n) => new Uint32Array(n));
-  constructor(readonly color: [number, number, number, number]) {}
+  /** `flat`: shapes whose triangles each have one normal; their vertices are positions only, shared by the
+   * faces that meet there, and the normal is the face's (three.js flatShading): a third of the vertices of
+   * a box, the same picture. */
+  constructor(
+    readonly color: [number, number, number, number],
+    readonly flat: boolean,
+  ) {}
 
-  /** Appends one geometry (web-ifc's interleaved x y z nx ny nz) placed by a column-major 4x4 matrix. */
-  add(vertices: Float32Array, triangles: Uint32Array, matrix: number[], elementIndex: number): void {
-    const count = vertices.length / 6;
+  /** Appends one shape (x y z [nx ny nz] per vertex) placed by a column-major 4x4 matrix. */
+  add(shape: Shape, matrix: number[], elementIndex: number): void {
+    const { vertices, triangles } = shape;
+    const stride = this.flat ? 3 : 6;
+    const count = vertices.length / stride;
     const first = this.positions.length / 3;
     this.positions.reserve(count * 3);
-    this.normals.reserve(count * 3);
+    if (!this.flat) this.normals.reserve(count * 3);
     this.elementIndices.reserve(count);
     this.indices.reserve(triangles.length);
     const p = this.positions.data;
@@ -64,12 +72,17 @@ class BatchBuilder {
     const m = matrix;
     let pi = this.positions.length;
     let ei = this.elementIndices.length;
-    for (let v = 0; v < vertices.length; v += 6) {
+    for (let v = 0; v < vertices.length; v += stride) {
       const x = vertices[v], y = vertices[v + 1], z = vertices[v + 2];
-      const nx = vertices[v + 3], ny = vertices[v + 4], nz = vertices[v + 5];
       p[pi] = m[0] * x + m[4] * y + m[8] * z + m[12];
       p[pi + 1] = m[1] * x + m[5] * y + m[9] * z + m[13];
       p[pi + 2] = m[2] * x + m[6] * y + m[10] * z + m[14];
+      e[ei++] = elementIndex;
+      if (this.flat) {
+        pi += 3;
+        continue;
+      }
+      const nx = vertices[v + 3], ny = vertices[v + 4], nz = vertices[v + 5];
       const tx = m[0] * nx + m[4] * ny + m[8] * nz;
       const ty = m[1] * nx + m[5] * ny + m[9] * nz;
       const tz = m[2] * nx + m[6] * ny + m[10] * nz;
@@ -77,11 +90,10 @@ class BatchBuilder {
       n[pi] = tx / length;
       n[pi + 1] = ty / length;
       n[pi + 2] = tz / length;
-      e[ei++] = elementIndex;
       pi += 3;
     }
     this.positions.length = pi;
-    this.normals.length = pi;
+    if (!this.flat) this.normals.length = pi;
     this.elementIndices.length = ei;
     const target = this.indices.data;
     let ii = this.indices.length;
@@ -92,12 +104,48 @@ class BatchBuilder {
   build(): Batch {
     return {
       color: this.color,
+      flat: this.flat,
       positions: this.positions.trimmed(),
-      normals: this.normals.trimmed(),
+      normals: this.flat ? null : this.normals.trimmed(),
       elementIndices: this.elementIndices.trimmed(),
       indices: this.indices.trimmed(),
     };
   }
+}
+
+interface Shape {
+  vertices: Float32Array;
+  triangles: Uint32Array;
+  flat: boolean;
+}
+
+/** A shape from web-ifc's x y z nx ny nz vertices: when every triangle has a single normal, positions only,
+ * each position once. */
+function shapeOf(vertices: Float32Array, triangles: Uint32Array): Shape {
+  const same = (a: number, b: number) =>
+    Math.abs(vertices[a * 6 + 3] - vertices[b * 6 + 3]) < 1e-4 &&
+    Math.abs(vertices[a * 6 + 4] - vertices[b * 6 + 4]) < 1e-4 &&
+    Math.abs(vertices[a * 6 + 5] - vertices[b * 6 + 5]) < 1e-4;
+  for (let t = 0; t < triangles.length; t += 3) {
+    if (!same(triangles[t], triangles[t + 1]) || !same(triangles[t], triangles[t + 2])) {
+      return { vertices: vertices.slice(), triangles: triangles.slice(), flat: false };
+    }
+  }
+  const seen = new Map<string, number>();
+  const positions: number[] = [];
+  const remapped = new Uint32Array(triangles.length);
+  for (let t = 0; t < triangles.length; t++) {
+    const v = triangles[t] * 6;
+    const key = `${vertices[v]},${vertices[v + 1]},${vertices[v + 2]}`;
+    let index = seen.get(key);
+    if (index === undefined) {
+      index = positions.length / 3;
+      seen.set(key, index);
+      positions.push(vertices[v], vertices[v + 1], vertices[v + 2]);
+    }
+    remapped[t] = index;
+  }
+  return { vertices: Float32Array.from(positions), triangles: remapped, flat: true };
 }
 
 // Shared shapes (types, repeated parts) are read from the wasm heap once; bounded so that a model of
@@ -115,7 +163,7 @@ async function load(bytes: ArrayBuffer): Promise<void> {
   const model = modelId;
   const batches = new Map<string, BatchBuilder>();
   const expressIds: number[] = [];
-  const cache = new Map<number, { vertices: Float32Array; triangles: Uint32Array }>();
+  const cache = new Map<number, Shape>();
   let cachedFloats = 0;
   let lastReport = 0;
   api.StreamAllMeshes(model, (mesh, index, total) => {
@@ -129,7 +177,7 @@ async function load(bytes: ArrayBuffer): Promise<void> {
         const geometry = api.GetGeometry(model, item.geometryExpressID);
         const vertices = api.GetVertexArray(geometry.GetVertexData(), geometry.GetVertexDataSize());
         const triangles = api.GetIndexArray(geometry.GetIndexData(), geometry.GetIndexDataSize());
-        shape = { vertices: vertices.slice(), triangles: triangles.slice() };
+        shape = shapeOf(vertices, triangles);
         geometry.delete();
         if (cachedFloats < CACHE_LIMIT_FLOATS) {
           cache.set(item.geometryExpressID, shape);
@@ -139,10 +187,10 @@ async function load(bytes: ArrayBuffer): Promise<void> {
       if (!shape.triangles.length) continue;
       const { x, y, z, w } = item.color;
       const color: [number, number, number, number] = [x, y, z, w];
-      const key = color.map((c) => Math.round(c * 255)).join(",");
+      const key = `${color.map((c) => Math.round(c * 255)).join(",")}${shape.flat ? " flat" : ""}`;
       let batch = batches.get(key);
-      if (!batch) batches.set(key, (batch = new BatchBuilder(color)));
-      batch.add(shape.vertices, shape.triangles, item.flatTransformation, elementIndex);
+      if (!batch) batches.set(key, (batch = new BatchBuilder(color, shape.flat)));
+      batch.add(shape, item.flatTransformation, elementIndex);
       drawn = true;
     }
     if (drawn) expressIds.push(mesh.expressID);
@@ -156,7 +204,8 @@ async function load(bytes: ArrayBuffer): Promise<void> {
   const ids = Uint32Array.from(expressIds);
   const transfer: Transferable[] = [ids.buffer];
   for (const batch of built) {
-    transfer.push(batch.positions.buffer, batch.normals.buffer, batch.elementIndices.buffer, batch.indices.buffer);
+    transfer.push(batch.positions.buffer, batch.elementIndices.buffer, batch.indices.buffer);
+    if (batch.normals) transfer.push(batch.normals.buffer);
   }
   scope.postMessage(
     { type: "loaded", geometry: { batches: built, expressIds: ids, schema: api.GetModelSchema(model) ?? "" } },

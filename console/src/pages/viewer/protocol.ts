@@ -5,8 +5,10 @@
  * objects. */
 export interface Batch {
   color: [number, number, number, number];
+  /** Every triangle has one normal: no normals are sent, the shader takes the face's. */
+  flat: boolean;
   positions: Float32Array;
-  normals: Float32Array;
+  normals: Float32Array | null;
   elementIndices: Float32Array;
   indices: Uint32Array;
 }

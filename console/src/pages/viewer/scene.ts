@@ -116,7 +116,7 @@ export class ModelScene {
     this.requestRender();
   }
 
-  private material(color: Batch["color"]): THREE.Material {
+  private material(color: Batch["color"], flat: boolean): THREE.Material {
     const [r, g, b, a] = color;
     const material = new THREE.MeshLambertMaterial({
       color: new THREE.Color(r, g, b),
@@ -124,6 +124,7 @@ export class ModelScene {
       transparent: a < 1,
       depthWrite: a >= 1,
       side: THREE.DoubleSide,
+      flatShading: flat,
     });
     material.onBeforeCompile = (shader) => {
       shader.uniforms.selectedElement = this.selected;
@@ -146,12 +147,12 @@ export class ModelScene {
     for (const batch of geometry.batches) {
       const buffer = new THREE.BufferGeometry();
       buffer.setAttribute("position", new THREE.BufferAttribute(batch.positions, 3));
-      buffer.setAttribute("normal", new THREE.BufferAttribute(batch.normals, 3));
+      if (batch.normals) buffer.setAttribute("normal", new THREE.BufferAttribute(batch.normals, 3));
       buffer.setAttribute("elementIndex", new THREE.BufferAttribute(batch.elementIndices, 1));
       buffer.setIndex(new THREE.BufferAttribute(batch.indices, 1));
       buffer.computeBoundingBox();
       buffer.computeBoundingSphere();
-      const mesh = new THREE.Mesh(buffer, this.material(batch.color));
+      const mesh = new THREE.Mesh(buffer, this.material(batch.color, batch.flat));
       mesh.renderOrder = batch.color[3] < 1 ? 1 : 0; // transparent glass after the opaque walls
       mesh.matrixAutoUpdate = false;
       this.model.add(mesh);
