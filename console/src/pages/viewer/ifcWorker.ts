@@ -223,6 +223,8 @@ function text(value: any): string {
     if ("expressID" in value) return `#${value.expressID}`;
     return "";
   }
+  // Measures are doubles: 3999.9999999999995 is 4000 to anyone reading it.
+  if (typeof value === "number") return String(Number(value.toPrecision(12)));
   return String(value);
 }
 
