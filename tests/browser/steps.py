@@ -9,21 +9,24 @@ import time
 from playwright.sync_api import Page, expect
 
 
-def watch_run_until_completed(page: Page, test_id: str = "run-state", timeout: float = 300) -> list[str]:
-    """The states a run page showed, in order, until it showed Completed; fails if the page reloaded.
+def watch_run(
+    page: Page, until: str = "Completed", seen: list[str] | None = None, timeout: float = 300
+) -> list[str]:
+    """The states a run page showed, in order, until one starts with `until`; fails if the page reloaded.
 
-    The page polls the API itself: the test only reads what it shows, and a marker set on the window before
-    proves that no reload happened on the way.
+    The page polls the API itself: the test only reads what it shows. A marker set on the window when the
+    watch starts (`seen` empty) proves that no reload happened since; pass the same `seen` to watch on.
     """
-    page.evaluate("window.twinbridgeTestNotReloaded = true")
-    state = page.get_by_test_id(test_id).first
-    seen: list[str] = []
+    seen = [] if seen is None else seen
+    if not seen:
+        page.evaluate("window.twinbridgeTestNotReloaded = true")
+    state = page.get_by_test_id("run-state").first
     deadline = time.monotonic() + timeout
     while True:
         text = (state.text_content() or "").strip()
         if text and (not seen or seen[-1] != text):
             seen.append(text)
-        if text.startswith("Completed"):
+        if text.startswith(until):
             break
         assert time.monotonic() < deadline, f"the run page still shows {seen[-1:]} (seen: {seen})"
         page.wait_for_timeout(100)

@@ -7,7 +7,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Screenshots
-from tests.browser.steps import number_in, watch_run_until_completed
+from tests.browser.steps import number_in, watch_run
 from tests.conftest import SAMPLE_IFC
 from twinbridge.testing.client import TwinbridgeClient
 from twinbridge.testing.server import TwinbridgeServer
@@ -43,7 +43,7 @@ def test_an_uploaded_ifc_file_is_synchronized_and_its_new_content_updates_the_im
     screenshot(page, "run-started")
     page.get_by_test_id("sync-run-link").click()
 
-    states = watch_run_until_completed(page)
+    states = watch_run(page)
     assert states[-1] == "Completed · Success", states
 
     # The run page shows each file's diagnostic report once the run has completed.
@@ -67,7 +67,7 @@ def test_an_uploaded_ifc_file_is_synchronized_and_its_new_content_updates_the_im
     screenshot(page, "file-updated")
     page.get_by_test_id("sync-run-link").click()
 
-    states = watch_run_until_completed(page)
+    states = watch_run(page)
     assert states[-1] == "Completed · Success", states
     expect(page.get_by_test_id("report")).to_have_count(1)
     # The wall is updated in place, the window is as it was; nothing is added twice.
