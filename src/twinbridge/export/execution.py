@@ -480,6 +480,19 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
                         can_user_fix=False,
                     )
                 )
+            if summary.entity_substitutions:
+                problems.append(
+                    task_error(
+                        code="EntitySubstituted",
+                        message="Some elements were exported as a more general IFC class.",
+                        details=f"{len(summary.entity_substitutions)} element(s) of a standard or elemented "
+                        "case class, which needs a material usage or parts the iModel does not hold, were "
+                        f"written as its supertype: {', '.join(summary.entity_substitutions[:20])}",
+                        description_key="EntitySubstituted",
+                        description="Some IFC classes were generalized.",
+                        can_user_fix=False,
+                    )
+                )
             problems += await _deliver_to_user_blob_storage(context, plan, output, log_path)
             with context.cancellation.finalizing():
                 result = await _store_and_finish(context, run_id, plan, output, problems)

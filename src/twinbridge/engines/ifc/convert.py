@@ -75,8 +75,14 @@ def _summary_line(summary: ExportSummary) -> str:
     fallbacks = (
         f", {summary.bounding_box_fallbacks} as bounding boxes" if summary.bounding_box_fallbacks else ""
     )
+    substitutions = (
+        f", {len(summary.entity_substitutions)} as a more general class (see docs/ifc-export.md)"
+        if summary.entity_substitutions
+        else ""
+    )
     return (
-        f"{summary.output}: {summary.elements} elements, {summary.triangles} triangles{fallbacks}, "
+        f"{summary.output}: {summary.elements} elements, {summary.triangles} triangles{fallbacks}"
+        f"{substitutions}, "
         f"{summary.ifc_version} ({summary.schema}), {summary.seconds:.1f} s"
     )
 

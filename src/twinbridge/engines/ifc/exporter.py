@@ -29,7 +29,12 @@ from twinbridge.engines.ifc.errors import IfcExportError, SourceIModelError, Unk
 from twinbridge.engines.ifc.factory import EntityFactory
 from twinbridge.engines.ifc.geometry import box_mesh
 from twinbridge.engines.ifc.identity import derived_global_id, element_global_id
-from twinbridge.engines.ifc.mapping import ClassMapping, load_mapping_file
+from twinbridge.engines.ifc.mapping import (
+    FALLBACK_ENTITY,
+    ClassMapping,
+    entity_meeting_rules,
+    load_mapping_file,
+)
 from twinbridge.engines.ifc.placement import axis_directions
 from twinbridge.engines.ifc.properties import (
     MEASURE_BY_UNIT,
@@ -74,6 +79,8 @@ class ExportSummary:
     engine_restarts: int = 0
     seconds: float = 0.0
     failed_element_ids: list[str] = field(default_factory=list)
+    # "0x1f: IfcWallStandardCase written as IfcWall", per element whose entity could not be written validly.
+    entity_substitutions: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -471,8 +478,12 @@ class _IfcBuilder:
     ) -> Callable[[_ElementRow], None]:
         """A function that creates a row's IfcProduct; call it in row order (duplicate GlobalIds)."""
         entity_by_class: dict[str, tuple[str, dict[str, str]]] = {}
+        wanted_by_class: dict[str, str] = {}
         for class_id in class_names:
-            entity = self.mapping.entity_for(class_chains.get(class_id, [class_names[class_id]]), self.schema)
+            wanted = self.mapping.entity_for(class_chains.get(class_id, [class_names[class_id]]), self.schema)
+            entity = entity_meeting_rules(wanted, self.schema)
+            if entity != wanted:
+                wanted_by_class[class_id] = wanted
             defaults = required_defaults(self.schema, entity)
             if defaults is None:
                 # Only a mapping file can name an unusable entity, and `check` has ruled that out.
@@ -495,10 +506,18 @@ class _IfcBuilder:
                 # Copies can share a FederationGuid; GlobalIds must stay unique in a file.
                 global_id = element_global_id(None, row.element_id, self.imodel_guid)
             used_ids.add(global_id)
+            name = row.code_value or row.user_label or None
+            if name is None and entity == FALLBACK_ENTITY:
+                # IfcBuildingElementProxy's WHERE rule HasObjectName requires a Name.
+                name = f"{class_names[row.class_id].partition(':')[2]} 0x{row.element_id:x}"
+            if row.class_id in wanted_by_class:
+                self.summary.entity_substitutions.append(
+                    f"0x{row.element_id:x}: {wanted_by_class[row.class_id]} written as {entity}"
+                )
             row.product = self._root(
                 entity,
                 global_id=global_id,
-                Name=row.code_value or row.user_label or None,
+                Name=name,
                 ObjectType=class_names[row.class_id],
                 ObjectPlacement=placement,
                 Tag=f"0x{row.element_id:x}",

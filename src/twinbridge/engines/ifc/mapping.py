@@ -21,6 +21,9 @@ from twinbridge.engines.ifc.entities import entity_declaration, is_exportable_el
 from twinbridge.engines.ifc.errors import MappingFileError
 
 FALLBACK_ENTITY = "IfcBuildingElementProxy"
+# The standard and elemented cases stand for parametric elements (material layer or profile set usages, door
+# and window linings, parts), which the exporter does not write: their supertype (IfcWall...) is written.
+_CASE_SUFFIXES = ("StandardCase", "ElementedCase")
 SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3_ADD2")
 DEFAULT_KEY = "default"
 # The IFC connector writes a product of entity IfcX as an element of class `IfcDynamic:IfcX`.
@@ -97,6 +100,17 @@ def nearest_exportable_entity(entity: str, schema: str) -> str | None:
             return current
         current = _supertype(current, schema)
     return None
+
+
+def entity_meeting_rules(entity: str, schema: str) -> str:
+    """`entity`, or the supertype to write instead when the file could not satisfy its WHERE rules."""
+    current = entity
+    while current.endswith(_CASE_SUFFIXES):
+        parent = _supertype(current, schema)
+        if parent is None:
+            break
+        current = parent
+    return current
 
 
 def built_in_entity(class_name: str, schema: str) -> str | None:

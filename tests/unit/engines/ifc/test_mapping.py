@@ -9,7 +9,13 @@ import pytest
 
 from twinbridge.engines.ifc.entities import is_exportable_element, required_defaults
 from twinbridge.engines.ifc.errors import MappingFileError
-from twinbridge.engines.ifc.mapping import ClassMapping, load_mapping_file, parse_mapping, read_mapping
+from twinbridge.engines.ifc.mapping import (
+    ClassMapping,
+    entity_meeting_rules,
+    load_mapping_file,
+    parse_mapping,
+    read_mapping,
+)
 
 BUILT_IN = ClassMapping()
 
@@ -148,3 +154,22 @@ def test_mapping_content_that_cannot_be_read_is_a_mapping_file_error_naming_the_
 def test_a_byte_order_mark_is_accepted() -> None:
     mapping = read_mapping(b'\xef\xbb\xbf{"classes": {"Chair": "IfcFurniture"}}', "mapping file")
     assert mapping.entity_for(["Generic:Chair"], "IFC4") == "IfcFurniture"
+
+
+@pytest.mark.parametrize(
+    ("entity", "schema", "written"),
+    [
+        ("IfcWallStandardCase", "IFC2X3", "IfcWall"),
+        ("IfcWallStandardCase", "IFC4X3_ADD2", "IfcWall"),
+        ("IfcWallElementedCase", "IFC4", "IfcWall"),
+        ("IfcSlabStandardCase", "IFC4", "IfcSlab"),
+        ("IfcBeamStandardCase", "IFC4", "IfcBeam"),
+        ("IfcOpeningStandardCase", "IFC4", "IfcOpeningElement"),
+        ("IfcWall", "IFC4", "IfcWall"),
+        ("IfcBuildingElementProxy", "IFC2X3", "IfcBuildingElementProxy"),
+    ],
+)
+def test_standard_and_elemented_cases_are_written_as_their_supertype(
+    entity: str, schema: str, written: str
+) -> None:
+    assert entity_meeting_rules(entity, schema) == written
