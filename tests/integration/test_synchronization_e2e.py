@@ -23,6 +23,7 @@ import pytest
 from tests.conftest import SAMPLE_IMODELS, SAMPLES
 from tests.integration.conftest import Server, start_server, stop_server
 from twinbridge.engines.connectors.ifc_reader import importable_products
+from twinbridge.engines.ifc.mapping import entity_meeting_rules
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 IFC_FILES = sorted((SAMPLES / "ifc").glob("*.ifc"))
@@ -88,8 +89,15 @@ def _export(server: Server, headers: dict[str, str], imodel_id: str, target: Pat
         f"{server.url}/export/connections/{connection_id}/runs", json={"exportType": "IFC"}, headers=headers
     )
     run = _wait(created.headers["location"], headers)
-    assert run["result"] == "Success", run
-    file_id = run["jobs"][0]["tasks"][0]["exportOutputFileId"]
+    task = run["jobs"][0]["tasks"][0]
+    # Standard-case walls come back as IfcWall (the WHERE rules need a layer set usage the iModel does not
+    # hold), which the run names: the one difference a round trip allows.
+    if run["result"] == "PartialSuccess":
+        assert task["error"]["errorCode"] == "EntitySubstituted", run
+        assert "IfcWallStandardCase written as IfcWall" in task["error"]["details"]
+    else:
+        assert run["result"] == "Success", run
+    file_id = task["exportOutputFileId"]
     download = httpx.get(
         f"{server.url}/storage/files/{file_id}/download", headers=headers, follow_redirects=True
     )
@@ -134,9 +142,11 @@ def test_every_sample_ifc_file_round_trips_through_an_imodel(
     exported = _export(sync_server, headers, imodel_id, tmp_path / "round-trip.ifc")
     assert _exported_global_ids(exported) == set(expected)
     assert len(exported.by_type("IfcElement")) == len(expected)
-    # The products come back as their own IFC classes, not as proxies.
+    # The products come back as their own IFC classes, not as proxies (a standard case as its supertype:
+    # the iModel holds no layer set usage).
     same_class = sum(
-        exported.by_guid(global_id).is_a() == ifc_class for global_id, ifc_class in expected.items()
+        exported.by_guid(global_id).is_a() == entity_meeting_rules(ifc_class, exported.schema_identifier)
+        for global_id, ifc_class in expected.items()
     )
     assert same_class == len(expected), f"{same_class} of {len(expected)} kept their class"
 
