@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from twinbridge.engines.imodel.generator import generate_imodel
 from twinbridge.testing.server import free_port, stop_process
 
 
@@ -109,3 +110,12 @@ def server(environment: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     running = start_server(environment, tmp_path / "serve.log")
     yield running
     stop_server(running)
+
+
+@pytest.fixture(scope="session")
+def slow_imodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An iModel whose export takes many seconds even on a fast machine: a run of it stays active (long
+    enough to be seen Executing, or cancelled). Generated once for every test that needs one."""
+    path = tmp_path_factory.mktemp("generated") / "slow.bim"
+    generate_imodel(path, elements=20000, models=3, categories=4, seed=3)
+    return path

@@ -88,14 +88,6 @@ def itwin_id(cli: Cli) -> str:
     return cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
 
 
-@pytest.fixture(scope="module")
-def slow_imodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An iModel whose export takes many seconds even on a fast machine: a run of it stays active."""
-    path = tmp_path_factory.mktemp("generated") / "slow.bim"
-    generate_imodel(path, elements=20000, models=3, categories=4, seed=3)
-    return path
-
-
 def test_every_ifc_version_exports_to_a_valid_downloadable_file(
     server: Server, cli: Cli, itwin_id: str, tmp_path: Path
 ) -> None:

@@ -18,7 +18,6 @@ import pytest
 
 from tests.conftest import EMPTY_IMODEL, SAMPLE_IFC
 from tests.integration.conftest import Server, start_server, stop_server
-from twinbridge.engines.imodel.generator import generate_imodel
 from twinbridge.export.execution import output_file_id
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
@@ -41,14 +40,6 @@ def headers(cli: Cli, one_worker: Server) -> dict[str, str]:
 @pytest.fixture
 def itwin_id(cli: Cli) -> str:
     return cli("itwins", "create", "Plant", "--owner", "alice").stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def slow_imodel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An iModel whose export takes many seconds even on a fast machine."""
-    path = tmp_path_factory.mktemp("generated") / "slow.bim"
-    generate_imodel(path, elements=20000, models=3, categories=4, seed=3)
-    return path
 
 
 def _many_products_ifc(path: Path, count: int) -> Path:
