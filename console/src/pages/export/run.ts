@@ -2,10 +2,9 @@
  * #/export/runs/:connectionId/:runId: an export run as it goes, polled every second until it completes;
  * its jobs and tasks, task errors in words, the output's download and 3D view, and cancelling it.
  */
-import { json } from "../../api";
 import type { Parameters } from "../../main";
 import { attempt, h, link } from "../../ui";
-import { downloadStorageFile, facts, isCompleted, poll, type Run, runErrorView, stateBadge, taskErrorView, times, waiting } from "./runs";
+import { cancelButton, downloadStorageFile, isCompleted, poll, type Run, runSummary, stateBadge, taskErrorView, times } from "./runs";
 
 export async function renderExportRun(root: HTMLElement, parameters: Parameters): Promise<void> {
   const { connectionId, runId } = parameters;
@@ -25,26 +24,9 @@ export async function renderExportRun(root: HTMLElement, parameters: Parameters)
     h("section", {}, h("h2", {}, "Jobs and tasks"), jobs),
   );
 
-  const cancel = h("button", { class: "secondary", "data-testid": "cancel-run" }, "Cancel run");
-  cancel.addEventListener("click", async () => {
-    cancel.disabled = true;
-    await attempt(actionStatus, async () => {
-      const body = await json(`${path}/cancel`, { method: "POST" });
-      show(body.run);
-      actionStatus.append(h("p", { class: "muted" }, "Cancelling: the run stops within seconds."));
-    });
-  });
-
+  const cancel = cancelButton(path, actionStatus, (run) => show(run), "Cancelling: the run stops within seconds.");
   const show = (run: Run) => {
-    summary.replaceChildren(
-      facts([
-        ["Run", h("code", {}, run.id)],
-        ["State", stateBadge(run.state, run.result, "run-state")],
-        ["Result", h("span", { "data-testid": "run-result" }, run.result)],
-        ["Times", run.startDateTime ? times(run) : waiting(run)],
-      ]),
-      runErrorView(run) ?? "",
-    );
+    summary.replaceChildren(...runSummary(run));
     const outputs = run.jobs.flatMap((job) => job.tasks).map((task) => task.exportOutputFileId as string | undefined).filter((id): id is string => Boolean(id));
     actions.replaceChildren();
     if (!isCompleted(run)) actions.append(cancel);

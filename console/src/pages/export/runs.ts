@@ -5,7 +5,7 @@
  */
 import { ApiError, json, page, request } from "../../api";
 import { onLeave } from "../../main";
-import { errorBox, formatDate, h } from "../../ui";
+import { attempt, errorBox, formatDate, h } from "../../ui";
 
 export const ACCEPT_JSON = "application/vnd.bentley.itwin-platform.v1+json";
 
@@ -243,4 +243,31 @@ export function facts(pairs: [string, Node | string | number | null | undefined]
 /** What a run without a start time is doing. */
 export function waiting(run: { state: string }): string {
   return ["NotStarted", "Queued", "WaitingToExecute", "Idle"].includes(run.state) ? "waiting for a worker" : "—";
+}
+
+/** The button that cancels a run (twinbridge's extension): `show` draws the run its answer carries, and
+ * `note` says what happens next. */
+export function cancelButton(runPath: string, status: HTMLElement, show: (run: Run) => void, note: string): HTMLButtonElement {
+  const cancel = h("button", { class: "secondary", "data-testid": "cancel-run" }, "Cancel run");
+  cancel.addEventListener("click", async () => {
+    cancel.disabled = true;
+    await attempt(status, async () => {
+      show((await json(`${runPath}/cancel`, { method: "POST" })).run);
+      status.append(h("p", { class: "muted" }, note));
+    });
+  });
+  return cancel;
+}
+
+/** A run's facts (id, state, result, `extra`, times) and its run error, as both APIs' run pages show them. */
+export function runSummary(run: Run, extra: [string, Node | string | number | null | undefined][] = []): Node[] {
+  const summary = facts([
+    ["Run", h("code", {}, run.id)],
+    ["State", stateBadge(run.state, run.result, "run-state")],
+    ["Result", h("span", { "data-testid": "run-result" }, run.result)],
+    ...extra,
+    ["Times", run.startDateTime ? times(run) : waiting(run)],
+  ]);
+  const error = runErrorView(run);
+  return error ? [summary, error] : [summary];
 }

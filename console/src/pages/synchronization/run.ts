@@ -5,7 +5,7 @@
 import { json, page } from "../../api";
 import type { Parameters } from "../../main";
 import { attempt, h, link } from "../../ui";
-import { facts, isCompleted, poll, type Run, runErrorView, stateBadge, type Task, taskErrorView, times, waiting } from "../export/runs";
+import { cancelButton, isCompleted, poll, type Run, runSummary, stateBadge, type Task, taskErrorView, times } from "../export/runs";
 import type { StorageConnection } from "./imodel-synchronization";
 import { reportsView } from "./report";
 
@@ -57,26 +57,14 @@ export async function renderSynchronizationRun(root: HTMLElement, parameters: Pa
     h("section", {}, h("h2", {}, "Diagnostic reports"), reports),
   );
 
-  const cancel = h("button", { class: "secondary", "data-testid": "cancel-run" }, "Cancel run");
-  cancel.addEventListener("click", async () => {
-    cancel.disabled = true;
-    await attempt(actionStatus, async () => {
-      show((await json(`${path}/cancel`, { method: "POST" })).run);
-      actionStatus.append(h("p", { class: "muted" }, "Cancelling: the run stops within seconds; the iModel stays as it was."));
-    });
-  });
-
+  const cancel = cancelButton(
+    path,
+    actionStatus,
+    (run) => show(run),
+    "Cancelling: the run stops within seconds; the iModel stays as it was.",
+  );
   const show = (run: Run) => {
-    summary.replaceChildren(
-      facts([
-        ["Run", h("code", {}, run.id)],
-        ["State", stateBadge(run.state, run.result, "run-state")],
-        ["Result", h("span", { "data-testid": "run-result" }, run.result)],
-        ["Phase", run.phase],
-        ["Times", run.startDateTime ? times(run) : waiting(run)],
-      ]),
-      runErrorView(run) ?? "",
-    );
+    summary.replaceChildren(...runSummary(run, [["Phase", run.phase]]));
     actions.replaceChildren();
     if (!isCompleted(run)) actions.append(cancel);
     else actions.append(link(`#/view/imodel/${connection.iModelId}`, "View the iModel in 3D"));
