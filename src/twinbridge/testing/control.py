@@ -11,9 +11,8 @@ from typing import Any
 
 import httpx
 
+from twinbridge.control.access import CONTROL_PREFIX
 from twinbridge.testing.errors import expect
-
-CONTROL_PREFIX = "/_twinbridge"
 
 
 class ControlApi:
