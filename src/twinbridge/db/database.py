@@ -138,6 +138,11 @@ class Database(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Raises when the database does not answer a trivial read (what /health reports)."""
+        async with self.transaction(write=False) as transaction:
+            await transaction.value("SELECT 1")
+
 
 # ---- SQLite --------------------------------------------------------------------------------------------
 
