@@ -71,12 +71,21 @@ class SnapshotWriter:
         reply = self.engine.request("ensureCategory", handle=self.handle, name=name, color=color)
         return str(self._ensured(reply)["categoryId"])
 
-    def ensure_repository_link(self, code: str, url: str, *, document: dict[str, Any] | None = None) -> str:
+    def ensure_repository_link(
+        self,
+        code: str,
+        url: str,
+        *,
+        document: dict[str, Any] | None = None,
+        ifc_record: dict[str, Any] | None = None,
+    ) -> str:
         """The file's RepositoryLink; `document` (the manifest's documentAttribute, or None to remove one)
-        is kept in its JSON properties as `documentAttribute`."""
-        reply = self.engine.request(
-            "ensureRepositoryLink", handle=self.handle, code=code, url=url, document=document
-        )
+        is kept in its JSON properties as `documentAttribute`, and `ifc_record` (the file's IFC record,
+        docs/ifc-connector.md; None leaves the one it has) as `ifc`."""
+        arguments: dict[str, Any] = {"handle": self.handle, "code": code, "url": url, "document": document}
+        if ifc_record is not None:
+            arguments["ifc"] = ifc_record
+        reply = self.engine.request("ensureRepositoryLink", **arguments)
         return str(self._ensured(reply)["linkId"])
 
     def upsert_elements(self, elements: Sequence[dict[str, Any]]) -> list[str]:

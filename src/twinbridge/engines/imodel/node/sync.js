@@ -6,7 +6,7 @@
  *
  *   ensureModel          {handle, name}                          -> {modelId, created}
  *   ensureCategory       {handle, name, color}                   -> {categoryId, created}
- *   ensureRepositoryLink {handle, code, url, description, document} -> {linkId, created, updated}
+ *   ensureRepositoryLink {handle, code, url, description, document, ifc} -> {linkId, created, updated}
  *   upsertElements       {handle, elements: [{id?, ...insertElements spec, aspect?}]} -> {ids}
  *       without "id" the element is inserted, with "id" it is updated (class and model must not change);
  *       aspect = {scope, identifier, kind, version, checksum, id?} is inserted or (with id) updated.
@@ -31,13 +31,15 @@ function elementCodeSpecId(db) {
   return db.codeSpecs.insert(ELEMENT_CODE_SPEC, CodeScopeSpec.Type.Model);
 }
 
-// A file's document properties (a manifest's documentAttribute) live in its RepositoryLink's JSON properties;
-// `document` undefined leaves them as they are, null removes them.
-function withDocument(jsonProperties, document) {
-  if (document === undefined) return jsonProperties;
+// A file's document properties (a manifest's documentAttribute) and its IFC record live in its RepositoryLink's
+// JSON properties; a value undefined leaves its entry as it is, null removes it.
+function withEntries(jsonProperties, entries) {
   const next = { ...(jsonProperties || {}) };
-  if (document === null) delete next.documentAttribute;
-  else next.documentAttribute = document;
+  for (const [key, value] of Object.entries(entries)) {
+    if (value === undefined) continue;
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
   return Object.keys(next).length ? next : undefined;
 }
 
@@ -106,7 +108,7 @@ function syncOps({ getWritableDb, EngineError }) {
         const existing = db.elements.queryElementIdByCode(LinkElement.createCode(db, IModel.repositoryModelId, code));
         if (existing) {
           const link = db.elements.getElementProps(existing);
-          const jsonProperties = withDocument(link.jsonProperties, cmd.document);
+          const jsonProperties = withEntries(link.jsonProperties, { documentAttribute: cmd.document, ifc: cmd.ifc });
           const updated =
             (cmd.url !== undefined && link.url !== cmd.url) ||
             JSON.stringify(jsonProperties || {}) !== JSON.stringify(link.jsonProperties || {});
@@ -119,7 +121,7 @@ function syncOps({ getWritableDb, EngineError }) {
           code: LinkElement.createCode(db, IModel.repositoryModelId, code),
           url: cmd.url || code,
           description: cmd.description,
-          jsonProperties: withDocument(undefined, cmd.document),
+          jsonProperties: withEntries(undefined, { documentAttribute: cmd.document, ifc: cmd.ifc }),
         });
         return { linkId, created: true };
       } catch (e) {
