@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
+from twinbridge.imodels.deletion import on_imodel_deleted
 from twinbridge.runs.completion import on_run_completed
 from twinbridge.runs.states import RunKind
 from twinbridge.runs.worker import RunExecutors
@@ -30,6 +31,13 @@ def register_run_completion_hooks() -> None:
     from twinbridge.webhooks.events import record_run_completion
 
     on_run_completed(record_run_completion)
+
+
+def register_imodel_deletion_hooks() -> None:
+    """Synchronization runs keep diagnostic reports for an iModel, whose blobs go with it."""
+    from twinbridge.synchronization.reports.repository import report_blob_keys_of_imodel
+
+    on_imodel_deleted(report_blob_keys_of_imodel)
 
 
 def background_services(runtime: Runtime) -> list[BackgroundService]:
@@ -55,6 +63,7 @@ def routers(settings: Settings) -> list[APIRouter]:
     from twinbridge.webhooks.endpoints import router as webhooks_router
 
     register_run_completion_hooks()  # the API process completes runs too (e.g. one cancelled while queued)
+    register_imodel_deletion_hooks()  # iModels are deleted through the API (and the control API's reset)
     return [
         operations_router,
         *(control_routers() if settings.control_api else []),

@@ -260,14 +260,6 @@ class IModelRepository:
             "DELETE FROM imodel_upload_blocks WHERE imodel_id = :imodel_id", {"imodel_id": imodel_id}
         )
 
-    async def run_blob_keys(self, imodel_id: str) -> list[str]:
-        """The blobs its runs keep (synchronization diagnostic reports), which go with the iModel: its runs
-        and their rows go by ON DELETE CASCADE, their blobs are the deleting service's to remove."""
-        rows = await self.transaction.all(
-            "SELECT blob_key FROM sync_reports WHERE imodel_id = :id", {"id": imodel_id}
-        )
-        return [str(row[0]) for row in rows]
-
     async def delete(self, imodel: IModel) -> None:
         parameters = {"id": imodel.id}
         await self.transaction.execute("DELETE FROM imodel_upload_blocks WHERE imodel_id = :id", parameters)

@@ -20,6 +20,7 @@ from twinbridge.auth.permissions import Action, authorize
 from twinbridge.config import Settings
 from twinbridge.db.database import IntegrityError, Transaction
 from twinbridge.db.models import IModel, IModelUploadBlock, IModelVersion, NamedVersion
+from twinbridge.imodels.deletion import blob_keys_kept_for
 from twinbridge.imodels.repository import (
     ChangesetFilter,
     IModelFilter,
@@ -465,7 +466,7 @@ class IModelService:
         keys = [version.blob_key for version in await self.repository.all_versions(imodel.id)]
         keys += [block.block_key for block in await self.repository.upload_blocks(imodel.id)]
         keys.append(upload_key(imodel.id))
-        keys += await self.repository.run_blob_keys(imodel.id)
+        keys += await blob_keys_kept_for(self.transaction, imodel.id)
         await self.repository.delete(imodel)
         self.transaction.after_commit(lambda: self._delete_blobs(keys))
 

@@ -70,6 +70,12 @@ class ReportRepository:
         row = await self.transaction.one(REPORTS.get_sql, {"id": report_id})
         return REPORTS.row(row) if row is not None else None
 
+    async def blob_keys_of_imodel(self, imodel_id: str) -> list[str]:
+        rows = await self.transaction.all(
+            "SELECT blob_key FROM sync_reports WHERE imodel_id = :imodel_id", {"imodel_id": imodel_id}
+        )
+        return [str(row[0]) for row in rows]
+
     async def blob_keys_of_connection(self, connection_id: str) -> list[str]:
         rows = await self.transaction.all(
             "SELECT s.blob_key FROM sync_reports s JOIN runs r ON r.id = s.run_id"
@@ -77,3 +83,8 @@ class ReportRepository:
             {"connection_id": connection_id},
         )
         return [str(row[0]) for row in rows]
+
+
+async def report_blob_keys_of_imodel(transaction: Transaction, imodel_id: str) -> list[str]:
+    """The diagnostic reports' blobs, which go with their iModel (registered in `twinbridge.features`)."""
+    return await ReportRepository(transaction).blob_keys_of_imodel(imodel_id)
