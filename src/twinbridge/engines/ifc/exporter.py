@@ -11,6 +11,7 @@ products, placements), the fragment is appended to it in a temporary file, which
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import re
@@ -35,17 +36,26 @@ from twinbridge.engines.ifc.mapping import (
     entity_meeting_rules,
     load_mapping_file,
 )
-from twinbridge.engines.ifc.placement import axis_directions
+from twinbridge.engines.ifc.placement import axis_directions, element_matrix
 from twinbridge.engines.ifc.properties import (
     MEASURE_BY_UNIT,
     PropertyDefinition,
     PropertyWriter,
     decode_ec_name,
 )
+from twinbridge.engines.ifc.recorded import (
+    RecordedContent,
+    RecordedWriter,
+    common_units,
+    usable_file_record,
+)
+from twinbridge.engines.ifc.records import RECORD_KEY, RECORD_VERSION, UnitScales
+from twinbridge.engines.ifc.restore import RecordRestorer
 from twinbridge.engines.ifc.stepfragment import (
     StepEntityFactory,
     StepFragment,
     StepGeometryWriter,
+    StepRef,
     merge_step_files,
 )
 from twinbridge.engines.ifc.versions import IfcVersion, resolve_ifc_version
@@ -62,6 +72,8 @@ APPLICATION = "twinbridge"
 APPLICATION_VERSION = "0.1.0"
 # Elements per query of property values (the engine binds the ids as a virtual set).
 _ID_SET_CHUNK = 5000
+# Recorded elements per query of their IFC records (read along the export, not all at once).
+_RECORD_BATCH = 1000
 
 
 @dataclass
@@ -81,6 +93,9 @@ class ExportSummary:
     failed_element_ids: list[str] = field(default_factory=list)
     # "0x1f: IfcWallStandardCase written as IfcWall", per element whose entity could not be written validly.
     entity_substitutions: list[str] = field(default_factory=list)
+    # "0x1f: IfcWall.PredefinedType = X is not a value of ...": per thing of an element or of the file's
+    # structure the target schema cannot hold (an attribute, a relationship, a type), by element or GlobalId.
+    not_carried: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -97,6 +112,7 @@ class _ElementRow:
     product: Any = None
     geometry: str = "None"
     shape: int | None = None  # id of its IfcProductDefinitionShape in the geometry fragment
+    recorded: bool = False  # has an IFC record: written from it, as STEP text (recorded.py)
 
 
 def export_imodel_to_ifc(
@@ -197,21 +213,38 @@ class _IfcBuilder:
         selected = self._select_models(models, model_ids)
         rows = self._read_elements(selected)
         self.summary.elements = len(rows)
+        native_rows = [row for row in rows if not row.recorded]
+        files = self._read_file_records(selected) if len(native_rows) < len(rows) else []
+        units_record, scales = common_units(files) if files else (None, UnitScales())
+        self.scales = scales
+        content = RecordedContent(
+            self.schema, scales, RecordRestorer(self.create, self.schema, scales), files=files
+        )
+        self.recorded = RecordedWriter(content, self.create, self._root, self.imodel_guid, scales.length)
         class_names, class_chains = self._read_classes({row.class_id for row in rows})
         self._write_header()
-        project_placement, body_context = self._create_project()
-        storey_placements = self._create_spatial_structure(rows, models, project_placement)
+        # The own site and building hold the native elements (and stand for the structure of an empty iModel).
+        project_placement, body_context = self._create_project(units_record, bool(native_rows) or not files)
+        storey_placements = self._create_spatial_structure(native_rows, models, project_placement)
         make_product = self._product_maker(class_names, class_chains, storey_placements)
-        # From here IfcOpenShell creates only the products (at most 6 entities each: placement, axis
-        # placement, point, two directions, product) and the containments; geometry and property sets go to
-        # the fragment, whose ids start above all of those (checked again in `_write`).
-        first_id = int(self.file.get_max_id()) + 6 * len(rows) + len(self.storeys) + 16
+        # From here IfcOpenShell creates only the products of native elements (at most 6 entities each:
+        # placement, axis placement, point, two directions, product) and the containments; geometry, property
+        # sets and recorded elements go to the fragment, whose ids start above all of those (checked again in
+        # `_write`).
+        first_id = int(self.file.get_max_id()) + 6 * len(native_rows) + len(self.storeys) + 16
         fragment = StepFragment(self._temporary("geometry"), first_id)
+        self.fragment = fragment
         self.text = StepEntityFactory(fragment, self.schema)
+        self.recorded.owner_history = self.owner_history
+        self.recorded.start_fragment(self.text, self._fragment_root, self.recorded.first_site() or self.site)
         try:
             self._add_geometry(rows, body_context, fragment, make_product)
-            self._add_properties(rows, class_names, models, selected)
-            self._contain_products(rows)
+            self._add_records(rows)
+            self._add_properties(native_rows, class_names, models, selected)
+            self._contain_products(native_rows)
+            self.recorded.finish(None)
+            self.summary.entity_substitutions += content.substitutions
+            self.summary.not_carried += content.not_carried
             fragment.close()
             self._write(rows, fragment)
         finally:
@@ -240,7 +273,9 @@ class _IfcBuilder:
             "SELECT ECInstanceId id, ECClassId classId, Model.Id modelId, Category.Id categoryId,"
             " CodeValue code, UserLabel label, FederationGuid guid,"
             " Origin origin, Yaw yaw, Pitch pitch, Roll roll,"
-            " BBoxLow low, BBoxHigh high FROM bis.GeometricElement3d"
+            " BBoxLow low, BBoxHigh high,"
+            f" json_extract(JsonProperties, '$.{RECORD_KEY}.version') recordVersion"
+            " FROM bis.GeometricElement3d"
         )
         params: list[Any] | None = None
         if selected is not None:
@@ -262,6 +297,7 @@ class _IfcBuilder:
                     federation_guid=record.get("guid"),
                     bbox_low=_point(record.get("low")),
                     bbox_high=_point(record.get("high")),
+                    recorded=str(record.get("recordVersion")) == str(RECORD_VERSION),
                 )
             )
             self.placements[element_id] = (
@@ -314,9 +350,9 @@ class _IfcBuilder:
         """An IfcRoot entity with a deterministic GlobalId (and the owner history IFC2X3 requires)."""
         return self.create(entity, **self._root_attributes(entity, key, global_id, attributes))
 
-    def _fragment_root(self, entity: str, key: str, **attributes: Any) -> Any:
+    def _fragment_root(self, entity: str, key: str, global_id: str | None = None, **attributes: Any) -> Any:
         """`_root`, written to the STEP fragment (for entities no IfcOpenShell entity refers to)."""
-        return self.text(entity, **self._root_attributes(entity, key, None, attributes))
+        return self.text(entity, **self._root_attributes(entity, key, global_id, attributes))
 
     def _root_attributes(
         self, entity: str, key: str | None, global_id: str | None, attributes: dict[str, Any]
@@ -360,7 +396,10 @@ class _IfcBuilder:
     ) -> Any:
         create = self.create
         directions = axis_directions(yaw, pitch, roll)
-        location = create("IfcCartesianPoint", Coordinates=[round(value, 9) + 0.0 for value in origin])
+        length = self.scales.length
+        location = create(
+            "IfcCartesianPoint", Coordinates=[round(value / length, 9) + 0.0 for value in origin]
+        )
         if directions is None:
             return create("IfcAxis2Placement3D", Location=location)
         axis, reference = directions
@@ -378,18 +417,22 @@ class _IfcBuilder:
             self.directions[ratios] = direction
         return direction
 
-    def _create_project(self) -> tuple[Any, Any]:
+    def _create_project(self, units_record: Any, native: bool) -> tuple[Any, Any]:
+        """Project, contexts, units, georeferencing and the recorded spatial structure; the own site and
+        building of native elements when `native` (returns the building's placement, and the body context)."""
         create = self.create
+        recorded = self.recorded
         if self.version.owner_history:
             self._create_owner_history()
         world = self._axis_placement((0.0, 0.0, 0.0), 0.0, 0.0, 0.0)
+        context_attributes: dict[str, Any] = {"Precision": 1.0e-5, **recorded.context_attributes()}
         context = create(
             "IfcGeometricRepresentationContext",
             ContextIdentifier="Model",
             ContextType="Model",
             CoordinateSpaceDimension=3,
-            Precision=1.0e-5,
             WorldCoordinateSystem=world,
+            **context_attributes,
         )
         body = create(
             "IfcGeometricRepresentationSubContext",
@@ -398,25 +441,36 @@ class _IfcBuilder:
             ParentContext=context,
             TargetView="MODEL_VIEW",
         )
-        units = create(
-            "IfcUnitAssignment",
-            Units=[
-                create("IfcSIUnit", UnitType="LENGTHUNIT", Name="METRE"),
-                create("IfcSIUnit", UnitType="AREAUNIT", Name="SQUARE_METRE"),
-                create("IfcSIUnit", UnitType="VOLUMEUNIT", Name="CUBIC_METRE"),
-                create("IfcSIUnit", UnitType="PLANEANGLEUNIT", Name="RADIAN"),
-                create("IfcSIUnit", UnitType="MASSUNIT", Prefix="KILO", Name="GRAM"),
-            ],
-        )
+        units = recorded.units(units_record) if units_record is not None else None
+        if units is None:
+            units = create(
+                "IfcUnitAssignment",
+                Units=[
+                    create("IfcSIUnit", UnitType="LENGTHUNIT", Name="METRE"),
+                    create("IfcSIUnit", UnitType="AREAUNIT", Name="SQUARE_METRE"),
+                    create("IfcSIUnit", UnitType="VOLUMEUNIT", Name="CUBIC_METRE"),
+                    create("IfcSIUnit", UnitType="PLANEANGLEUNIT", Name="RADIAN"),
+                    create("IfcSIUnit", UnitType="MASSUNIT", Prefix="KILO", Name="GRAM"),
+                ],
+            )
         name = str(self.imodel.info.get("name") or self.imodel.path.stem)
+        project_id, project_attributes = recorded.project_attributes()
+        project_attributes.setdefault("Name", name)
+        if "Description" not in project_attributes:
+            project_attributes["Description"] = self.imodel.info.get("description") or None
         self.project = self._root(
             "IfcProject",
-            global_id=derived_global_id(self.imodel_guid, "project"),
-            Name=name,
-            Description=self.imodel.info.get("description") or None,
+            global_id=project_id or derived_global_id(self.imodel_guid, "project"),
             RepresentationContexts=[context],
             UnitsInContext=units,
+            **project_attributes,
         )
+        recorded.georeference(context)
+        recorded.create_spatial_structure(self.project)
+        self.world = world
+        self.site = None
+        if not native:
+            return None, body
         site_placement = create("IfcLocalPlacement", RelativePlacement=world)
         self.site = self._root(
             "IfcSite", "site", Name="Site", ObjectPlacement=site_placement, CompositionType="ELEMENT"
@@ -437,7 +491,6 @@ class _IfcBuilder:
         self._root(
             "IfcRelAggregates", "aggregates:site", RelatingObject=self.site, RelatedObjects=[self.building]
         )
-        self.world = world
         return building_placement, body
 
     def _create_spatial_structure(
@@ -492,8 +545,13 @@ class _IfcBuilder:
                 )
             entity_by_class[class_id] = (entity, defaults)
         used_ids: set[str] = set()
+        self.used_ids = used_ids
 
         def make_product(row: _ElementRow) -> None:
+            if row.recorded:
+                # Written from its record after the stream (`_add_records`), with this id.
+                row.product = StepRef(self.fragment.reserve(1))
+                return
             entity, defaults = entity_by_class[row.class_id]
             origin, yaw, pitch, roll = self.placements.pop(row.element_id)
             placement = self.create(
@@ -539,7 +597,9 @@ class _IfcBuilder:
         frame queue): Python waited for the engine's first batches while the engine was idle during the
         products (at 50k elements, 2 to 3 s of each).
         """
-        writer = StepGeometryWriter(fragment, self.schema, body_context.id(), self.version.tessellation)
+        writer = StepGeometryWriter(
+            fragment, self.schema, body_context.id(), self.version.tessellation, 1.0 / self.scales.length
+        )
         position = {row.element_id: index for index, row in enumerate(rows)}
         made = 0
         report = GraphicsExportReport()
@@ -576,6 +636,73 @@ class _IfcBuilder:
             made += 1
         self.summary.engine_restarts = report.engine_restarts
         self.progress("graphics", total, total)
+
+    # ---- recorded elements
+
+    def _add_records(self, rows: list[_ElementRow]) -> None:
+        """The recorded elements, from their records read in batches (in element order)."""
+        recorded = [row for row in rows if row.recorded]
+        total = len(recorded)
+        self.progress("records", 0, total)
+        for done, batch in enumerate(_chunks(recorded, _RECORD_BATCH)):
+            records = {
+                int(record["id"], 16): record.get("record")
+                for record in self.imodel.query(
+                    f"SELECT ECInstanceId id, json_extract(JsonProperties, '$.{RECORD_KEY}') record"
+                    " FROM bis.GeometricElement3d WHERE InVirtualSet(?, ECInstanceId)",
+                    [{"$ids": [f"0x{row.element_id:x}" for row in batch]}],
+                )
+            }
+            for row in batch:
+                text = records.get(row.element_id)
+                try:
+                    record = json.loads(text) if isinstance(text, str) else text
+                except ValueError:
+                    record = None
+                if not isinstance(record, dict):
+                    record = {"class": FALLBACK_ENTITY}
+                    self.summary.not_carried.append(f"0x{row.element_id:x}: its IFC record is unreadable")
+                global_id = element_global_id(row.federation_guid, row.element_id, self.imodel_guid)
+                if global_id in self.used_ids:
+                    global_id = element_global_id(None, row.element_id, self.imodel_guid)
+                self.used_ids.add(global_id)
+                origin, yaw, pitch, roll = self.placements.pop(row.element_id)
+                self.recorded.element(
+                    record,
+                    int(cast(int, row.product)),
+                    row.element_id,
+                    global_id,
+                    element_matrix(origin, yaw, pitch, roll),
+                    row.shape,
+                )
+            self.progress("records", min((done + 1) * _RECORD_BATCH, total), total)
+
+    def _read_file_records(self, selected: list[str] | None) -> list[dict[str, Any]]:
+        """The IFC records of the files (RepositoryLinks) the exported recorded elements come from."""
+        ecsql = (
+            "SELECT DISTINCT a.Scope.Id scope FROM bis.ExternalSourceAspect a"
+            " JOIN bis.GeometricElement3d e ON e.ECInstanceId = a.Element.Id"
+        )
+        params: list[Any] | None = None
+        if selected is not None:
+            ecsql += " WHERE InVirtualSet(?, e.Model.Id)"
+            params = [{"$ids": selected}]
+        scopes = sorted({str(row["scope"]) for row in self.imodel.query(ecsql, params) if row.get("scope")})
+        if not scopes:
+            return []
+        files = []
+        for row in self.imodel.query(
+            f"SELECT ECInstanceId id, json_extract(JsonProperties, '$.{RECORD_KEY}') record"
+            " FROM bis.RepositoryLink WHERE InVirtualSet(?, ECInstanceId) ORDER BY ECInstanceId",
+            [{"$ids": scopes}],
+        ):
+            try:
+                record = json.loads(row["record"]) if isinstance(row.get("record"), str) else None
+            except ValueError:
+                record = None
+            if usable_file_record(record):
+                files.append(cast(dict[str, Any], record))
+        return files
 
     # ---- properties
 
@@ -637,7 +764,10 @@ class _IfcBuilder:
                     continue
                 properties = []
                 for index, definition in enumerate(definitions):
-                    converted = writer.convert(definition, record.get(f"p{index}"))
+                    value = record.get(f"p{index}")
+                    if definition.measure is not None:
+                        value = self.scales.from_si(definition.measure, value)
+                    converted = writer.convert(definition, value)
                     if converted is not None:
                         properties.append(converted)
                 if properties:
@@ -755,7 +885,10 @@ class _IfcBuilder:
         if self.file.get_max_id() >= fragment.first_id:
             raise IfcExportError("internal error: IfcOpenShell's ids reached the geometry fragment's")
         # Stand-ins last, in id order: they get the highest ids and IfcOpenShell writes them last.
-        shaped = sorted((row for row in rows if row.shape is not None), key=lambda row: cast(int, row.shape))
+        shaped = sorted(
+            (row for row in rows if row.shape is not None and not row.recorded),
+            key=lambda row: cast(int, row.shape),
+        )
         for row in shaped:
             row.product.Representation = self.create.stand_in(
                 "IfcProductDefinitionShape", cast(int, row.shape)

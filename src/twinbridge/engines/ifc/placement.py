@@ -51,3 +51,42 @@ def local_to_world(
     rotation = rotation_matrix(yaw, pitch, roll)
     result: npt.NDArray[np.float64] = np.asarray(points, dtype=np.float64) @ rotation.T + np.asarray(origin)
     return result
+
+
+def placement_matrix(location: Any, axis: Any = None, ref_direction: Any = None) -> npt.NDArray[np.float64]:
+    """The 4x4 transform of an IFC axis placement (IfcAxis2Placement3D's rules for missing directions)."""
+    z = np.asarray(axis if axis is not None else (0.0, 0.0, 1.0), dtype=np.float64)
+    z = z / (np.linalg.norm(z) or 1.0)
+    x = np.asarray(ref_direction if ref_direction is not None else (1.0, 0.0, 0.0), dtype=np.float64)
+    x = x - np.dot(x, z) * z
+    if np.linalg.norm(x) < 1e-12:  # RefDirection along Axis: IFC's default X for that Z
+        x = np.array((1.0, 0.0, 0.0)) if abs(z[0]) < 0.9 else np.array((0.0, 1.0, 0.0))
+        x = x - np.dot(x, z) * z
+    x = x / np.linalg.norm(x)
+    matrix = np.identity(4)
+    matrix[:3, 0] = x
+    matrix[:3, 1] = np.cross(z, x)
+    matrix[:3, 2] = z
+    matrix[:3, 3] = np.asarray(location if location is not None else (0.0, 0.0, 0.0), dtype=np.float64)[:3]
+    return matrix
+
+
+def element_matrix(origin: Vector, yaw: float, pitch: float, roll: float) -> npt.NDArray[np.float64]:
+    """The 4x4 transform of an iModel placement (Origin, Yaw/Pitch/Roll in degrees)."""
+    matrix = np.identity(4)
+    matrix[:3, :3] = rotation_matrix(yaw, pitch, roll)
+    matrix[:3, 3] = origin
+    return matrix
+
+
+def relative_axes(
+    parent: npt.NDArray[np.float64] | None, child: npt.NDArray[np.float64], length_factor: float = 1.0
+) -> tuple[Vector, tuple[Vector, Vector] | None]:
+    """Location and (Axis, RefDirection) of `child` relative to `parent` (None: the world), the location
+    divided by `length_factor` (the file's length unit in metres); directions None when not rotated."""
+    relative = child if parent is None else np.linalg.solve(parent, child)
+    location = _clean(relative[:3, 3] / length_factor)
+    rotation = relative[:3, :3]
+    if np.allclose(rotation, np.identity(3), atol=1e-12):
+        return location, None
+    return location, (_clean(rotation[:, 2]), _clean(rotation[:, 0]))

@@ -1,4 +1,4 @@
-"""The IFC record: what the iModel keeps of an IFC file beyond geometry, shared by the connector and the exporter.
+"""The IFC record: what the iModel keeps of an IFC file beyond geometry, for the connector and the exporter.
 
 The connector writes a record per product (element `jsonProperties.ifc`) and per file (RepositoryLink
 `jsonProperties.ifc`); the exporter reads them back. The format is in docs/ifc-connector.md ("The IFC
@@ -46,7 +46,7 @@ class UnitScales:
             return cls()
 
     def factor(self, measure_type: str) -> float:
-        """The factor for a measure type (`IfcLengthMeasure`, `IfcPositiveLengthMeasure`, ...); 1 if unscaled."""
+        """The factor for a measure type (`IfcLengthMeasure`, `IfcAreaMeasure`, ...); 1 if unscaled."""
         unit_type = measure_unit_type(measure_type)
         if unit_type == "LENGTHUNIT":
             return self.length
@@ -66,7 +66,12 @@ class UnitScales:
         return _scaled(value, 1.0 / factor) if factor != 1.0 else value
 
     def to_json(self) -> dict[str, float]:
-        return {"length": self.length, "area": self.area, "volume": self.volume, "planeAngle": self.plane_angle}
+        return {
+            "length": self.length,
+            "area": self.area,
+            "volume": self.volume,
+            "planeAngle": self.plane_angle,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> UnitScales:
@@ -87,7 +92,7 @@ def measure_unit_type(measure_type: str) -> str | None:
     """`LENGTHUNIT`, `AREAUNIT`, `VOLUMEUNIT` or `PLANEANGLEUNIT` for a measure scaled to SI, else None."""
     if measure_type not in _UNIT_TYPES:
         try:
-            unit_type = ifcopenshell.util.unit.get_measure_unit_type(measure_type)
+            unit_type = ifcopenshell.util.unit.get_measure_unit_type(measure_type)  # type: ignore[arg-type]
         except Exception:
             unit_type = None
         _UNIT_TYPES[measure_type] = unit_type if unit_type in SCALED_UNIT_TYPES else None

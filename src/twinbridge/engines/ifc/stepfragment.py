@@ -82,8 +82,17 @@ class StepFragment:
 class StepGeometryWriter:
     """Shape representations as STEP text in a fragment; styles are shared per colour."""
 
-    def __init__(self, fragment: StepFragment, schema: str, body_context_id: int, tessellation: bool) -> None:
+    def __init__(
+        self,
+        fragment: StepFragment,
+        schema: str,
+        body_context_id: int,
+        tessellation: bool,
+        scale: float = 1.0,
+    ) -> None:
         self.fragment = fragment
+        # Metres to the file's length unit (1000 for millimetres).
+        self.scale = scale
         self.schema = schema
         self.body_context_id = body_context_id
         self.tessellation = tessellation
@@ -121,6 +130,8 @@ class StepGeometryWriter:
         )
 
     def _mesh_item(self, positions: npt.NDArray[Any], indices: npt.NDArray[Any]) -> int:
+        if self.scale != 1.0:
+            positions = positions * self.scale
         coordinates, triangles = ifc_mesh_arrays(positions, indices)
         fragment = self.fragment
         if self.tessellation:
@@ -239,6 +250,13 @@ def step_string(text: str) -> str:
     return f"'{escaped}'"
 
 
+def _is_enumeration(attribute: Any) -> bool:
+    declared = attribute.type_of_attribute()
+    return isinstance(declared, ifcopenshell.ifcopenshell_wrapper.named_type) and isinstance(
+        declared.declared_type(), ifcopenshell.ifcopenshell_wrapper.enumeration_type
+    )
+
+
 class StepRef(int):
     """The id of an entity written to a fragment (an int that encodes as #id)."""
 
@@ -257,31 +275,43 @@ class StepEntityFactory:
     For the many small entities of property sets: writing them as text costs a fraction of creating them in
     IfcOpenShell (two native calls per attribute) and keeps nothing in memory. Values: None is $, str a
     string, bool .T./.F., int and float numbers, StepRef and IfcOpenShell entities references, StepTyped
-    typed values, lists and tuples aggregates. Enumeration attributes are not supported (none is needed).
+    typed values, lists and tuples aggregates; a string given to an enumeration attribute is written as one.
     """
 
     def __init__(self, fragment: StepFragment, schema: str) -> None:
         self.fragment = fragment
         self._schema = ifcopenshell.ifcopenshell_wrapper.schema_by_name(schema)
-        self._layouts: dict[str, tuple[str, dict[str, int], int]] = {}
+        self._layouts: dict[str, tuple[str, dict[str, int], int, frozenset[int]]] = {}
 
     def __call__(self, entity_type: str, **attributes: Any) -> StepRef:
+        return StepRef(self.fragment.add(self._body(entity_type, attributes)))
+
+    def put(self, entity_id: int, entity_type: str, **attributes: Any) -> StepRef:
+        """Writes the entity with an id reserved before (`StepFragment.reserve`)."""
+        self.fragment.write(f"#{entity_id}={self._body(entity_type, attributes)};\n")
+        return StepRef(entity_id)
+
+    def _body(self, entity_type: str, attributes: dict[str, Any]) -> str:
         layout = self._layouts.get(entity_type)
         if layout is None:
             declaration: Any = self._schema.declaration_by_name(entity_type)
-            names = [attribute.name() for attribute in declaration.all_attributes()]
+            attribute_list = declaration.all_attributes()
+            names = [attribute.name() for attribute in attribute_list]
             indexes = {name: index for index, name in enumerate(names)}
-            layout = (declaration.name().upper(), indexes, len(names))
+            enumerations = frozenset(
+                index for index, attribute in enumerate(attribute_list) if _is_enumeration(attribute)
+            )
+            layout = (declaration.name().upper(), indexes, len(names), enumerations)
             self._layouts[entity_type] = layout
-        keyword, indexes, count = layout
+        keyword, indexes, count, enumerations = layout
         values = ["$"] * count
         for name, value in attributes.items():
             index = indexes.get(name)
             if index is None:
                 raise ValueError(f"{entity_type} has no attribute {name}")
             if value is not None:
-                values[index] = self._encode(value)
-        return StepRef(self.fragment.add(f"{keyword}({','.join(values)})"))
+                values[index] = f".{value}." if index in enumerations else self._encode(value)
+        return f"{keyword}({','.join(values)})"
 
     def value(self, value_type: str, value: Any) -> StepTyped:
         return StepTyped(value_type.upper(), value)

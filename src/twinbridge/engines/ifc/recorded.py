@@ -1,0 +1,721 @@
+"""Export of what the IFC connector recorded (docs/ifc-connector.md, "The IFC record"), into any IFC schema.
+
+The file records (RepositoryLink `jsonProperties.ifc`) give the project, units, georeferencing and spatial
+structure, made with IfcOpenShell before the elements stream. The element records are read in batches after
+the geometry stream, in element order, and everything they hold (the product, its placement relative to its
+container, property and quantity sets, material, classifications, and the links to its type, groups,
+layers, host opening and aggregate) is STEP text in the fragment; the relationships that gather several
+elements are written at the end. Whatever the target schema cannot hold is named in `not_carried` (per
+element id or GlobalId); classes written as another class in `substitutions`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from twinbridge.engines.ifc.mapping import FALLBACK_ENTITY, entity_meeting_rules, nearest_exportable_entity
+from twinbridge.engines.ifc.placement import placement_matrix, relative_axes
+from twinbridge.engines.ifc.records import RECORD_VERSION, UnitScales
+from twinbridge.engines.ifc.restore import (
+    RecordRestorer,
+    explicit_attributes,
+    is_concrete,
+    is_subtype,
+    nearest_entity,
+    supertype_name,
+)
+from twinbridge.engines.ifc.stepfragment import StepRef
+
+# Spatial classes of IFC4.3 that older schemas lack: their nearest spatial structure element there.
+SPATIAL_REPLACEMENTS = {
+    "IfcFacility": "IfcBuilding",
+    "IfcFacilityPart": "IfcBuildingStorey",
+    "IfcSpatialZone": "IfcSpace",
+    "IfcExternalSpatialElement": "IfcSite",
+}
+# Standard cases whose WHERE rules need one material usage of this class (with the rest written).
+STANDARD_CASE_USAGE = {
+    "IfcWallStandardCase": "IfcMaterialLayerSetUsage",
+    "IfcSlabStandardCase": "IfcMaterialLayerSetUsage",
+    "IfcPlateStandardCase": "IfcMaterialLayerSetUsage",
+    "IfcBeamStandardCase": "IfcMaterialProfileSetUsage",
+    "IfcColumnStandardCase": "IfcMaterialProfileSetUsage",
+    "IfcMemberStandardCase": "IfcMaterialProfileSetUsage",
+}
+MAP_CONVERSION_PROPERTIES = {
+    "Eastings": "IfcLengthMeasure",
+    "Northings": "IfcLengthMeasure",
+    "OrthogonalHeight": "IfcLengthMeasure",
+    "XAxisAbscissa": "IfcReal",
+    "XAxisOrdinate": "IfcReal",
+    "Scale": "IfcReal",
+}
+PROJECTED_CRS_PROPERTIES = {
+    "Name": "IfcLabel",
+    "Description": "IfcText",
+    "GeodeticDatum": "IfcIdentifier",
+    "VerticalDatum": "IfcIdentifier",
+    "MapProjection": "IfcIdentifier",
+    "MapZone": "IfcIdentifier",
+}
+
+
+def usable_file_record(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("version") == RECORD_VERSION
+
+
+def common_units(files: list[dict[str, Any]]) -> tuple[Any, UnitScales]:
+    """The unit assignment all files share (and its scales), or (None, SI) when they differ or have none."""
+    units = {json.dumps(record.get("units"), sort_keys=True) for record in files}
+    if len(units) != 1 or not files[0].get("units"):
+        return None, UnitScales()
+    return files[0]["units"], UnitScales.from_json(files[0].get("unitScales"))
+
+
+def spatial_entity(schema: str, entity: str) -> str:
+    """The class a spatial element of `entity` is written as in `schema`."""
+    current: str | None = entity
+    while current is not None:
+        if is_concrete(schema, current) and (
+            is_subtype(schema, current, "IfcSpatialStructureElement")
+            or (schema != "IFC2X3" and is_subtype(schema, current, "IfcSpatialElement"))
+        ):
+            return current
+        if current in SPATIAL_REPLACEMENTS:
+            return SPATIAL_REPLACEMENTS[current]
+        current = supertype_name(schema, current)
+    return "IfcBuildingStorey"
+
+
+def product_entity(schema: str, entity: str, material: Any) -> str:
+    """The class an element recorded as `entity` is written as: its nearest class in `schema` that the
+    exporter can write validly (a standard case only with the material usage its rules need)."""
+    if is_subtype("IFC4X3_ADD2", entity, "IfcElement") or is_subtype("IFC2X3", entity, "IfcElement"):
+        nearest = nearest_exportable_entity(entity, schema) or FALLBACK_ENTITY
+        usage = STANDARD_CASE_USAGE.get(nearest)
+        if (
+            usage is not None
+            and isinstance(material, dict)
+            and material.get("type") == usage
+            and is_concrete(schema, usage)
+        ):
+            return nearest
+        return entity_meeting_rules(nearest, schema)
+    # Products that are not elements (grids, alignments, referents, annotations): the nearest product.
+    nearest_product = nearest_entity(schema, entity, "IfcProduct")
+    if nearest_product is None or is_subtype(schema, nearest_product, "IfcSpatialElement"):
+        return FALLBACK_ENTITY
+    if is_subtype(schema, nearest_product, "IfcSpatialStructureElement"):
+        return FALLBACK_ENTITY
+    return nearest_product
+
+
+def expected_type_entity(schema: str, entity: str) -> str | None:
+    """The type class IFC4's CorrectTypeAssigned rules require of an element's type object (None: any)."""
+    base = entity
+    for suffix in ("StandardCase", "ElementedCase"):
+        base = base.removesuffix(suffix)
+    candidate = f"{base}Type"
+    return candidate if is_concrete(schema, candidate) else None
+
+
+@dataclass
+class _Spatial:
+    entity: Any
+    placement: Any
+    matrix: npt.NDArray[np.float64]
+    written_as: str
+
+
+@dataclass
+class RecordedContent:
+    """The state of one export's recorded content; see the module's docstring."""
+
+    schema: str
+    scales: UnitScales
+    structure: RecordRestorer  # IfcOpenShell entities
+    fragment: RecordRestorer | None = None  # STEP text, once the fragment exists
+    files: list[dict[str, Any]] = field(default_factory=list)
+    spatial: dict[str, _Spatial] = field(default_factory=dict)
+    spatial_property_sets: list[tuple[Any, list[Any], str]] = field(default_factory=list)
+    substitutions: list[str] = field(default_factory=list)
+    not_carried: list[str] = field(default_factory=list)
+    # Gathered along the elements and written at the end.
+    products: dict[str, tuple[int, str]] = field(default_factory=dict)  # GlobalId -> (id, class)
+    contained: dict[str, list[int]] = field(default_factory=dict)
+    parts: dict[str, list[int]] = field(default_factory=dict)
+    voids: list[tuple[str, int, str]] = field(default_factory=list)  # (host GlobalId, opening id, owner)
+    fills: list[tuple[str, int, str]] = field(default_factory=list)  # (opening GlobalId, filling id, owner)
+    typed: dict[str, list[int]] = field(default_factory=dict)
+    grouped: dict[str, list[int]] = field(default_factory=dict)
+    layered: dict[str, list[int]] = field(default_factory=dict)  # layer name -> shape representation ids
+    materials: dict[int, list[int]] = field(default_factory=dict)
+    classified: dict[int, list[int]] = field(default_factory=dict)
+    property_sets: dict[str, int] = field(default_factory=dict)  # GlobalId -> written property set
+    types: dict[str, tuple[int, str] | None] = field(default_factory=dict)
+    groups: dict[str, int | None] = field(default_factory=dict)
+    directions: dict[tuple[float, float, float], StepRef] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.structure.problems = self.not_carried
+        self.type_records: dict[str, Any] = {}
+        self.group_records: dict[str, Any] = {}
+        self.layer_records: dict[str, Any] = {}
+        for record in self.files:
+            self.type_records.update(record.get("types") or {})
+            self.group_records.update(record.get("groups") or {})
+            self.layer_records.update(record.get("layers") or {})
+
+
+class RecordedWriter:
+    """Writes the recorded content of one export; `root` and `text_root` make IfcRoot entities (GlobalId,
+    owner history) with IfcOpenShell and in the fragment."""
+
+    def __init__(
+        self,
+        content: RecordedContent,
+        create: Any,
+        root: Callable[..., Any],
+        imodel_guid: Any,
+        length_factor: float,
+    ) -> None:
+        self.content = content
+        self.create = create
+        self.root = root
+        self.text: Any = None
+        self.text_root: Callable[..., Any] | None = None
+        self.imodel_guid = imodel_guid
+        self.length_factor = length_factor
+        self.owner_history: Any = None
+
+    # ---- file records: project attributes, georeferencing, spatial structure
+
+    def project_attributes(self) -> tuple[str | None, dict[str, Any]]:
+        """GlobalId and attributes of the first file's project."""
+        if not self.content.files:
+            return None, {}
+        project = self.content.files[0].get("project") or {}
+        attributes = self.content.structure.attributes(
+            "IfcProject",
+            dict(project.get("attributes") or {}),
+            str(project.get("globalId") or "project"),
+            skip={"GlobalId", "OwnerHistory", "RepresentationContexts", "UnitsInContext"},
+        )
+        return project.get("globalId"), attributes
+
+    def units(self, record: Any) -> Any:
+        """The recorded IfcUnitAssignment, as the file had it (never converted)."""
+        restorer = RecordRestorer(self.create, self.content.schema, UnitScales(), self.content.not_carried)
+        return restorer.entity(record, "units", "UnitsInContext")
+
+    def context_attributes(self) -> dict[str, Any]:
+        if not self.content.files:
+            return {}
+        context = self.content.files[0].get("context") or {}
+        attributes: dict[str, Any] = {}
+        north = context.get("trueNorth")
+        if isinstance(north, list) and len(north) >= 2:
+            attributes["TrueNorth"] = self.create(
+                "IfcDirection", DirectionRatios=[float(v) for v in north[:2]]
+            )
+        if isinstance(context.get("precision"), int | float):
+            attributes["Precision"] = float(context["precision"])
+        return attributes
+
+    def georeference(self, context: Any) -> None:
+        """IfcMapConversion and IfcProjectedCRS on the context (IFC4, IFC4.3; IFC2X3: site property sets)."""
+        georeference = self._georeference()
+        if georeference is None or self.content.schema == "IFC2X3":
+            return
+        restorer = self.content.structure
+        crs_value = _as_entity(georeference.get("projectedCRS"), "IfcProjectedCRS")
+        crs = restorer.entity(crs_value, "georeference", "IfcProjectedCRS") if crs_value else None
+        conversion_value = _as_entity(georeference.get("mapConversion"), "IfcMapConversion")
+        if crs is None or conversion_value is None:
+            return
+        attributes = restorer.attributes(
+            "IfcMapConversion",
+            conversion_value["attributes"],
+            "georeference",
+            skip={"SourceCRS", "TargetCRS"},
+        )
+        self.create("IfcMapConversion", SourceCRS=context, TargetCRS=crs, **attributes)
+
+    def _georeference(self) -> dict[str, Any] | None:
+        for record in self.content.files:
+            georeference = record.get("georeference")
+            if isinstance(georeference, dict) and georeference:
+                return georeference
+        return None
+
+    def create_spatial_structure(self, project: Any) -> None:
+        """The recorded spatial elements, with their GlobalIds, attributes and placements, under `project`."""
+        content = self.content
+        restorer = content.structure
+        children: dict[str, list[Any]] = {}
+        project_ids = {str((record.get("project") or {}).get("globalId")) for record in content.files}
+        for record in content.files:
+            for spatial in record.get("spatial") or []:
+                global_id = str(spatial.get("globalId") or "")
+                if not global_id or global_id in content.spatial:
+                    continue
+                recorded_class = str(spatial.get("class") or "IfcBuildingStorey")
+                entity = spatial_entity(content.schema, recorded_class)
+                if entity != recorded_class:
+                    content.substitutions.append(f"{global_id}: {recorded_class} written as {entity}")
+                attributes = restorer.attributes(entity, dict(spatial.get("attributes") or {}), global_id)
+                restorer.missing_mandatory(entity, attributes)
+                if (
+                    "CompositionType" in _mandatory(content.schema, entity)
+                    and "CompositionType" not in attributes
+                ):
+                    attributes["CompositionType"] = "ELEMENT"
+                parent_id = str(spatial.get("parent") or "")
+                parent = content.spatial.get(parent_id)
+                placement_record = spatial.get("placement") or {}
+                matrix = placement_matrix(
+                    placement_record.get("location"),
+                    placement_record.get("axis"),
+                    placement_record.get("refDirection"),
+                )
+                placement = self.local_placement_entity(parent, matrix)
+                created = self.root(entity, global_id=global_id, ObjectPlacement=placement, **attributes)
+                content.spatial[global_id] = _Spatial(created, placement, matrix, entity)
+                parent_key = parent_id if parent is not None else ""
+                if parent is None and parent_id not in project_ids and parent_id:
+                    content.not_carried.append(
+                        f"{global_id}: parent {parent_id} not exported; under the project"
+                    )
+                children.setdefault(parent_key, []).append(created)
+                if spatial.get("propertySets"):
+                    content.spatial_property_sets.append((created, spatial["propertySets"], global_id))
+        for parent_key, related in children.items():
+            relating = content.spatial[parent_key].entity if parent_key else project
+            self.root(
+                "IfcRelAggregates",
+                key=f"aggregates:{parent_key or 'project'}:recorded",
+                RelatingObject=relating,
+                RelatedObjects=related,
+            )
+
+    def local_placement_entity(self, parent: _Spatial | None, matrix: npt.NDArray[np.float64]) -> Any:
+        location, directions = relative_axes(parent.matrix if parent else None, matrix, self.length_factor)
+        point = self.create("IfcCartesianPoint", Coordinates=list(location))
+        if directions is None:
+            axes = self.create("IfcAxis2Placement3D", Location=point)
+        else:
+            axes = self.create(
+                "IfcAxis2Placement3D",
+                Location=point,
+                Axis=self.create("IfcDirection", DirectionRatios=list(directions[0])),
+                RefDirection=self.create("IfcDirection", DirectionRatios=list(directions[1])),
+            )
+        return self.create(
+            "IfcLocalPlacement", PlacementRelTo=parent.placement if parent else None, RelativePlacement=axes
+        )
+
+    def first_site(self) -> Any:
+        for spatial in self.content.spatial.values():
+            if spatial.written_as == "IfcSite":
+                return spatial.entity
+        return None
+
+    # ---- fragment: property sets of spatial elements, IFC2X3 georeferencing, elements
+
+    def start_fragment(self, text: Any, text_root: Callable[..., Any], site: Any) -> None:
+        self.text = text
+        self.text_root = text_root
+        content = self.content
+        content.fragment = RecordRestorer(text, content.schema, content.scales, content.not_carried)
+        for entity, property_sets, owner in content.spatial_property_sets:
+            for property_set in self.property_sets(property_sets, owner):
+                self._define(entity, property_set, f"{owner}:{property_set}")
+        if content.schema == "IFC2X3" and site is not None:
+            self._site_georeference(site)
+
+    def _site_georeference(self, site: Any) -> None:
+        georeference = self._georeference()
+        if georeference is None:
+            return
+        content = self.content
+        for set_name, key, properties in (
+            ("ePSet_MapConversion", "mapConversion", MAP_CONVERSION_PROPERTIES),
+            ("ePSet_ProjectedCRS", "projectedCRS", PROJECTED_CRS_PROPERTIES),
+        ):
+            value = _as_entity(georeference.get(key), "")
+            if value is None:
+                continue
+            written = []
+            for name, value_type in properties.items():
+                raw = value["attributes"].get(name)
+                if isinstance(raw, dict):
+                    raw = raw.get("value")
+                if raw is None or isinstance(raw, dict | list):
+                    continue
+                if value_type in ("IfcLabel", "IfcText", "IfcIdentifier"):
+                    converted: Any = str(raw)
+                else:
+                    converted = content.scales.from_si(value_type, float(raw))
+                written.append(
+                    self.text(
+                        "IfcPropertySingleValue",
+                        Name=name,
+                        NominalValue=self.text.value(value_type, converted),
+                    )
+                )
+            if written:
+                assert self.text_root is not None
+                property_set = self.text_root(
+                    "IfcPropertySet", f"georeference:{set_name}", Name=set_name, HasProperties=written
+                )
+                self._define(site, property_set, f"georeference:{set_name}")
+
+    def property_sets(self, records: list[Any], owner: str) -> list[int]:
+        """The recorded property and quantity sets, each written once per GlobalId."""
+        content = self.content
+        restorer = content.fragment
+        assert restorer is not None
+        assert self.text_root is not None
+        written: list[int] = []
+        for record in records:
+            if not isinstance(record, dict):
+                continue
+            global_id = str(record.get("globalId") or "")
+            if global_id and global_id in content.property_sets:
+                written.append(content.property_sets[global_id])
+                continue
+            entity = str(record.get("type") or "IfcPropertySet")
+            name = (record.get("attributes") or {}).get("Name")
+            if not is_concrete(content.schema, entity):
+                restorer.note(owner, f"property set {name}: {entity} is not in {content.schema}; left out")
+                continue
+            attributes = restorer.attributes(
+                entity, dict(record.get("attributes") or {}), owner, skip={"GlobalId", "OwnerHistory"}
+            )
+            missing = restorer.missing_mandatory(entity, attributes)
+            if missing or not (
+                attributes.get("HasProperties")
+                or attributes.get("Quantities")
+                or entity not in ("IfcPropertySet", "IfcElementQuantity")
+            ):
+                restorer.note(owner, f"property set {name}: nothing of it fits {content.schema}; left out")
+                continue
+            property_set = self.text_root(
+                entity, f"pset:{owner}:{name}", global_id=global_id or None, **attributes
+            )
+            if global_id:
+                content.property_sets[global_id] = property_set
+            written.append(property_set)
+        return written
+
+    def _define(self, related: Any, property_set: int, key: str) -> None:
+        assert self.text_root is not None
+        self.text_root(
+            "IfcRelDefinesByProperties",
+            f"defines:{key}",
+            RelatedObjects=[related],
+            RelatingPropertyDefinition=property_set,
+        )
+
+    def element(
+        self,
+        record: dict[str, Any],
+        product_id: int,
+        element_id: int,
+        global_id: str,
+        matrix: npt.NDArray[np.float64],
+        shape: int | None,
+    ) -> None:
+        """Writes one recorded element with the id reserved for it, and notes its links for `finish`."""
+        content = self.content
+        restorer = content.fragment
+        assert restorer is not None
+        assert self.text_root is not None
+        owner = f"0x{element_id:x}"
+        recorded_class = str(record.get("class") or FALLBACK_ENTITY)
+        material = record.get("material")
+        entity = product_entity(content.schema, recorded_class, material)
+        attributes = restorer.attributes(entity, dict(record.get("attributes") or {}), owner)
+        missing = restorer.missing_mandatory(entity, attributes)
+        if missing:
+            restorer.note(owner, f"{entity} without {', '.join(missing)}")
+            entity = FALLBACK_ENTITY
+            attributes = restorer.attributes(entity, dict(record.get("attributes") or {}), owner)
+            restorer.missing_mandatory(entity, attributes)
+        if entity != recorded_class:
+            content.substitutions.append(f"{owner}: {recorded_class} written as {entity}")
+        if entity == FALLBACK_ENTITY and not attributes.get("Name"):
+            attributes["Name"] = f"{recorded_class} {owner}"
+        container = content.spatial.get(str(record.get("container") or ""))
+        placement = self._placement(container, matrix)
+        attributes["GlobalId"] = global_id
+        if self.owner_history is not None:
+            attributes["OwnerHistory"] = self.owner_history
+        self.text.put(product_id, entity, ObjectPlacement=placement, Representation=_ref(shape), **attributes)
+        content.products[global_id] = (product_id, entity)
+        if container is not None:
+            content.contained.setdefault(str(record["container"]), []).append(product_id)
+        elif record.get("container"):
+            restorer.note(owner, f"its container {record['container']} is not exported; not contained")
+        if record.get("decomposes"):
+            content.parts.setdefault(str(record["decomposes"]), []).append(product_id)
+        if record.get("voids"):
+            content.voids.append((str(record["voids"]), product_id, owner))
+        if record.get("fills"):
+            content.fills.append((str(record["fills"]), product_id, owner))
+        for property_set in self.property_sets(record.get("propertySets") or [], owner):
+            self._define(product_id_ref(product_id), property_set, f"{owner}:{property_set}")
+        if material is not None:
+            written = restorer.entity(material, owner, "material")
+            if written is not None:
+                content.materials.setdefault(int(written), []).append(product_id)
+        for classification in record.get("classifications") or []:
+            written = restorer.entity(classification, owner, "classification")
+            if written is not None:
+                content.classified.setdefault(int(written), []).append(product_id)
+        type_id = record.get("type")
+        if type_id:
+            self._link_type(str(type_id), entity, product_id, owner)
+        for group_id in record.get("groups") or []:
+            group = self._group(str(group_id), owner)
+            if group is not None:
+                content.grouped.setdefault(str(group_id), []).append(product_id)
+        for layer in record.get("layers") or []:
+            if shape is not None:
+                # The body representation is the line before its product definition shape (stepfragment).
+                content.layered.setdefault(str(layer), []).append(shape - 1)
+
+    def _placement(self, container: _Spatial | None, matrix: npt.NDArray[np.float64]) -> StepRef:
+        location, directions = relative_axes(
+            container.matrix if container else None, matrix, self.length_factor
+        )
+        text = self.text
+        point = text("IfcCartesianPoint", Coordinates=list(location))
+        if directions is None:
+            axes = text("IfcAxis2Placement3D", Location=point)
+        else:
+            axes = text(
+                "IfcAxis2Placement3D",
+                Location=point,
+                Axis=self._direction(directions[0]),
+                RefDirection=self._direction(directions[1]),
+            )
+        placement: StepRef = text(
+            "IfcLocalPlacement",
+            PlacementRelTo=container.placement if container else None,
+            RelativePlacement=axes,
+        )
+        return placement
+
+    def _direction(self, ratios: tuple[float, float, float]) -> StepRef:
+        direction = self.content.directions.get(ratios)
+        if direction is None:
+            direction = StepRef(self.text("IfcDirection", DirectionRatios=list(ratios)))
+            self.content.directions[ratios] = direction
+        return direction
+
+    def _link_type(self, type_id: str, entity: str, product_id: int, owner: str) -> None:
+        content = self.content
+        if type_id not in content.types:
+            content.types[type_id] = self._create_type(type_id)
+        written = content.types[type_id]
+        if written is None:
+            content.not_carried.append(f"{owner}: type {type_id} not written")
+            return
+        expected = expected_type_entity(content.schema, entity)
+        if content.schema != "IFC2X3" and expected is not None and written[1] != expected:
+            content.not_carried.append(
+                f"{owner}: type {type_id} ({written[1]}) does not fit {entity} in {content.schema}; "
+                "not linked"
+            )
+            return
+        content.typed.setdefault(type_id, []).append(product_id)
+
+    def _create_type(self, type_id: str) -> tuple[int, str] | None:
+        content = self.content
+        restorer = content.fragment
+        assert restorer is not None
+        assert self.text_root is not None
+        record = content.type_records.get(type_id)
+        if not isinstance(record, dict):
+            return None
+        recorded_class = str(record.get("class") or "IfcTypeObject")
+        entity = nearest_entity(content.schema, recorded_class, "IfcTypeObject")
+        if entity is None:
+            return None
+        if entity != recorded_class:
+            content.substitutions.append(f"{type_id}: {recorded_class} written as {entity}")
+        attributes = restorer.attributes(
+            entity,
+            dict(record.get("attributes") or {}),
+            type_id,
+            skip={"GlobalId", "OwnerHistory", "HasPropertySets", "RepresentationMaps"},
+        )
+        if restorer.missing_mandatory(entity, attributes):
+            return None
+        property_sets = self.property_sets(record.get("propertySets") or [], type_id)
+        written = self.text_root(
+            entity,
+            f"type:{type_id}",
+            global_id=type_id,
+            HasPropertySets=[product_id_ref(p) for p in property_sets] or None,
+            **attributes,
+        )
+        material = record.get("material")
+        if material is not None:
+            material_entity = restorer.entity(material, type_id, "material")
+            if material_entity is not None:
+                content.materials.setdefault(int(material_entity), []).append(int(written))
+        return int(written), entity
+
+    def _group(self, group_id: str, owner: str) -> int | None:
+        content = self.content
+        if group_id not in content.groups:
+            content.groups[group_id] = self._create_group(group_id)
+        if content.groups[group_id] is None:
+            content.not_carried.append(f"{owner}: group {group_id} not written")
+        return content.groups[group_id]
+
+    def _create_group(self, group_id: str) -> int | None:
+        content = self.content
+        restorer = content.fragment
+        assert restorer is not None
+        assert self.text_root is not None
+        record = content.group_records.get(group_id)
+        if not isinstance(record, dict):
+            return None
+        recorded_class = str(record.get("class") or "IfcGroup")
+        entity = nearest_entity(content.schema, recorded_class, "IfcGroup")
+        if entity is None or entity == "IfcZone":  # an IfcZone's rules allow only spaces and zones in it
+            return None
+        if entity != recorded_class:
+            content.substitutions.append(f"{group_id}: {recorded_class} written as {entity}")
+        attributes = restorer.attributes(entity, dict(record.get("attributes") or {}), group_id)
+        if restorer.missing_mandatory(entity, attributes):
+            return None
+        written = self.text_root(entity, f"group:{group_id}", global_id=group_id, **attributes)
+        for property_set in self.property_sets(record.get("propertySets") or [], group_id):
+            self._define(written, property_set, f"{group_id}:{property_set}")
+        return int(written)
+
+    # ---- the relationships that gather elements
+
+    def finish(self, uncontained_structure: Any) -> None:
+        content = self.content
+        root = self.text_root
+        assert root is not None
+        for container, related in content.contained.items():
+            root(
+                "IfcRelContainedInSpatialStructure",
+                f"contains:{container}:recorded",
+                RelatedElements=_refs(related),
+                RelatingStructure=content.spatial[container].entity,
+            )
+        for parent, related in content.parts.items():
+            whole = content.products.get(parent)
+            if whole is None:
+                content.not_carried.append(f"{parent}: the whole of {len(related)} part(s) is not exported")
+                continue
+            root(
+                "IfcRelAggregates",
+                f"aggregates:{parent}",
+                RelatingObject=product_id_ref(whole[0]),
+                RelatedObjects=_refs(related),
+            )
+        for host, opening_product, owner in content.voids:
+            element = content.products.get(host)
+            if element is None or not is_subtype(content.schema, element[1], "IfcElement"):
+                content.not_carried.append(f"{owner}: the element {host} it voids is not exported")
+                continue
+            root(
+                "IfcRelVoidsElement",
+                f"voids:{owner}",
+                RelatingBuildingElement=product_id_ref(element[0]),
+                RelatedOpeningElement=product_id_ref(opening_product),
+            )
+        for opening_id, filling, owner in content.fills:
+            opening = content.products.get(opening_id)
+            if opening is None or not is_subtype(content.schema, opening[1], "IfcOpeningElement"):
+                content.not_carried.append(f"{owner}: the opening {opening_id} it fills is not exported")
+                continue
+            root(
+                "IfcRelFillsElement",
+                f"fills:{owner}",
+                RelatingOpeningElement=product_id_ref(opening[0]),
+                RelatedBuildingElement=product_id_ref(filling),
+            )
+        for type_id, related in content.typed.items():
+            written = content.types[type_id]
+            assert written is not None
+            root(
+                "IfcRelDefinesByType",
+                f"typed:{type_id}",
+                RelatedObjects=_refs(related),
+                RelatingType=product_id_ref(written[0]),
+            )
+        for group_id, related in content.grouped.items():
+            root(
+                "IfcRelAssignsToGroup",
+                f"grouped:{group_id}",
+                RelatedObjects=_refs(related),
+                RelatingGroup=product_id_ref(content.groups[group_id] or 0),
+            )
+        for material, related in content.materials.items():
+            root(
+                "IfcRelAssociatesMaterial",
+                f"material:{material}",
+                RelatedObjects=_refs(related),
+                RelatingMaterial=product_id_ref(material),
+            )
+        for classification, related in content.classified.items():
+            root(
+                "IfcRelAssociatesClassification",
+                f"classification:{classification}",
+                RelatedObjects=_refs(related),
+                RelatingClassification=product_id_ref(classification),
+            )
+        for layer, representations in content.layered.items():
+            record = content.layer_records.get(layer) or {}
+            attributes = dict(record.get("attributes") or {}) if isinstance(record, dict) else {}
+            attributes["Name"] = layer
+            kept = (
+                content.fragment.attributes(
+                    "IfcPresentationLayerAssignment", attributes, f"layer {layer}", skip={"AssignedItems"}
+                )
+                if content.fragment
+                else {"Name": layer}
+            )
+            self.text("IfcPresentationLayerAssignment", AssignedItems=_refs(representations), **kept)
+
+
+def _mandatory(schema: str, entity: str) -> set[str]:
+    return {name for name, (_, optional) in explicit_attributes(schema, entity).items() if not optional}
+
+
+def _as_entity(value: Any, default_type: str) -> dict[str, Any] | None:
+    if not isinstance(value, dict) or not value:
+        return None
+    if "attributes" in value:
+        return {"type": value.get("type") or default_type, "attributes": dict(value["attributes"] or {})}
+    return {
+        "type": value.get("type") or default_type,
+        "attributes": {k: v for k, v in value.items() if k != "type"},
+    }
+
+
+def product_id_ref(entity_id: int) -> StepRef:
+    return StepRef(entity_id)
+
+
+def _refs(ids: list[int]) -> list[Any]:
+    return [product_id_ref(entity_id) for entity_id in ids]
+
+
+def _ref(entity_id: int | None) -> Any:
+    return None if entity_id is None else product_id_ref(entity_id)
