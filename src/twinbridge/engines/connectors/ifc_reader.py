@@ -1,12 +1,13 @@
-"""Reading an IFC file for synchronization: the products to import, their container, psets and meshes.
+"""Reading an IFC file for synchronization: the products to import, their container, psets, meshes, records.
 
-Imported products are the IfcElement instances that have a Representation, except openings
-(IfcFeatureElementSubtraction) and virtual elements: what a viewer shows as the building. Spatial structure
-(sites, buildings, storeys, spaces), positioning elements (grids, alignments), annotations and ports are left
-out. IfcOpenShell tessellates each product in its local placement; the element takes the placement as its
-origin and yaw/pitch/roll and keeps the mesh in that local frame, in float64 metres, so that far-from-origin
-files keep their precision. A placement that is not a pure rotation (mirrored or scaled) gives an element
-with world-aligned axes and the mesh transformed to them.
+Imported products are the IfcElement instances (but virtual elements), positioning elements (grids,
+alignments, referents), IFC4.3 linear elements (alignment layouts and segments) and annotations: what a
+viewer shows as the building, and what the IFC record (ifc_records.py) keeps for the way back. Products
+without a representation, and openings (their hosts are cut already), are imported without geometry. The
+spatial structure is kept in the file's record. IfcOpenShell tessellates each product in its local placement;
+the element takes the placement as its origin and yaw/pitch/roll and keeps the mesh in that local frame, in
+float64 metres, so that far-from-origin files keep their precision. A placement that is not a pure rotation
+(mirrored or scaled) gives an element with world-aligned axes and the mesh transformed to them.
 """
 
 from __future__ import annotations
@@ -24,16 +25,25 @@ from typing import Any
 import ifcopenshell
 import ifcopenshell.geom
 import ifcopenshell.util.element
+import ifcopenshell.util.placement
 import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
+from twinbridge.engines.connectors.ifc_records import RecordBuilder, si_factors
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
+from twinbridge.engines.ifc.records import UnitScales
 
 logger = logging.getLogger(__name__)
 
 SUPPORTED_SCHEMAS = ("IFC2X3", "IFC4", "IFC4X3", "IFC4X3_ADD1", "IFC4X3_ADD2")
-EXCLUDED_CLASSES = ("IfcFeatureElementSubtraction", "IfcVirtualElement")
+# Imported products: these classes (those the file's schema has) but the excluded ones.
+IMPORTED_CLASSES = ("IfcElement", "IfcPositioningElement", "IfcGrid", "IfcLinearElement", "IfcAnnotation")
+EXCLUDED_CLASSES = ("IfcVirtualElement",)
+# Only elements are meshed, and openings are not: their hosts are cut by them already. Positioning and
+# linear elements and annotations carry curves and text, which the GeometryStream does not get.
+MESHED_CLASSES = ("IfcElement",)
+UNMESHED_CLASSES = ("IfcFeatureElementSubtraction",)
 # Vertex coordinates are rounded to a micrometre: compact JSON and a stable checksum across runs.
 COORDINATE_DIGITS = 6
 DEFAULT_COLOR = (0.8, 0.8, 0.8)
@@ -68,6 +78,10 @@ class IfcProductRecord:
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     angles: tuple[float, float, float] = (0.0, 0.0, 0.0)  # yaw, pitch, roll in degrees
     mesh: list[MeshPart] = field(default_factory=list)
+    # The product's IFC record (docs/ifc-connector.md), its element's `jsonProperties.ifc`.
+    ifc: dict[str, Any] = field(default_factory=dict)
+    # Whether the product has geometry to mesh (a representation, and not an opening).
+    meshed: bool = True
 
 
 @dataclass
@@ -82,6 +96,8 @@ class IfcSource:
     skipped: list[SkippedItem] = field(default_factory=list)
     # How long reading and tessellating the file took.
     read_seconds: float = 0.0
+    # The file's IFC record (docs/ifc-connector.md), its RepositoryLink's `jsonProperties.ifc`.
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 def open_ifc(path: Path) -> ifcopenshell.file:
@@ -117,44 +133,77 @@ def open_ifc(path: Path) -> ifcopenshell.file:
 
 
 def importable_products(model: ifcopenshell.file) -> list[Any]:
-    products = []
-    elements: Sequence[Any] = model.by_type("IfcElement")
-    for product in elements:
-        if product.Representation is None or any(product.is_a(name) for name in EXCLUDED_CLASSES):
-            continue
-        products.append(product)
+    """The products a sync imports as elements, each class's in the file's order."""
+    products: list[Any] = []
+    seen: set[int] = set()
+    for class_name in IMPORTED_CLASSES:
+        for product in _instances(model, class_name):
+            if product.id() in seen or any(product.is_a(name) for name in EXCLUDED_CLASSES):
+                continue
+            seen.add(product.id())
+            products.append(product)
     return products
 
 
-# Why a product that is not an importable element is left out, by the first class it is an instance of.
+def meshed(product: Any) -> bool:
+    """Whether a product's geometry is tessellated: an element with a representation, not an opening."""
+    return (
+        product.Representation is not None
+        and any(product.is_a(name) for name in MESHED_CLASSES)
+        and not any(product.is_a(name) for name in UNMESHED_CLASSES)
+    )
+
+
+def _instances(model: ifcopenshell.file, class_name: str) -> Sequence[Any]:
+    try:
+        found: Sequence[Any] = model.by_type(class_name)
+    except RuntimeError:  # a class the file's schema does not have
+        return ()
+    return found
+
+
+# Kept in the file's IFC record, not as elements.
+_SPATIAL_CLASSES = ("IfcSpatialElement", "IfcSpatialStructureElement")
+_SPATIAL_REASON = (
+    "the spatial structure is kept in the file's IFC record (its RepositoryLink's jsonProperties.ifc), "
+    "not as elements; its storeys name models"
+)
+# Why a product that is not imported is left out, by the first class it is an instance of.
 _SKIP_REASONS = (
-    ("IfcFeatureElementSubtraction", "openings and voids are not imported (their hosts carry the cut)"),
     ("IfcVirtualElement", "virtual elements are not imported"),
-    ("IfcSpatialStructureElement", "the spatial structure is not imported (its storeys name models)"),
-    ("IfcSpatialElement", "spatial elements are not imported"),
-    ("IfcGrid", "grids are not imported"),
-    ("IfcAnnotation", "annotations are not imported"),
     ("IfcPort", "ports are not imported"),
-    ("IfcPositioningElement", "positioning elements (grids, alignments) are not imported"),
+    ("IfcStructuralItem", "structural analysis items are not imported"),
+    ("IfcStructuralActivity", "structural actions and reactions are not imported"),
 )
 
 
 def skipped_products(model: ifcopenshell.file) -> list[SkippedItem]:
     """Every IfcProduct of the file that `importable_products` leaves out, with the reason."""
+    imported = {product.id() for product in importable_products(model)}
     skipped = []
     products: Sequence[Any] = model.by_type("IfcProduct")
     for product in products:
+        if product.id() in imported:
+            continue
         ifc_class = product.is_a()
-        reason = next((why for name, why in _SKIP_REASONS if product.is_a(name)), None)
-        if reason is None:
-            if not product.is_a("IfcElement"):
-                reason = f"{ifc_class} is not an element; only IfcElements are imported"
-            elif product.Representation is None:
-                reason = "it has no representation of its own (the parts of an assembly are imported)"
-            else:
-                continue
+        if any(product.is_a(name) for name in _SPATIAL_CLASSES):
+            reason = _SPATIAL_REASON
+        else:
+            reason = next(
+                (why for name, why in _SKIP_REASONS if product.is_a(name)),
+                f"{ifc_class} products are not imported",
+            )
         skipped.append(SkippedItem(ifc_class, reason, str(product.GlobalId)))
     return skipped
+
+
+def not_carried(skipped: Sequence[SkippedItem]) -> list[SyncIssue]:
+    """A `NotImported` issue per skipped product that the file's IFC record does not keep either."""
+    return [
+        SyncIssue("NotImported", f"{item.ifc_class} was not imported: {item.reason}", item.global_id)
+        for item in skipped
+        if item.reason != _SPATIAL_REASON
+    ]
 
 
 def read_ifc(
@@ -164,7 +213,8 @@ def read_ifc(
     unique_global_ids: bool = True,
     check: Callable[[], None] | None = None,
 ) -> IfcSource:
-    """The importable products of an IFC file with their containers, property sets and meshes.
+    """The importable products of an IFC file with their containers, property sets, meshes and IFC records,
+    and the file's record.
 
     `check` is called before each product is meshed (the longest part of reading); what it raises (a
     canceled run's) stops the reading.
@@ -174,11 +224,15 @@ def read_ifc(
     """
     started = time.monotonic()
     model = open_ifc(path)
+    schema = str(model.schema_identifier or model.schema).upper()
+    scales = UnitScales.of(model)
+    builder = RecordBuilder(model, scales)
     issues: list[SyncIssue] = []
     records: dict[int, IfcProductRecord] = {}  # by STEP instance id, which the geometry iterator gives back
     products = importable_products(model)
     seen: set[str] = set()
-    read: list[Any] = []
+    read: list[Any] = []  # those to mesh
+    read_products: list[Any] = []
     for product in products:
         global_id = str(product.GlobalId)
         if unique_global_ids and global_id in seen:
@@ -199,13 +253,35 @@ def read_ifc(
             name=product.Name or None,
             container=container,
             container_key=container_key,
-            properties=_property_sets(product),
+            properties=_property_sets(product, scales),
             attributes=_attributes(product),
+            ifc=builder.product(product),
+            meshed=meshed(product),
         )
-        read.append(product)
+        read_products.append(product)
+        if records[int(product.id())].meshed:
+            read.append(product)
+        else:
+            records[int(product.id())].origin, records[int(product.id())].angles = placement_of(
+                product, scales
+            )
     _tessellate(model, read, records, issues, threads, check or _go_on)
+    for product in read_products:
+        if (
+            product.Representation is not None
+            and not meshed(product)
+            and not product.is_a("IfcOpeningElement")
+        ):
+            issues.append(
+                SyncIssue(
+                    "NoGeometry",
+                    f"{product.is_a()}'s representation (curves, text or points) is not meshed; it was "
+                    "imported without geometry",
+                    str(product.GlobalId),
+                )
+            )
     for record in records.values():
-        if not record.mesh:
+        if record.meshed and not record.mesh:
             issues.append(
                 SyncIssue(
                     "NoGeometry",
@@ -213,24 +289,40 @@ def read_ifc(
                     record.global_id,
                 )
             )
+    file_record = builder.file(schema)
+    skipped = skipped_products(model)
+    issues += builder.issues + not_carried(skipped)
     return IfcSource(
-        path,
-        str(model.schema_identifier or model.schema).upper(),
-        list(records.values()),
-        issues,
-        skipped_products(model),
-        time.monotonic() - started,
+        path, schema, list(records.values()), issues, skipped, time.monotonic() - started, file_record
     )
+
+
+def placement_of(
+    product: Any, scales: UnitScales
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Origin (metres) and yaw, pitch and roll of a product's world placement, for an element without a mesh
+    (which has no geometry to carry a mirrored or scaled placement: it gets world axes then)."""
+    placement = getattr(product, "ObjectPlacement", None)
+    if placement is None:
+        return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    try:
+        matrix = ifcopenshell.util.placement.get_local_placement(placement)
+    except Exception:  # a placement IfcOpenShell cannot resolve (a linear placement): at the origin
+        return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    origin = tuple(round(float(matrix[row][3]) * scales.length, COORDINATE_DIGITS) + 0.0 for row in range(3))
+    rotation = [[float(matrix[row][column]) for column in range(3)] for row in range(3)]
+    angles = placement_angles(rotation) or (0.0, 0.0, 0.0)
+    return (origin[0], origin[1], origin[2]), angles
 
 
 def container_of(product: Any) -> tuple[str, str]:
     """(display name, key) of the storey, else building, holding a product; ("", "") for none."""
     current: Any = ifcopenshell.util.element.get_container(product)
-    if current is None:
-        aggregate = ifcopenshell.util.element.get_aggregate(product)
-        while aggregate is not None and current is None:
-            current = ifcopenshell.util.element.get_container(aggregate)
-            aggregate = ifcopenshell.util.element.get_aggregate(aggregate)
+    if current is None:  # a part, a nested item or an opening: the container of what holds it
+        whole = _whole_of(product)
+        while whole is not None and current is None:
+            current = ifcopenshell.util.element.get_container(whole)
+            whole = _whole_of(whole)
     building: Any = None
     seen = 0
     while current is not None and seen < 32:
@@ -246,25 +338,47 @@ def container_of(product: Any) -> tuple[str, str]:
     return "", ""
 
 
-def _property_sets(product: Any) -> dict[str, dict[str, PropertyValue]]:
-    """Psets and quantity sets (the type's ones included), with simple values; lists become text."""
+def _whole_of(product: Any) -> Any:
+    """What a product is part of: its aggregate, its nest, or the element an opening voids."""
+    whole = ifcopenshell.util.element.get_aggregate(product) or ifcopenshell.util.element.get_nest(product)
+    if whole is None:
+        voided = getattr(product, "VoidsElements", None) or ()
+        whole = voided[0].RelatingBuildingElement if voided else None
+    return whole
+
+
+def _property_sets(product: Any, scales: UnitScales) -> dict[str, dict[str, PropertyValue]]:
+    """Psets and quantity sets (the type's ones included), with simple values in SI units; lists become
+    text."""
     result: dict[str, dict[str, PropertyValue]] = {}
     try:
         psets = ifcopenshell.util.element.get_psets(product)
     except Exception as problem:  # a malformed property set should not stop the file
         logger.warning("cannot read the property sets of %s: %s", product.GlobalId, problem)
         return result
+    model = product.file
     for set_name, values in psets.items():
         converted: dict[str, PropertyValue] = {}
+        factors = si_factors(model.by_id(values["id"]), scales) if "id" in values else {}
         for name, value in values.items():
             if name == "id" or value is None:
                 continue
-            simple = _simple_value(value)
+            simple = _simple_value(_scaled(value, factors.get(name, 1.0)))
             if simple is not None:
                 converted[str(name)] = simple
         if converted:
             result[str(set_name)] = converted
     return result
+
+
+def _scaled(value: Any, factor: float) -> Any:
+    if factor == 1.0 or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value * factor
+    if isinstance(value, list | tuple):
+        return [_scaled(item, factor) for item in value]
+    return value
 
 
 def _simple_value(value: Any) -> PropertyValue | None:

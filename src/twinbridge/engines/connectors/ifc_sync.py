@@ -39,6 +39,7 @@ from twinbridge.engines.connectors.ifc_schema import (
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.connectors.writer import SnapshotWriter
+from twinbridge.engines.ifc.records import RECORD_KEY
 from twinbridge.engines.imodel import EngineError, EnginePool
 
 logger = logging.getLogger(__name__)
@@ -233,6 +234,7 @@ class _Existing:
     class_name: str
     model_id: str
     code: str | None
+    has_geometry: bool = True
 
 
 @dataclass(slots=True)
@@ -298,9 +300,7 @@ class _Synchronizer:
                     deletes += elements
                     file_report.deleted += len(elements)
             scope = self.writer.ensure_repository_link(
-                key,
-                source.path.name,
-                document=document,
+                key, source.path.name, document=document, ifc_record=source.record or None
             )
             existing = self._existing(scope)
             model_names = _model_names(source, key, self.by_global_id)
@@ -328,10 +328,10 @@ class _Synchronizer:
                 elif (
                     old.class_name != spec["classFullName"]
                     or old.model_id != spec["model"]
-                    or not spec["geom"]
+                    or (old.has_geometry and not spec["geom"])
                 ):
                     # Class and model of an element are fixed, and an update cannot empty its geometry
-                    # stream: replace it (it gets a new element id).
+                    # stream: replace it (it gets a new element id). One that never had geometry is updated.
                     deletes.append(old.element_id)
                     inserts.append(_Planned(file_report, record, spec, None, replaces=True))
                 else:
@@ -455,8 +455,9 @@ class _Synchronizer:
         for row in self.writer.query(
             "SELECT a.ECInstanceId aspectId, a.Identifier identifier, a.Checksum checksum,"
             " e.ECInstanceId elementId, ec_classname(e.ECClassId, 's:c') className, e.Model.Id modelId,"
-            " e.CodeValue code"
+            " e.CodeValue code, (CASE WHEN g.GeometryStream IS NULL THEN 0 ELSE 1 END) hasGeometry"
             " FROM bis.ExternalSourceAspect a JOIN bis.Element e ON e.ECInstanceId = a.Element.Id"
+            " LEFT JOIN bis.GeometricElement3d g ON g.ECInstanceId = e.ECInstanceId"
             " WHERE a.Scope.Id = ? AND a.Kind = ?",
             [{"$id": scope}, ASPECT_KIND],
         ):
@@ -467,6 +468,7 @@ class _Synchronizer:
                 class_name=str(row["className"]),
                 model_id=str(row["modelId"]),
                 code=row.get("code"),
+                has_geometry=bool(row.get("hasGeometry", 1)),
             )
         return existing
 
@@ -525,7 +527,7 @@ class _Synchronizer:
             "origin": list(record.origin),
             "angles": dict(zip(("yaw", "pitch", "roll"), record.angles, strict=True)),
             "geom": _geometry_stream(record.mesh),
-            "props": props,
+            "props": {**props, "jsonProperties": {RECORD_KEY: record.ifc}} if record.ifc else props,
         }
         guid = federation_guid(record.global_id)
         if guid is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ifcopenshell.api.root
 import numpy as np
 import pytest
 
@@ -23,11 +24,23 @@ WALL_WITH_WINDOW = SAMPLES / "ifc" / "pass-sps005-250612_wall_with_window.ifc"
 NO_STOREYS = SAMPLES / "ifc" / "acad2010_objects.ifc"
 
 
-def test_a_wall_with_a_window_gives_two_coloured_meshes_in_their_storeys() -> None:
+def test_a_wall_with_a_window_gives_two_coloured_meshes_in_their_storeys_and_the_opening_none() -> None:
     source = read_ifc(WALL_WITH_WINDOW, threads=1)
     assert source.schema == "IFC4"
-    assert sorted(record.ifc_class for record in source.products) == ["IfcWall", "IfcWindow"]
+    assert sorted(record.ifc_class for record in source.products) == [
+        "IfcOpeningElement",
+        "IfcWall",
+        "IfcWindow",
+    ]
+    opening = next(record for record in source.products if record.ifc_class == "IfcOpeningElement")
+    assert not opening.meshed
+    assert opening.mesh == []
+    assert opening.container in ("Level 0", "Level 1"), (
+        "an opening goes to the storey of the element it voids"
+    )
     for record in source.products:
+        if record is opening:
+            continue
         assert record.container in ("Level 0", "Level 1")
         assert record.mesh
         assert all(part.triangles and part.points for part in record.mesh)
@@ -43,8 +56,21 @@ def test_products_outside_storeys_belong_to_their_building() -> None:
     products = importable_products(model)
     (building,) = model.by_type("IfcBuilding")
     assert {container_of(product) for product in products} == {(building.Name, building.GlobalId)}
-    assert "IfcOpeningElement" not in {product.is_a() for product in products}
+    assert "IfcOpeningElement" in {product.is_a() for product in products}
     assert "IfcSpace" not in {product.is_a() for product in products}
+
+
+def test_spatial_elements_are_skipped_without_an_issue_and_ports_with_one(tmp_path: Path) -> None:
+    """The spatial structure is kept in the file's record; a port is carried nowhere, so it is an issue."""
+    model = open_ifc(WALL_WITH_WINDOW)
+    port = ifcopenshell.api.root.create_entity(model, ifc_class="IfcDistributionPort")
+    path = tmp_path / "with_port.ifc"
+    model.write(str(path))
+    source = read_ifc(path, threads=1)
+    by_class = {item.ifc_class: item for item in source.skipped}
+    assert set(by_class) == {"IfcSite", "IfcBuilding", "IfcBuildingStorey", "IfcDistributionPort"}
+    assert "IFC record" in by_class["IfcBuilding"].reason
+    assert [(issue.code, issue.global_id) for issue in source.issues] == [("NotImported", port.GlobalId)]
 
 
 @pytest.mark.parametrize(

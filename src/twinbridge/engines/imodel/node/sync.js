@@ -43,6 +43,20 @@ function withEntries(jsonProperties, entries) {
   return Object.keys(next).length ? next : undefined;
 }
 
+// JSON text to compare JSON properties with what the iModel gives back: it may order object keys otherwise,
+// drops members whose value is null, and keeps numbers to about 16 significant digits.
+function canonicalJson(value) {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const keys = Object.keys(value)
+      .filter((key) => value[key] !== undefined && value[key] !== null)
+      .sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(",")}}`;
+  }
+  if (typeof value === "number" && Number.isFinite(value)) return String(Number(value.toPrecision(14)));
+  return JSON.stringify(value === undefined ? null : value);
+}
+
 function elementProps(db, spec) {
   const props = {
     classFullName: spec.classFullName || "Generic:PhysicalObject",
@@ -111,7 +125,7 @@ function syncOps({ getWritableDb, EngineError }) {
           const jsonProperties = withEntries(link.jsonProperties, { documentAttribute: cmd.document, ifc: cmd.ifc });
           const updated =
             (cmd.url !== undefined && link.url !== cmd.url) ||
-            JSON.stringify(jsonProperties || {}) !== JSON.stringify(link.jsonProperties || {});
+            canonicalJson(jsonProperties || {}) !== canonicalJson(link.jsonProperties || {});
           if (updated) db.elements.updateElement({ ...link, url: cmd.url !== undefined ? cmd.url : link.url, jsonProperties });
           return { linkId: existing, created: false, updated };
         }

@@ -1,0 +1,476 @@
+"""The IFC record of a file and of its products, as the connector writes it (docs/ifc-connector.md, "The IFC
+record"): IfcOpenShell entities turned into JSON values, with measures in SI units.
+
+Attributes are taken by name from IfcOpenShell's schema declarations, which also give each attribute's
+declared type: a length, area, volume or plane angle measure is converted with the file's `UnitScales`, as is
+every typed value (`IfcLengthMeasure(3.0)`) of such a measure. What cannot be carried as JSON (a non-finite
+number, a reference cycle) is left out as null with a `ValueLeftOut` issue naming the product.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import ifcopenshell
+import ifcopenshell.ifcopenshell_wrapper
+import ifcopenshell.util.element
+import ifcopenshell.util.placement
+
+from twinbridge.engines.connectors.issues import SyncIssue
+from twinbridge.engines.ifc.records import RECORD_VERSION, UnitScales
+
+# Attributes a product's record leaves out: the element's placement and geometry are the iModel's own.
+PRODUCT_EXCLUDED = ("GlobalId", "OwnerHistory", "ObjectPlacement", "Representation")
+# The project's contexts and units are the file record's `context` and `units`.
+PROJECT_EXCLUDED = ("GlobalId", "OwnerHistory", "RepresentationContexts", "UnitsInContext")
+# A type's property sets are its `propertySets`; its representation maps (geometry) are not kept.
+TYPE_EXCLUDED = ("GlobalId", "OwnerHistory", "HasPropertySets", "RepresentationMaps")
+ROOT_EXCLUDED = ("GlobalId", "OwnerHistory")
+# A layer's assigned items are the representations themselves; products name their layers instead.
+LAYER_EXCLUDED = ("AssignedItems",)
+# Nested entities deeper than this are left out (a guard against reference cycles).
+MAXIMUM_DEPTH = 64
+
+_WRAPPER: Any = ifcopenshell.ifcopenshell_wrapper
+# (schema, class) -> [(attribute name, attribute index, measure type or None)] of explicit attributes
+_ATTRIBUTES: dict[tuple[str, str], list[tuple[str, int, str | None]]] = {}
+
+
+def explicit_attributes(schema: str, ifc_class: str) -> list[tuple[str, int, str | None]]:
+    """The explicit attributes of a class: name, position and the defined type declared for it (the element
+    type of an aggregate), from IfcOpenShell's schema; the declared type decides the unit conversion."""
+    key = (schema, ifc_class)
+    if key not in _ATTRIBUTES:
+        declaration = _WRAPPER.schema_by_name(schema).declaration_by_name(ifc_class).as_entity()
+        attributes = []
+        for index, (attribute, derived) in enumerate(
+            zip(declaration.all_attributes(), declaration.derived(), strict=True)
+        ):
+            if not derived:
+                attributes.append(
+                    (str(attribute.name()), index, _declared_type(attribute.type_of_attribute()))
+                )
+        _ATTRIBUTES[key] = attributes
+    return _ATTRIBUTES[key]
+
+
+def _declared_type(parameter: Any) -> str | None:
+    kind = type(parameter).__name__
+    if kind == "aggregation_type":
+        return _declared_type(parameter.type_of_element())
+    if kind == "named_type":
+        declared = parameter.declared_type()
+        if type(declared).__name__ == "type_declaration":
+            return str(declared.name())
+    return None
+
+
+class RecordBuilder:
+    """Turns one file's entities into record values; `issues` collects what could not be carried."""
+
+    def __init__(self, model: ifcopenshell.file, scales: UnitScales | None = None) -> None:
+        self.model = model
+        self.schema = str(model.schema_identifier)
+        self.scales = scales if scales is not None else UnitScales.of(model)
+        self.issues: list[SyncIssue] = []
+        self._left_out: set[tuple[str | None, str]] = set()
+
+    # ---- values
+
+    def value(
+        self, value: Any, declared: str | None = None, *, owner: str | None = None, where: str = ""
+    ) -> Any:
+        """The JSON value of an attribute value; `declared` is the attribute's declared defined type."""
+        return self._value(value, declared, owner, where, 0, frozenset())
+
+    def _value(
+        self,
+        value: Any,
+        declared: str | None,
+        owner: str | None,
+        where: str,
+        depth: int,
+        path: frozenset[int],
+    ) -> Any:
+        if value is None or isinstance(value, bool | str):
+            return value
+        if isinstance(value, int):
+            return self.scales.to_si(declared, value) if declared else value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                self._leave_out(owner, where, f"the number {value} has no JSON form")
+                return None
+            return self.scales.to_si(declared, value) if declared else value
+        if isinstance(value, list | tuple):
+            return [self._value(item, declared, owner, where, depth, path) for item in value]
+        if isinstance(value, ifcopenshell.entity_instance):
+            return self._entity(value, owner, where, depth, path)
+        self._leave_out(owner, where, f"a value of type {type(value).__name__} has no JSON form")
+        return None
+
+    def _entity(self, value: Any, owner: str | None, where: str, depth: int, path: frozenset[int]) -> Any:
+        if not value.is_entity():  # a defined type inside a SELECT: IfcLengthMeasure(3.0)
+            measure = value.is_a()
+            return {
+                "type": measure,
+                "value": self._value(value.wrappedValue, measure, owner, where, depth, path),
+            }
+        if value.is_a("IfcRoot"):
+            return str(value.GlobalId)
+        if depth >= MAXIMUM_DEPTH or value.id() in path:
+            self._leave_out(owner, where, f"{value.is_a()} #{value.id()} refers back to itself")
+            return None
+        return {
+            "type": value.is_a(),
+            "attributes": self.attributes(
+                value,
+                (),
+                owner=owner,
+                where=where,
+                keep_unset=False,
+                depth=depth + 1,
+                path=path | {value.id()},
+            ),
+        }
+
+    def attributes(
+        self,
+        entity: Any,
+        excluded: Iterable[str],
+        *,
+        owner: str | None = None,
+        where: str = "",
+        keep_unset: bool = True,
+        depth: int = 0,
+        path: frozenset[int] = frozenset(),
+    ) -> dict[str, Any]:
+        """An entity's explicit attributes by name, but `excluded`; unset ones are null, or left out."""
+        skip = set(excluded)
+        result: dict[str, Any] = {}
+        for name, index, declared in explicit_attributes(self.schema, entity.is_a()):
+            if name in skip:
+                continue
+            raw = entity[index]
+            if raw is None and not keep_unset:
+                continue
+            label = f"{where}.{name}" if where else name
+            result[name] = self._value(raw, declared, owner, label, depth, path)
+        return result
+
+    def _leave_out(self, owner: str | None, where: str, why: str) -> None:
+        if (owner, where) in self._left_out:
+            return
+        self._left_out.add((owner, where))
+        self.issues.append(
+            SyncIssue(
+                "ValueLeftOut", f"{where or 'a value'}: {why}; the IFC record holds null instead", owner
+            )
+        )
+
+    # ---- parts of records
+
+    def property_set(self, definition: Any, owner: str | None) -> dict[str, Any]:
+        """An IfcPropertySet or IfcElementQuantity (or another property set definition) with its GlobalId."""
+        return {
+            "globalId": str(definition.GlobalId),
+            "type": definition.is_a(),
+            "attributes": self.attributes(
+                definition, ROOT_EXCLUDED, owner=owner, where=str(definition.Name or ""), keep_unset=False
+            ),
+        }
+
+    def own_property_sets(self, entity: Any) -> list[dict[str, Any]]:
+        """The sets of an object's IfcRelDefinesByProperties (not those of its type)."""
+        owner = str(entity.GlobalId)
+        result = []
+        for relationship in getattr(entity, "IsDefinedBy", None) or ():
+            if not relationship.is_a("IfcRelDefinesByProperties"):
+                continue
+            definitions = relationship.RelatingPropertyDefinition
+            for definition in definitions if isinstance(definitions, tuple) else (definitions,):
+                result.append(self.property_set(definition, owner))
+        return result
+
+    def material(self, entity: Any) -> Any:
+        owner = str(entity.GlobalId)
+        for association in getattr(entity, "HasAssociations", None) or ():
+            if association.is_a("IfcRelAssociatesMaterial"):
+                return self.value(association.RelatingMaterial, owner=owner, where="material")
+        return None
+
+    def classifications(self, entity: Any) -> list[Any]:
+        owner = str(entity.GlobalId)
+        return [
+            self.value(association.RelatingClassification, owner=owner, where="classification")
+            for association in getattr(entity, "HasAssociations", None) or ()
+            if association.is_a("IfcRelAssociatesClassification")
+        ]
+
+    # ---- the records
+
+    def product(self, product: Any) -> dict[str, Any]:
+        """The record of an imported product (`jsonProperties.ifc` of its element)."""
+        global_id = str(product.GlobalId)
+        container = ifcopenshell.util.element.get_container(product)
+        whole = ifcopenshell.util.element.get_aggregate(product) or ifcopenshell.util.element.get_nest(
+            product
+        )
+        type_object = ifcopenshell.util.element.get_type(product)
+        voided = [
+            relationship.RelatingBuildingElement
+            for relationship in getattr(product, "VoidsElements", None) or ()
+        ]
+        filled = [
+            relationship.RelatingOpeningElement for relationship in getattr(product, "FillsVoids", None) or ()
+        ]
+        return {
+            "version": RECORD_VERSION,
+            "class": product.is_a(),
+            "globalId": global_id,
+            "attributes": self.attributes(product, PRODUCT_EXCLUDED, owner=global_id),
+            "container": _global_id(container),
+            "decomposes": _global_id(whole),
+            "voids": _global_id(voided[0] if voided else None),
+            "fills": _global_id(filled[0] if filled else None),
+            "type": _global_id(type_object if type_object is not product else None),
+            "propertySets": self.own_property_sets(product),
+            "material": self.material(product),
+            "classifications": self.classifications(product),
+            "groups": [
+                str(assignment.RelatingGroup.GlobalId)
+                for assignment in getattr(product, "HasAssignments", None) or ()
+                if assignment.is_a("IfcRelAssignsToGroup")
+            ],
+            "layers": layer_names(product),
+        }
+
+    def file(self, schema: str) -> dict[str, Any]:
+        """The record of the file (`jsonProperties.ifc` of its RepositoryLink)."""
+        projects = _instances(self.model, "IfcProject")
+        project = projects[0] if projects else None
+        return {
+            "version": RECORD_VERSION,
+            "schema": schema,
+            "units": (
+                RecordBuilder(self.model, UnitScales()).value(project.UnitsInContext, where="units")
+                if project is not None
+                else None
+            ),
+            "unitScales": self.scales.to_json(),
+            "project": None if project is None else self._project(project),
+            "spatial": [self._spatial(element) for element in spatial_elements(self.model)],
+            "context": self._context(),
+            "georeference": self._georeference(),
+            "types": {
+                str(type_object.GlobalId): self._type(type_object)
+                for type_object in _instances(self.model, "IfcTypeObject")
+            },
+            "groups": {
+                str(group.GlobalId): {
+                    "class": group.is_a(),
+                    "attributes": self.attributes(group, ROOT_EXCLUDED, owner=str(group.GlobalId)),
+                    "propertySets": self.own_property_sets(group),
+                }
+                for group in _instances(self.model, "IfcGroup")
+            },
+            "layers": {
+                str(layer.Name or ""): {
+                    "type": layer.is_a(),
+                    "attributes": self.attributes(layer, LAYER_EXCLUDED, keep_unset=False, where="layer"),
+                }
+                for layer in _instances(self.model, "IfcPresentationLayerAssignment")
+            },
+        }
+
+    def _project(self, project: Any) -> dict[str, Any]:
+        global_id = str(project.GlobalId)
+        return {
+            "globalId": global_id,
+            "class": project.is_a(),
+            "attributes": self.attributes(project, PROJECT_EXCLUDED, owner=global_id),
+            "propertySets": self.own_property_sets(project),
+            "classifications": self.classifications(project),
+        }
+
+    def _spatial(self, element: Any) -> dict[str, Any]:
+        global_id = str(element.GlobalId)
+        parent = ifcopenshell.util.element.get_aggregate(element) or ifcopenshell.util.element.get_container(
+            element
+        )
+        return {
+            "globalId": global_id,
+            "class": element.is_a(),
+            "parent": _global_id(parent),
+            "attributes": self.attributes(element, PRODUCT_EXCLUDED, owner=global_id),
+            "placement": self._world_placement(element.ObjectPlacement),
+            "propertySets": self.own_property_sets(element),
+            "classifications": self.classifications(element),
+        }
+
+    def _world_placement(self, placement: Any) -> dict[str, list[float]] | None:
+        if placement is None:
+            return None
+        matrix = ifcopenshell.util.placement.get_local_placement(placement)
+        length = self.scales.length
+        return {
+            "location": [float(matrix[row][3]) * length + 0.0 for row in range(3)],
+            "axis": [float(matrix[row][2]) + 0.0 for row in range(3)],
+            "refDirection": [float(matrix[row][0]) + 0.0 for row in range(3)],
+        }
+
+    def _context(self) -> dict[str, Any]:
+        for context in _instances(self.model, "IfcGeometricRepresentationContext"):
+            if context.is_a("IfcGeometricRepresentationSubContext") or context.ContextType not in (
+                "Model",
+                None,
+            ):
+                continue
+            north = context.TrueNorth
+            return {
+                "trueNorth": [float(ratio) for ratio in north.DirectionRatios[:2]]
+                if north is not None
+                else None,
+                "precision": context.Precision,
+            }
+        return {"trueNorth": None, "precision": None}
+
+    def _georeference(self) -> dict[str, Any] | None:
+        if self.schema == "IFC2X3":
+            sites = _instances(self.model, "IfcSite")
+            by_name = {}
+            for site in sites[:1]:
+                for relationship in site.IsDefinedBy or ():
+                    definition = (
+                        relationship.RelatingPropertyDefinition
+                        if relationship.is_a("IfcRelDefinesByProperties")
+                        else None
+                    )
+                    if definition is not None and definition.Name in (
+                        "ePSet_MapConversion",
+                        "ePSet_ProjectedCRS",
+                    ):
+                        by_name[str(definition.Name)] = self.property_set(definition, str(site.GlobalId))
+            if not by_name:
+                return None
+            return {
+                "mapConversion": by_name.get("ePSet_MapConversion"),
+                "projectedCRS": by_name.get("ePSet_ProjectedCRS"),
+            }
+        conversions = _instances(self.model, "IfcMapConversion")
+        projected = _instances(self.model, "IfcProjectedCRS")
+        if not conversions and not projected:
+            return None
+        conversion = None
+        if conversions:
+            conversion = {
+                "type": conversions[0].is_a(),
+                "attributes": self.attributes(
+                    conversions[0], ("SourceCRS", "TargetCRS"), keep_unset=False, where="mapConversion"
+                ),
+            }
+            target = conversions[0].TargetCRS
+            if target is not None and target.is_a("IfcProjectedCRS"):
+                projected = [target]
+        return {
+            "mapConversion": conversion,
+            "projectedCRS": self.value(projected[0], where="projectedCRS") if projected else None,
+        }
+
+    def _type(self, type_object: Any) -> dict[str, Any]:
+        global_id = str(type_object.GlobalId)
+        return {
+            "class": type_object.is_a(),
+            "attributes": self.attributes(type_object, TYPE_EXCLUDED, owner=global_id),
+            "propertySets": [
+                self.property_set(definition, global_id) for definition in type_object.HasPropertySets or ()
+            ],
+            "material": self.material(type_object),
+        }
+
+
+def _instances(model: ifcopenshell.file, class_name: str) -> list[Any]:
+    return list(model.by_type(class_name))
+
+
+def _global_id(entity: Any) -> str | None:
+    return str(entity.GlobalId) if entity is not None else None
+
+
+def spatial_elements(model: ifcopenshell.file) -> list[Any]:
+    """Every spatial element of the file, parents before children, otherwise in the file's order."""
+    base = "IfcSpatialStructureElement" if model.schema == "IFC2X3" else "IfcSpatialElement"
+    elements = list(model.by_type(base))
+    spatial = {element.id() for element in elements}
+    ordered: list[Any] = []
+    placed: set[int] = set()
+
+    def place(element: Any, depth: int) -> None:
+        if element.id() in placed:
+            return
+        parent = ifcopenshell.util.element.get_aggregate(element) or ifcopenshell.util.element.get_container(
+            element
+        )
+        if parent is not None and parent.id() in spatial and depth < 64:
+            place(parent, depth + 1)
+        if element.id() not in placed:
+            placed.add(element.id())
+            ordered.append(element)
+
+    for element in elements:
+        place(element, 0)
+    return ordered
+
+
+def layer_names(product: Any) -> list[str]:
+    """Names of the presentation layers holding the product's representations or their items."""
+    names: list[str] = []
+    representation = getattr(product, "Representation", None)
+    if representation is None:
+        return names
+    item_layers = "LayerAssignments" if product.file.schema == "IFC2X3" else "LayerAssignment"
+    for shape in representation.Representations or ():
+        assignments = list(getattr(shape, "LayerAssignments", None) or ())
+        for item in shape.Items or ():
+            assignments += getattr(item, item_layers, None) or ()
+        for layer in assignments:
+            name = str(layer.Name or "")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def si_factors(definition: Any, scales: UnitScales) -> dict[str, float]:
+    """Per property or quantity name of a set, the factor that brings its value to SI (only those not 1)."""
+    factors: dict[str, float] = {}
+    schema = str(definition.file.schema_identifier)
+    items = getattr(definition, "HasProperties", None) or getattr(definition, "Quantities", None) or ()
+    for item in items:
+        factor = 1.0
+        if item.is_a("IfcPhysicalSimpleQuantity"):
+            measures = [
+                declared
+                for name, _, declared in explicit_attributes(schema, item.is_a())
+                if name.endswith("Value")
+            ]
+            factor = scales.factor(measures[0]) if measures and measures[0] else 1.0
+        else:
+            value = _first_typed(item)
+            factor = scales.factor(value.is_a()) if value is not None else 1.0
+        if factor != 1.0 and item.Name is not None:
+            factors[str(item.Name)] = factor
+    return factors
+
+
+_TYPED_ATTRIBUTES = ("NominalValue", "ListValues", "UpperBoundValue", "LowerBoundValue", "SetPointValue")
+
+
+def _first_typed(item: Any) -> Any:
+    for name in _TYPED_ATTRIBUTES:
+        value = getattr(item, name, None)
+        if isinstance(value, tuple):
+            value = value[0] if value else None
+        if isinstance(value, ifcopenshell.entity_instance) and not value.is_entity():
+            return value
+    return None
