@@ -441,6 +441,13 @@ class _IfcBuilder:
             ParentContext=context,
             TargetView="MODEL_VIEW",
         )
+        self.axis_context = create(
+            "IfcGeometricRepresentationSubContext",
+            ContextIdentifier="Axis",
+            ContextType="Model",
+            ParentContext=context,
+            TargetView="GRAPH_VIEW",
+        )
         units = recorded.units(units_record) if units_record is not None else None
         if units is None:
             units = create(
@@ -598,7 +605,12 @@ class _IfcBuilder:
         products (at 50k elements, 2 to 3 s of each).
         """
         writer = StepGeometryWriter(
-            fragment, self.schema, body_context.id(), self.version.tessellation, 1.0 / self.scales.length
+            fragment,
+            self.schema,
+            body_context.id(),
+            self.version.tessellation,
+            1.0 / self.scales.length,
+            self.axis_context.id(),
         )
         position = {row.element_id: index for index, row in enumerate(rows)}
         made = 0
@@ -606,7 +618,10 @@ class _IfcBuilder:
         done = 0
         total = len(rows)
         self.progress("graphics", 0, total)
-        for graphics in self.imodel.export_graphics([row.element_id for row in rows], report=report):
+        # Line strings too (the engine's `lines`): they become an 'Axis' representation of polylines.
+        for graphics in self.imodel.export_graphics(
+            [row.element_id for row in rows], report=report, lines=True
+        ):
             index = position.get(graphics.element_id)
             if index is None:
                 continue
@@ -623,7 +638,7 @@ class _IfcBuilder:
             else:
                 shape, triangles = writer.records_representation(graphics.records)
                 if shape is not None:
-                    row.geometry = "Mesh"
+                    row.geometry = "Mesh" if triangles else "Lines"
             if shape is not None:
                 row.shape = shape
                 self.summary.elements_with_geometry += 1
@@ -775,7 +790,54 @@ class _IfcBuilder:
                 done += 1
                 if done % 500 == 0:
                     self.progress("properties", min(done, total), total)
+        self._add_aspects(writer, by_id)
         self.progress("properties", total, total)
+
+    def _add_aspects(self, writer: PropertyWriter, by_id: dict[int, _ElementRow]) -> None:
+        """Each aspect of a native element (ElementUniqueAspect, ElementMultiAspect; not BisCore's, such as
+        ExternalSourceAspect) as a property set named after its class, typed as class properties are; a
+        second aspect of one class on an element is `<set name> 2`, and so on (set names are unique)."""
+        if not by_id:
+            return
+        aspect_classes = {
+            str(row["classId"]): str(row["className"])
+            for base in ("bis.ElementUniqueAspect", "bis.ElementMultiAspect")
+            for row in self.imodel.query(
+                f"SELECT DISTINCT ECClassId classId, ec_classname(ECClassId, 's:c') className FROM {base}"
+            )
+        }
+        for class_id, class_name in sorted(aspect_classes.items(), key=lambda item: item[1]):
+            schema_name, _, short_name = class_name.partition(":")
+            if schema_name == "BisCore":
+                continue
+            definitions = self._property_definitions(class_id)
+            if not definitions:
+                continue
+            set_name = f"{decode_ec_name(schema_name)}.{decode_ec_name(short_name)}"
+            columns = ", ".join(
+                f"[{definition.name}] p{index}" for index, definition in enumerate(definitions)
+            )
+            counts: dict[int, int] = {}
+            for record in self.imodel.query(
+                f"SELECT Element.Id elementId, {columns} FROM ONLY [{schema_name}].[{short_name}]"
+                " ORDER BY Element.Id, ECInstanceId"
+            ):
+                element = by_id.get(int(str(record["elementId"]), 16))
+                if element is None:
+                    continue
+                properties = []
+                for index, definition in enumerate(definitions):
+                    value = record.get(f"p{index}")
+                    if definition.measure is not None:
+                        value = self.scales.from_si(definition.measure, value)
+                    converted = writer.convert(definition, value)
+                    if converted is not None:
+                        properties.append(converted)
+                if not properties:
+                    continue
+                counts[element.element_id] = counts.get(element.element_id, 0) + 1
+                number = counts[element.element_id]
+                self._property_set(element, set_name if number == 1 else f"{set_name} {number}", properties)
 
     def _property_set(self, row: _ElementRow, name: str, properties: list[Any]) -> None:
         key = f"0x{row.element_id:x}:{name}"

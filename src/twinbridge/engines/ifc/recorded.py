@@ -48,6 +48,27 @@ STANDARD_CASE_USAGE = {
     "IfcColumnStandardCase": "IfcMaterialProfileSetUsage",
     "IfcMemberStandardCase": "IfcMaterialProfileSetUsage",
 }
+# IFC2X3's doors and windows may only be typed by their styles (rule WR1 of IfcDoor and IfcWindow).
+IFC2X3_STYLES = {"IfcDoor": "IfcDoorStyle", "IfcWindow": "IfcWindowStyle"}
+# Lining and panel properties belong to a door or window type or style (their WHERE rules).
+TYPE_ONLY_CLASSES = frozenset(
+    {
+        "IfcDoorLiningProperties",
+        "IfcDoorPanelProperties",
+        "IfcWindowLiningProperties",
+        "IfcWindowPanelProperties",
+    }
+)
+TYPE_ONLY_SETS = {
+    "Door": ("IfcDoorType", "IfcDoorStyle"),
+    "Window": ("IfcWindowType", "IfcWindowStyle"),
+}
+# Door and window styles (IFC2X3) and types (IFC4 on): each schema's door and window rules want its own.
+TYPE_REPLACEMENTS = {
+    False: {"IfcDoorType": "IfcDoorStyle", "IfcWindowType": "IfcWindowStyle"},
+    True: {"IfcDoorStyle": "IfcDoorType", "IfcWindowStyle": "IfcWindowType"},
+}
+STYLE_FLAGS = ("ParameterTakesPrecedence", "Sizeable")
 MAP_CONVERSION_PROPERTIES = {
     "Eastings": "IfcLengthMeasure",
     "Northings": "IfcLengthMeasure",
@@ -158,6 +179,7 @@ class RecordedContent:
     materials: dict[int, list[int]] = field(default_factory=dict)
     classified: dict[int, list[int]] = field(default_factory=dict)
     property_sets: dict[str, int] = field(default_factory=dict)  # GlobalId -> written property set
+    defined: dict[int, list[Any]] = field(default_factory=dict)  # property set -> objects it defines
     types: dict[str, tuple[int, str] | None] = field(default_factory=dict)
     groups: dict[str, int | None] = field(default_factory=dict)
     directions: dict[tuple[float, float, float], StepRef] = field(default_factory=dict)
@@ -383,15 +405,20 @@ class RecordedWriter:
         assert restorer is not None
         assert self.text_root is not None
         written: list[int] = []
+        names: set[str] = set()
         for record in records:
             if not isinstance(record, dict):
                 continue
+            name = (record.get("attributes") or {}).get("Name")
+            if name in names:  # IFC4's rule UniquePropertySetNames: one set of a name per object
+                restorer.note(owner, f"a second property set named {name}; left out")
+                continue
+            names.add(str(name))
             global_id = str(record.get("globalId") or "")
             if global_id and global_id in content.property_sets:
                 written.append(content.property_sets[global_id])
                 continue
             entity = str(record.get("type") or "IfcPropertySet")
-            name = (record.get("attributes") or {}).get("Name")
             if not is_concrete(content.schema, entity):
                 restorer.note(owner, f"property set {name}: {entity} is not in {content.schema}; left out")
                 continue
@@ -415,13 +442,9 @@ class RecordedWriter:
         return written
 
     def _define(self, related: Any, property_set: int, key: str) -> None:
-        assert self.text_root is not None
-        self.text_root(
-            "IfcRelDefinesByProperties",
-            f"defines:{key}",
-            RelatedObjects=[related],
-            RelatingPropertyDefinition=property_set,
-        )
+        # One IfcRelDefinesByProperties per property set (its inverse is SET [0:1]), written at the end with
+        # every object that shares the set.
+        self.content.defined.setdefault(int(property_set), []).append(related)
 
     def element(
         self,
@@ -440,7 +463,11 @@ class RecordedWriter:
         owner = f"0x{element_id:x}"
         recorded_class = str(record.get("class") or FALLBACK_ENTITY)
         material = record.get("material")
-        entity = product_entity(content.schema, recorded_class, material)
+        written_material = restorer.entity(material, owner, "material") if material is not None else None
+        # A standard case stays one only with the material usage its rules need, as written.
+        entity = product_entity(
+            content.schema, recorded_class, material if written_material is not None else None
+        )
         attributes = restorer.attributes(entity, dict(record.get("attributes") or {}), owner)
         missing = restorer.missing_mandatory(entity, attributes)
         if missing:
@@ -459,7 +486,9 @@ class RecordedWriter:
             attributes["OwnerHistory"] = self.owner_history
         self.text.put(product_id, entity, ObjectPlacement=placement, Representation=_ref(shape), **attributes)
         content.products[global_id] = (product_id, entity)
-        if container is not None:
+        if container is not None and is_subtype(content.schema, entity, "IfcFeatureElementSubtraction"):
+            pass  # an opening is in its host's storey through the host (IFC4.3's rule HasNoContainment)
+        elif container is not None:
             content.contained.setdefault(str(record["container"]), []).append(product_id)
         elif record.get("container"):
             restorer.note(owner, f"its container {record['container']} is not exported; not contained")
@@ -471,10 +500,14 @@ class RecordedWriter:
             content.fills.append((str(record["fills"]), product_id, owner))
         for property_set in self.property_sets(record.get("propertySets") or [], owner):
             self._define(product_id_ref(product_id), property_set, f"{owner}:{property_set}")
-        if material is not None:
-            written = restorer.entity(material, owner, "material")
-            if written is not None:
-                content.materials.setdefault(int(written), []).append(product_id)
+        if written_material is not None and is_subtype(
+            content.schema, entity, "IfcFeatureElementSubtraction"
+        ):
+            restorer.note(
+                owner, "material of an opening left out (IfcRelAssociatesMaterial's rule NoVoidElement)"
+            )
+        elif written_material is not None:
+            content.materials.setdefault(int(written_material), []).append(product_id)
         for classification in record.get("classifications") or []:
             written = restorer.entity(classification, owner, "classification")
             if written is not None:
@@ -529,7 +562,9 @@ class RecordedWriter:
             content.not_carried.append(f"{owner}: type {type_id} not written")
             return
         expected = expected_type_entity(content.schema, entity)
-        if content.schema != "IFC2X3" and expected is not None and written[1] != expected:
+        if content.schema == "IFC2X3":
+            expected = IFC2X3_STYLES.get(entity)
+        if expected is not None and written[1] != expected:
             content.not_carried.append(
                 f"{owner}: type {type_id} ({written[1]}) does not fit {entity} in {content.schema}; "
                 "not linked"
@@ -546,7 +581,11 @@ class RecordedWriter:
         if not isinstance(record, dict):
             return None
         recorded_class = str(record.get("class") or "IfcTypeObject")
-        entity = nearest_entity(content.schema, recorded_class, "IfcTypeObject")
+        entity = nearest_entity(
+            content.schema,
+            TYPE_REPLACEMENTS[content.schema != "IFC2X3"].get(recorded_class, recorded_class),
+            "IfcTypeObject",
+        )
         if entity is None:
             return None
         if entity != recorded_class:
@@ -557,9 +596,20 @@ class RecordedWriter:
             type_id,
             skip={"GlobalId", "OwnerHistory", "HasPropertySets", "RepresentationMaps"},
         )
+        for name in STYLE_FLAGS:
+            if entity.endswith("Style") and name not in attributes:
+                attributes[name] = False  # IFC2X3's styles require them; IFC4 types leave them optional
         if restorer.missing_mandatory(entity, attributes):
             return None
-        property_sets = self.property_sets(record.get("propertySets") or [], type_id)
+        kept_sets = []
+        for property_set in record.get("propertySets") or []:
+            set_class = str(property_set.get("type") if isinstance(property_set, dict) else "")
+            holders = TYPE_ONLY_SETS.get(set_class.removeprefix("Ifc").split("Lining")[0].split("Panel")[0])
+            if set_class in TYPE_ONLY_CLASSES and (holders is None or entity not in holders):
+                content.not_carried.append(f"{type_id}: {set_class} needs a {' or '.join(holders or ())}")
+                continue
+            kept_sets.append(property_set)
+        property_sets = self.property_sets(kept_sets, type_id)
         written = self.text_root(
             entity,
             f"type:{type_id}",
@@ -610,6 +660,13 @@ class RecordedWriter:
         content = self.content
         root = self.text_root
         assert root is not None
+        for property_set, objects in content.defined.items():
+            root(
+                "IfcRelDefinesByProperties",
+                f"defines:{property_set}",
+                RelatedObjects=objects,
+                RelatingPropertyDefinition=product_id_ref(property_set),
+            )
         for container, related in content.contained.items():
             root(
                 "IfcRelContainedInSpatialStructure",
@@ -680,18 +737,22 @@ class RecordedWriter:
                 RelatedObjects=_refs(related),
                 RelatingClassification=product_id_ref(classification),
             )
+        restorer = content.fragment
+        assert restorer is not None
         for layer, representations in content.layered.items():
             record = content.layer_records.get(layer) or {}
             attributes = dict(record.get("attributes") or {}) if isinstance(record, dict) else {}
             attributes["Name"] = layer
-            kept = (
-                content.fragment.attributes(
-                    "IfcPresentationLayerAssignment", attributes, f"layer {layer}", skip={"AssignedItems"}
-                )
-                if content.fragment
-                else {"Name": layer}
-            )
-            self.text("IfcPresentationLayerAssignment", AssignedItems=_refs(representations), **kept)
+            entity = str(record.get("type") or "") if isinstance(record, dict) else ""
+            kept: dict[str, Any] | None = None
+            if entity and is_concrete(content.schema, entity):
+                kept = restorer.attributes(entity, attributes, f"layer {layer}", skip={"AssignedItems"})
+                if restorer.missing_mandatory(entity, kept, skip={"AssignedItems"}):
+                    kept = None
+            if kept is None:  # IfcPresentationLayerWithStyle without its flags or styles: the plain layer
+                entity = "IfcPresentationLayerAssignment"
+                kept = restorer.attributes(entity, attributes, f"layer {layer}", skip={"AssignedItems"})
+            self.text(entity, AssignedItems=_refs(representations), **kept)
 
 
 def _mandatory(schema: str, entity: str) -> set[str]:

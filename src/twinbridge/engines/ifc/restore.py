@@ -26,8 +26,18 @@ Factory = Callable[..., Any]
 _SHARED_LIMIT = 100_000
 # Attributes that IFC4 renamed: the name in the other schemas (tried when the target lacks the recorded one).
 RENAMED = {"Identification": "ItemReference", "ItemReference": "Identification"}
-# Entities whose rules allow one user only (an IfcGridAxis belongs to one axis list of one grid).
-_NEVER_SHARED = frozenset({"IfcGridAxis"})
+# Entities whose inverse attributes allow one user only (an IfcGridAxis belongs to one axis list of one
+# grid, a material layer to one layer set); a shared whole (the same layer set) is still shared.
+_NEVER_SHARED = frozenset(
+    {
+        "IfcGridAxis",
+        "IfcMaterialLayer",
+        "IfcMaterialLayerWithOffsets",
+        "IfcMaterialProfile",
+        "IfcMaterialProfileWithOffsets",
+        "IfcMaterialConstituent",
+    }
+)
 # Attributes of a product or spatial element that the exporter sets itself, never from a record.
 OWN_ATTRIBUTES = frozenset({"GlobalId", "OwnerHistory", "ObjectPlacement", "Representation"})
 
@@ -223,6 +233,23 @@ class RecordRestorer:
             self._shared[key] = created
         return created
 
+    def _entity_of(self, expected: str, value: Any, owner: str, label: str) -> Any:
+        """A nested entity for an attribute declared as `expected`, which the value's class must be."""
+        if not isinstance(value, dict):
+            return None
+        # IFC4 classifies in a hierarchy of references; IFC2X3's source must be the classification: the top.
+        while (
+            expected == "IfcClassification"
+            and value.get("type") == "IfcClassificationReference"
+            and isinstance((value.get("attributes") or {}).get("ReferencedSource"), dict)
+        ):
+            value = value["attributes"]["ReferencedSource"]
+        entity = str(value.get("type") or "")
+        if is_concrete(self.schema, entity) and not is_subtype(self.schema, entity, expected):
+            self.note(owner, f"{label}: {entity} is not an {expected} in {self.schema}; left out")
+            return None
+        return self.entity(value, owner, label)
+
     def typed(self, value: dict[str, Any], owner: str, label: str) -> Any:
         """A typed value for a SELECT (`{"type": "IfcLengthMeasure", "value": 3.0}`)."""
         type_name = str(value.get("type") or "")
@@ -242,7 +269,7 @@ class RecordRestorer:
         if isinstance(parameter_type, wrapper.named_type):
             declared = parameter_type.declared_type()
             if isinstance(declared, wrapper.entity):
-                return self.entity(value, owner, label)
+                return self._entity_of(str(declared.name()), value, owner, label)
             if isinstance(declared, wrapper.select_type):
                 if isinstance(value, dict) and "value" in value:
                     return self.typed(value, owner, label)
@@ -278,7 +305,13 @@ class RecordRestorer:
         converted = self.value(underlying, value, owner, label)
         if converted is None:
             return None
-        return self.scales.from_si(str(declared.name()), converted)
+        name = str(declared.name())
+        converted = self.scales.from_si(name, converted)
+        if name.startswith("IfcPositive") and isinstance(converted, int | float) and converted <= 0:
+            # IFC2X3's IfcPositiveLengthMeasure where IFC4 has a non-negative one (a layer 0 thick)
+            self.note(owner, f"{label} = {converted} is not a positive {name[3:]}; left out")
+            return None
+        return converted
 
 
 def _simple(kind: str, value: Any) -> Any:

@@ -89,24 +89,32 @@ class StepGeometryWriter:
         body_context_id: int,
         tessellation: bool,
         scale: float = 1.0,
+        axis_context_id: int | None = None,
     ) -> None:
         self.fragment = fragment
         # Metres to the file's length unit (1000 for millimetres).
         self.scale = scale
         self.schema = schema
         self.body_context_id = body_context_id
+        # Line strings go to an 'Axis' representation (IfcGeometricCurveSet of polylines) in this context.
+        self.axis_context_id = axis_context_id if axis_context_id is not None else body_context_id
         self.tessellation = tessellation
         # IFC4X3 added an optional TagList to IfcCartesianPointList3D.
         self._point_list_tail = ",$" if schema.startswith("IFC4X3") else ""
         self._styles: dict[Rgba, int] = {}
 
     def representation(
-        self, meshes: Sequence[tuple[Rgba, npt.NDArray[Any], npt.NDArray[Any]]]
+        self,
+        meshes: Sequence[tuple[Rgba, npt.NDArray[Any], npt.NDArray[Any]]],
+        lines: Sequence[tuple[npt.NDArray[Any], npt.NDArray[Any]]] = (),
     ) -> tuple[int | None, int]:
-        """Id of an IfcProductDefinitionShape for (colour, positions, indices) meshes, and its triangles."""
+        """Id of an IfcProductDefinitionShape for (colour, positions, indices) meshes and (positions, segment
+        indices) lines, and its triangles. The body representation, when there is one, is written last before
+        the shape (its id is the shape's minus one)."""
         items = []
         triangles = 0
         add = self.fragment.add
+        axis = self._axis_representation(lines)
         for rgba, positions, indices in meshes:
             if len(indices) < 3 or len(positions) == 0:
                 continue
@@ -114,11 +122,14 @@ class StepGeometryWriter:
             add(f"IFCSTYLEDITEM(#{item},(#{self._style(rgba)}),$)")
             items.append(f"#{item}")
             triangles += len(indices) // 3
-        if not items:
+        representations = [f"#{axis}"] if axis is not None else []
+        if items:
+            kind = "Tessellation" if self.tessellation else "SurfaceModel"
+            body = add(f"IFCSHAPEREPRESENTATION(#{self.body_context_id},'Body','{kind}',({','.join(items)}))")
+            representations.append(f"#{body}")
+        if not representations:
             return None, 0
-        kind = "Tessellation" if self.tessellation else "SurfaceModel"
-        shape = add(f"IFCSHAPEREPRESENTATION(#{self.body_context_id},'Body','{kind}',({','.join(items)}))")
-        return add(f"IFCPRODUCTDEFINITIONSHAPE($,$,(#{shape}))"), triangles
+        return add(f"IFCPRODUCTDEFINITIONSHAPE($,$,({','.join(representations)}))"), triangles
 
     def records_representation(self, records: Sequence[MeshRecord]) -> tuple[int | None, int]:
         return self.representation(
@@ -126,7 +137,50 @@ class StepGeometryWriter:
                 (record.rgba, record.positions, record.indices)
                 for record in records
                 if record.record_type is RecordType.MESH
-            ]
+            ],
+            [
+                (record.positions, record.indices)
+                for record in records
+                if record.record_type is RecordType.LINES
+            ],
+        )
+
+    def _axis_representation(self, lines: Sequence[tuple[npt.NDArray[Any], npt.NDArray[Any]]]) -> int | None:
+        """An 'Axis' IfcShapeRepresentation of polylines (segments that follow on each other are joined)."""
+        add = self.fragment.add
+        curves = []
+        for positions, indices in lines:
+            points = np.round(np.asarray(positions, dtype=np.float64).reshape(-1, 3) * self.scale, 6) + 0.0
+            segments = np.asarray(indices, dtype=np.int64)[: len(indices) - len(indices) % 2].reshape(-1, 2)
+            chain: list[int] = []
+            for start, end in segments.tolist():
+                if chain and chain[-1] == start:
+                    chain.append(end)
+                    continue
+                if len(chain) >= 2:
+                    curves.append(self._polyline(points, chain))
+                chain = [start, end]
+            if len(chain) >= 2:
+                curves.append(self._polyline(points, chain))
+        if not curves:
+            return None
+        curve_set = add(f"IFCGEOMETRICCURVESET(({','.join(f'#{curve}' for curve in curves)}))")
+        return add(
+            f"IFCSHAPEREPRESENTATION(#{self.axis_context_id},'Axis','GeometricCurveSet',(#{curve_set}))"
+        )
+
+    def _polyline(self, points: npt.NDArray[np.float64], chain: list[int]) -> int:
+        coordinates = points[chain]
+        first = self.fragment.reserve(len(coordinates))
+        numbered = np.column_stack(
+            (np.arange(first, first + len(coordinates), dtype=np.float64), coordinates)
+        )
+        lines = ("#%d=IFCCARTESIANPOINT((%.6f,%.6f,%.6f));\n" * len(coordinates)) % tuple(
+            numbered.ravel().tolist()
+        )
+        self.fragment.write(_TRAILING_ZEROS.sub("", lines))
+        return self.fragment.add(
+            f"IFCPOLYLINE(({','.join(f'#{first + index}' for index in range(len(coordinates)))}))"
         )
 
     def _mesh_item(self, positions: npt.NDArray[Any], indices: npt.NDArray[Any]) -> int:
