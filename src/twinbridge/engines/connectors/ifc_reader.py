@@ -164,7 +164,7 @@ def _instances(model: ifcopenshell.file, class_name: str) -> Sequence[Any]:
 
 # Kept in the file's IFC record, not as elements.
 _SPATIAL_CLASSES = ("IfcSpatialElement", "IfcSpatialStructureElement")
-_SPATIAL_REASON = (
+SPATIAL_REASON = (
     "the spatial structure is kept in the file's IFC record (its RepositoryLink's jsonProperties.ifc), "
     "not as elements; its storeys name models"
 )
@@ -187,7 +187,7 @@ def skipped_products(model: ifcopenshell.file) -> list[SkippedItem]:
             continue
         ifc_class = product.is_a()
         if any(product.is_a(name) for name in _SPATIAL_CLASSES):
-            reason = _SPATIAL_REASON
+            reason = SPATIAL_REASON
         else:
             reason = next(
                 (why for name, why in _SKIP_REASONS if product.is_a(name)),
@@ -202,7 +202,7 @@ def not_carried(skipped: Sequence[SkippedItem]) -> list[SyncIssue]:
     return [
         SyncIssue("NotImported", f"{item.ifc_class} was not imported: {item.reason}", item.global_id)
         for item in skipped
-        if item.reason != _SPATIAL_REASON
+        if item.reason != SPATIAL_REASON
     ]
 
 

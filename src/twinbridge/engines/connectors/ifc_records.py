@@ -76,6 +76,9 @@ class RecordBuilder:
         self.scales = scales if scales is not None else UnitScales.of(model)
         self.issues: list[SyncIssue] = []
         self._left_out: set[tuple[str | None, str]] = set()
+        # Entity values by instance id: a material or classification shared by many products is made once
+        # (records are only serialized, never changed, so they may share it).
+        self._entities: dict[int, Any] = {}
 
     # ---- values
 
@@ -250,14 +253,15 @@ class RecordBuilder:
         """The record of the file (`jsonProperties.ifc` of its RepositoryLink)."""
         projects = _instances(self.model, "IfcProject")
         project = projects[0] if projects else None
+        as_the_file_has_them = RecordBuilder(self.model, UnitScales())
+        units = (
+            as_the_file_has_them.value(project.UnitsInContext, where="units") if project is not None else None
+        )
+        self.issues += as_the_file_has_them.issues
         return {
             "version": RECORD_VERSION,
             "schema": schema,
-            "units": (
-                RecordBuilder(self.model, UnitScales()).value(project.UnitsInContext, where="units")
-                if project is not None
-                else None
-            ),
+            "units": units,
             "unitScales": self.scales.to_json(),
             "project": None if project is None else self._project(project),
             "spatial": [self._spatial(element) for element in spatial_elements(self.model)],

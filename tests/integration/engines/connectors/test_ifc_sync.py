@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import SAMPLES
-from twinbridge.engines.connectors import SyncReport, synchronize_ifc
+from tests.integration.engines.connectors.conftest import SyncFunction
+from twinbridge.engines.connectors import synchronize_ifc
 from twinbridge.engines.connectors.ifc_reader import importable_products, meshed
 from twinbridge.engines.ifc import export_imodel_to_ifc
 from twinbridge.engines.ifc.mapping import entity_meeting_rules
@@ -29,22 +29,6 @@ from twinbridge.engines.imodel import EnginePool
 
 SAMPLE_IFC = SAMPLES / "ifc"
 IFC_FILES = sorted(SAMPLE_IFC.glob("*.ifc"))
-SyncFunction = Callable[[Path], tuple[Path, SyncReport]]
-
-
-@pytest.fixture(scope="session")
-def synced(tmp_path_factory: pytest.TempPathFactory, engine_pool: EnginePool) -> SyncFunction:
-    """Each sample synchronized once into an empty iModel; tests share the results."""
-    directory = tmp_path_factory.mktemp("ifc-sync")
-    done: dict[Path, tuple[Path, SyncReport]] = {}
-
-    def sync(source: Path) -> tuple[Path, SyncReport]:
-        if source not in done:
-            output = directory / f"{source.stem}.bim"
-            done[source] = (output, synchronize_ifc([source], None, output, engine_pool, file_keys=["main"]))
-        return done[source]
-
-    return sync
 
 
 def provenance(pool: EnginePool, path: Path) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,57 @@
+"""Record values (engines/connectors/ifc_records.py): IFC values as JSON, measures converted to SI."""
+
+from __future__ import annotations
+
+import ifcopenshell
+import ifcopenshell.guid
+
+from twinbridge.engines.connectors.ifc_records import RecordBuilder
+from twinbridge.engines.ifc.records import UnitScales
+
+MILLIMETRES = UnitScales(length=0.001, area=1e-06, volume=1e-09, plane_angle=0.017453292519943295)
+
+
+def test_typed_values_of_length_measures_are_converted_and_keep_their_type() -> None:
+    model = ifcopenshell.file(schema="IFC4")
+    builder = RecordBuilder(model, MILLIMETRES)
+    assert builder.value(model.createIfcLengthMeasure(1500.0)) == {"type": "IfcLengthMeasure", "value": 1.5}
+    assert builder.value(model.createIfcPlaneAngleMeasure(90.0))["value"] == 1.5707963267948966
+    assert builder.value(model.createIfcLabel("x")) == {"type": "IfcLabel", "value": "x"}
+    assert builder.value(model.createIfcCountMeasure(3)) == {"type": "IfcCountMeasure", "value": 3}
+
+
+def test_entity_attributes_declared_as_measures_are_converted_and_unset_ones_left_out() -> None:
+    model = ifcopenshell.file(schema="IFC4")
+    material = model.createIfcMaterial("Concrete")
+    layer = model.createIfcMaterialLayer(material, 200.0, None)
+    layer_set = model.createIfcMaterialLayerSet([layer], "Wall 200", None)
+    assert RecordBuilder(model, MILLIMETRES).value(layer_set) == {
+        "type": "IfcMaterialLayerSet",
+        "attributes": {
+            "MaterialLayers": [
+                {
+                    "type": "IfcMaterialLayer",
+                    "attributes": {
+                        "Material": {"type": "IfcMaterial", "attributes": {"Name": "Concrete"}},
+                        "LayerThickness": 0.2,
+                    },
+                }
+            ],
+            "LayerSetName": "Wall 200",
+        },
+    }
+
+
+def test_an_ifc_root_inside_a_value_is_its_global_id() -> None:
+    model = ifcopenshell.file(schema="IFC4")
+    wall_type = model.createIfcWallType(ifcopenshell.guid.new(), None, "T")
+    assert RecordBuilder(model).value(wall_type) == wall_type.GlobalId
+
+
+def test_a_value_without_json_form_is_null_with_a_value_left_out_issue_naming_the_product() -> None:
+    builder = RecordBuilder(ifcopenshell.file(schema="IFC4"))
+    assert builder.value(float("nan"), owner="2O2Fr$t4X7Zf8NOew3FLOH", where="Pset.Width") is None
+    assert [(issue.code, issue.global_id) for issue in builder.issues] == [
+        ("ValueLeftOut", "2O2Fr$t4X7Zf8NOew3FLOH")
+    ]
+    assert "Pset.Width" in builder.issues[0].message
