@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -403,6 +402,9 @@ def _attributes(product: Any) -> dict[str, str]:
     return attributes
 
 
+GEOMETRY_LIBRARY = "hybrid-cgal-simple-opencascade"
+
+
 def _settings() -> Any:
     settings = _GEOM.settings()
     settings.set("use-world-coords", False)
@@ -420,7 +422,13 @@ def _tessellate(
 ) -> None:
     if not products:
         return
-    iterator = _GEOM.iterator(_settings(), model, threads or multiprocessing.cpu_count(), include=products)
+    # CGAL's simple kernel meshes extrusions and faceted shapes 10 to 20 times faster than Open CASCADE, with
+    # the same points; what it cannot do (booleans, most curved surfaces) falls back to Open CASCADE. One
+    # thread: the iterator's threads cost 2 to 4 times the CPU of one and were slower on a busy 2-core machine
+    # (bench/README.md, bench_sync.py).
+    iterator = _GEOM.iterator(
+        _settings(), model, threads or 1, include=products, geometry_library=GEOMETRY_LIBRARY
+    )
     try:
         initialized = iterator.initialize()
     except Exception as problem:
@@ -462,7 +470,11 @@ def placement_angles(rotation: Sequence[Sequence[float]]) -> tuple[float, float,
 
 
 def _mesh(shape: Any) -> tuple[tuple[float, float, float], tuple[float, float, float], list[MeshPart]]:
-    """Origin and angles of the placement, and the coloured parts relative to it."""
+    """Origin and angles of the placement, and the coloured parts relative to it.
+
+    The triangles are grouped by material and their points rotated and rounded in numpy, not point by point
+    in Python; each part's points are those its triangles use, in the order they first use them.
+    """
     matrix = shape.transformation.matrix  # column-major 4x4
     rotation = (
         (matrix[0], matrix[4], matrix[8]),
@@ -474,45 +486,54 @@ def _mesh(shape: Any) -> tuple[tuple[float, float, float], tuple[float, float, f
         round(matrix[13], COORDINATE_DIGITS) + 0.0,
         round(matrix[14], COORDINATE_DIGITS) + 0.0,
     )
-    angles = placement_angles(rotation)
-    transform = _IDENTITY if angles is not None else rotation
+    # Most products are placed without a rotation: no need to find their angles.
+    angles = (0.0, 0.0, 0.0) if rotation == _IDENTITY else placement_angles(rotation)
     geometry = shape.geometry
-    verts = geometry.verts
-    faces = geometry.faces
-    material_ids = list(geometry.material_ids)
+    faces = np.frombuffer(geometry.faces_buffer, dtype=np.int32).reshape(-1, 3)
+    if not len(faces):
+        return origin, angles or (0.0, 0.0, 0.0), []
+    vertices = np.frombuffer(geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
+    material_ids = np.frombuffer(geometry.material_ids_buffer, dtype=np.int32)[: len(faces)]
+    if len(material_ids) < len(faces):  # triangles without a material id take the default colour
+        material_ids = np.concatenate((material_ids, np.full(len(faces) - len(material_ids), -1, np.int32)))
     materials = list(geometry.materials)
-    groups: dict[int, list[tuple[int, int, int]]] = {}
-    for index in range(len(faces) // 3):
-        material = material_ids[index] if index < len(material_ids) else -1
-        groups.setdefault(material, []).append((faces[3 * index], faces[3 * index + 1], faces[3 * index + 2]))
+    groups = sorted(set(material_ids.tolist()))
     parts = []
-    for material, triangles in sorted(groups.items()):
+    for material in groups:
+        triangles = faces if len(groups) == 1 else faces[material_ids == material]
         color, transparency = _color(materials[material] if 0 <= material < len(materials) else None)
-        remap: dict[int, int] = {}
-        points: list[tuple[float, float, float]] = []
-        local_triangles = []
-        for triangle in triangles:
-            corners = []
-            for vertex in triangle:
-                if vertex not in remap:
-                    remap[vertex] = len(points)
-                    points.append(_rotate(transform, verts[3 * vertex : 3 * vertex + 3]))
-                corners.append(remap[vertex])
-            local_triangles.append((corners[0], corners[1], corners[2]))
-        parts.append(MeshPart(color, transparency, points, local_triangles))
+        used = list(dict.fromkeys(triangles.ravel().tolist()))  # vertex indices in the order of first use
+        local_index = np.empty(len(vertices), dtype=np.int64)
+        local_index[used] = np.arange(len(used))
+        points = _rotate(rotation if angles is None else None, vertices[used])
+        parts.append(
+            MeshPart(
+                color,
+                transparency,
+                points,
+                list(map(tuple, local_index[triangles].tolist())),
+            )
+        )
     return origin, angles or (0.0, 0.0, 0.0), parts
 
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
-def _rotate(rotation: Sequence[Sequence[float]], vertex: Iterable[float]) -> tuple[float, float, float]:
-    x, y, z = vertex
-    return (
-        round(rotation[0][0] * x + rotation[0][1] * y + rotation[0][2] * z, COORDINATE_DIGITS) + 0.0,
-        round(rotation[1][0] * x + rotation[1][1] * y + rotation[1][2] * z, COORDINATE_DIGITS) + 0.0,
-        round(rotation[2][0] * x + rotation[2][1] * y + rotation[2][2] * z, COORDINATE_DIGITS) + 0.0,
-    )
+def _rotate(
+    rotation: Sequence[Sequence[float]] | None, points: np.ndarray
+) -> list[tuple[float, float, float]]:
+    """Points (n x 3) turned by `rotation` (None: as they are), rounded to `COORDINATE_DIGITS`, without -0.0.
+
+    Rounding is Python's (the nearest decimal of the double), not numpy's (which scales first, so exact
+    halves such as 0.1539875 m, an inch value, can round the other way), and the rotation sums in the
+    order of the point-by-point code it replaced: the same points, so the same checksums, as before.
+    """
+    if rotation is not None:
+        x, y, z = points[:, 0], points[:, 1], points[:, 2]
+        points = np.stack([row[0] * x + row[1] * y + row[2] * z for row in rotation], axis=1)
+    values = [round(value, COORDINATE_DIGITS) + 0.0 for value in points.ravel().tolist()]
+    return list(zip(values[0::3], values[1::3], values[2::3], strict=True))
 
 
 def _color(material: Any) -> tuple[tuple[int, int, int], float]:

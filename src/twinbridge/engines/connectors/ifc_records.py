@@ -279,6 +279,10 @@ class RecordBuilder:
                 }
                 for group in _instances(self.model, "IfcGroup")
             },
+            "materialProperties": [
+                self.value(properties, where="materialProperties")
+                for properties in _instances(self.model, "IfcMaterialProperties")
+            ],
             "layers": {
                 str(layer.Name or ""): {
                     "type": layer.is_a(),
@@ -391,6 +395,7 @@ class RecordBuilder:
                 self.property_set(definition, global_id) for definition in type_object.HasPropertySets or ()
             ],
             "material": self.material(type_object),
+            "classifications": self.classifications(type_object),
         }
 
 

@@ -313,6 +313,15 @@ def test_an_ifc4x3_bridge_keeps_its_alignment_assemblies_and_classifications(
             "Specification": "https://identifier.buildingsmart.org/uri/aashto/tpfBridge/2",
         },
     }
+    (material_properties,) = model.by_type("IfcMaterialProperties")
+    (stored_properties,) = whole_file["materialProperties"]
+    assert stored_properties["attributes"]["Name"] == material_properties.Name
+    assert (
+        stored_properties["attributes"]["Material"]["attributes"]["Name"] == material_properties.Material.Name
+    )
+    assert [item["attributes"]["Name"] for item in stored_properties["attributes"]["Properties"]] == [
+        item.Name for item in material_properties.Properties
+    ]
     skipped = {item.ifc_class for item in report.files[0].skipped}
     assert skipped == {"IfcSite", "IfcBridge", "IfcBridgePart"}, (
         "only the spatial structure is not an element"
