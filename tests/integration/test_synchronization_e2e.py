@@ -106,7 +106,13 @@ def _export(server: Server, headers: dict[str, str], imodel_id: str, target: Pat
 
 
 def _global_ids(model: ifcopenshell.file) -> dict[str, str]:
-    return {str(product.GlobalId): product.is_a() for product in importable_products(model)}
+    """The imported elements (IfcElement) of a file by GlobalId; alignments, grids and annotations are
+    imported too, but the export's IfcElements are what this compares."""
+    return {
+        str(product.GlobalId): product.is_a()
+        for product in importable_products(model)
+        if product.is_a("IfcElement")
+    }
 
 
 def _exported_global_ids(model: ifcopenshell.file) -> set[str]:
@@ -130,7 +136,13 @@ def test_every_sample_ifc_file_round_trips_through_an_imodel(
     }
     connection = httpx.post(f"{sync_server.url}{STORAGE}", json=body, headers=headers).json()["connection"]
     run = _synchronize_storage(sync_server, headers, connection["id"])
-    assert run["result"] == "Success", run
+    # Alignments and annotations are imported without their curves, which their files' tasks name
+    # (NoGeometry): those tasks end PartialSuccess, the others Success.
+    assert run["result"] == "PartialSuccess", run
+    tasks = [task for job in run["jobs"] for task in job["tasks"]]
+    warnings = [warning for task in tasks for warning in task["details"].get("warnings", [])]
+    assert warnings
+    assert {warning["code"] for warning in warnings} == {"NoGeometry"}
     assert {job["connectorType"] for job in run["jobs"]} == {"IFC"}
     assert len(run["jobs"][0]["tasks"]) == len(IFC_FILES)
     changesets = httpx.get(f"{sync_server.url}/imodels/{imodel_id}/changesets", headers=headers).json()
