@@ -18,6 +18,7 @@ from typing import Any
 import ifcopenshell.ifcopenshell_wrapper as wrapper
 
 from twinbridge.engines.ifc.records import UnitScales
+from twinbridge.engines.ifc.stepfragment import UNKNOWN, StepEntityFactory
 
 Factory = Callable[..., Any]
 """`EntityFactory` or `StepEntityFactory`: `factory(entity, **attributes)`, `factory.value(type, value)`."""
@@ -291,7 +292,10 @@ class RecordRestorer:
             kept = [item for item in items if item is not None]
             return kept or None
         if isinstance(parameter_type, wrapper.simple_type):
-            return _simple(str(parameter_type.declared_type()), value)  # type: ignore[no-untyped-call]
+            kind = str(parameter_type.declared_type())  # type: ignore[no-untyped-call]
+            if kind == "logical" and value == "UNKNOWN" and isinstance(self.create, StepEntityFactory):
+                return UNKNOWN
+            return _simple(kind, value)
         return None
 
     def _defined(self, declared: Any, value: Any, owner: str, label: str) -> Any:

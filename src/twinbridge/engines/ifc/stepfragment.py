@@ -315,6 +315,13 @@ class StepRef(int):
     """The id of an entity written to a fragment (an int that encodes as #id)."""
 
 
+class StepUnknown:
+    """A LOGICAL's third value, UNKNOWN (encodes as .U.)."""
+
+
+UNKNOWN = StepUnknown()
+
+
 class StepTyped(NamedTuple):
     """A typed value for a select attribute, such as IFCLABEL('Steel')."""
 
@@ -382,6 +389,8 @@ class StepEntityFactory:
             return f"#{int(value)}"
         if kind is list or kind is tuple:
             return f"({','.join(self._encode(item) for item in value)})"
+        if kind is StepUnknown:
+            return ".U."
         if isinstance(value, bool):
             return ".T." if value else ".F."
         if isinstance(value, int):
