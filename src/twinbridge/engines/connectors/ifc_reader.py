@@ -266,6 +266,10 @@ def read_ifc(
             )
     _tessellate(model, read, records, issues, threads, check or _go_on)
     for product in read_products:
+        record = records[int(product.id())]
+        if not record.mesh:  # an element without geometry has no placement in the iModel: the record keeps it
+            record.ifc["placement"] = builder.world_placement(product.ObjectPlacement)
+    for product in read_products:
         if (
             product.Representation is not None
             and not meshed(product)

@@ -233,6 +233,8 @@ class RecordBuilder:
             "class": product.is_a(),
             "globalId": global_id,
             "attributes": self.attributes(product, PRODUCT_EXCLUDED, owner=global_id),
+            # Set by the reader for a product imported without geometry: the iModel keeps no placement then.
+            "placement": None,
             "container": _global_id(container),
             "decomposes": _global_id(whole),
             "voids": _global_id(voided[0] if voided else None),
@@ -312,15 +314,19 @@ class RecordBuilder:
             "class": element.is_a(),
             "parent": _global_id(parent),
             "attributes": self.attributes(element, PRODUCT_EXCLUDED, owner=global_id),
-            "placement": self._world_placement(element.ObjectPlacement),
+            "placement": self.world_placement(element.ObjectPlacement),
             "propertySets": self.own_property_sets(element),
             "classifications": self.classifications(element),
         }
 
-    def _world_placement(self, placement: Any) -> dict[str, list[float]] | None:
+    def world_placement(self, placement: Any) -> dict[str, list[float]] | None:
+        """An object placement in world coordinates, in metres: location, Z axis and X axis."""
         if placement is None:
             return None
-        matrix = ifcopenshell.util.placement.get_local_placement(placement)
+        try:
+            matrix = ifcopenshell.util.placement.get_local_placement(placement)
+        except Exception:  # a placement IfcOpenShell cannot resolve (a linear placement)
+            return None
         length = self.scales.length
         return {
             "location": [float(matrix[row][3]) * length + 0.0 for row in range(3)],

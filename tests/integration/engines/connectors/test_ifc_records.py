@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import SAMPLE_IFC
 from tests.integration.engines.connectors.conftest import SyncFunction
 from twinbridge.engines.connectors import synchronize_ifc
-from twinbridge.engines.connectors.ifc_reader import importable_products
+from twinbridge.engines.connectors.ifc_reader import importable_products, meshed
 from twinbridge.engines.connectors.ifc_records import PRODUCT_EXCLUDED, explicit_attributes, spatial_elements
 from twinbridge.engines.connectors.ifc_schema import property_name
 from twinbridge.engines.ifc.records import UnitScales
@@ -389,3 +389,31 @@ def test_a_changed_property_set_rewrites_only_its_element(
     assert (report.inserted, report.updated, report.deleted, report.unchanged) == (0, 1, 0, 2)
     record = element_records(engine_pool, output)[wall.GlobalId]
     assert definition.GlobalId in [item["globalId"] for item in record["propertySets"]]
+
+
+def test_products_without_geometry_keep_their_world_placement_in_their_record(
+    synced: SyncFunction, engine_pool: EnginePool
+) -> None:
+    """Openings and annotations of the millimetre sample: an empty GeometryStream (the iModel keeps no
+    placement for it), and the placement in metres in the record."""
+    output, _ = synced(LARGE_OFFSET)
+    model = ifcopenshell.open(str(LARGE_OFFSET))
+    unmeshed = [product for product in importable_products(model) if not meshed(product)]
+    assert {product.is_a() for product in unmeshed} == {"IfcOpeningElement", "IfcAnnotation"}
+    with engine_pool.open(output) as imodel:
+        rows = imodel.query_all(
+            "SELECT a.Identifier globalId, (CASE WHEN g.GeometryStream IS NULL THEN 0 ELSE 1 END) hasGeometry"
+            " FROM bis.ExternalSourceAspect a JOIN bis.GeometricElement3d g ON g.ECInstanceId = a.Element.Id"
+            " WHERE a.Kind = 'IfcProduct'"
+        )
+    geometry = {str(row["globalId"]): row["hasGeometry"] for row in rows}
+    records = element_records(engine_pool, output)
+    for product in unmeshed:
+        assert geometry[product.GlobalId] == 0
+        matrix = ifcopenshell.util.placement.get_local_placement(product.ObjectPlacement)
+        placement = records[product.GlobalId]["placement"]
+        assert placement["location"] == pytest.approx([matrix[row][3] * 0.001 for row in range(3)], abs=1e-9)
+        assert placement["axis"] == pytest.approx([matrix[row][2] for row in range(3)])
+        assert placement["refDirection"] == pytest.approx([matrix[row][0] for row in range(3)])
+    meshed_records = [records[product.GlobalId] for product in importable_products(model) if meshed(product)]
+    assert all(record["placement"] is None for record in meshed_records), "the element's placement is the one"
