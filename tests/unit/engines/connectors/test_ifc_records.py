@@ -5,6 +5,7 @@ from __future__ import annotations
 import ifcopenshell
 import ifcopenshell.guid
 
+from tests.conftest import SAMPLE_IFC
 from twinbridge.engines.connectors.ifc_records import RecordBuilder
 from twinbridge.engines.ifc.records import UnitScales
 
@@ -55,3 +56,29 @@ def test_a_value_without_json_form_is_null_with_a_value_left_out_issue_naming_th
         ("ValueLeftOut", "2O2Fr$t4X7Zf8NOew3FLOH")
     ]
     assert "Pset.Width" in builder.issues[0].message
+
+
+def test_the_map_conversion_property_sets_of_an_ifc2x3_site_are_its_georeference() -> None:
+    model = ifcopenshell.open(str(SAMPLE_IFC / "test.ifc"))
+    (site,) = model.by_type("IfcSite")
+    owner = site.OwnerHistory
+    eastings = model.createIfcPropertySingleValue(
+        "Eastings", None, model.createIfcLengthMeasure(2500.0), None
+    )
+    crs_name = model.createIfcPropertySingleValue("Name", None, model.createIfcLabel("EPSG:25832"), None)
+    conversion = model.createIfcPropertySet(
+        ifcopenshell.guid.new(), owner, "ePSet_MapConversion", None, [eastings]
+    )
+    crs = model.createIfcPropertySet(ifcopenshell.guid.new(), owner, "ePSet_ProjectedCRS", None, [crs_name])
+    model.createIfcRelDefinesByProperties(ifcopenshell.guid.new(), owner, None, None, [site], conversion)
+    model.createIfcRelDefinesByProperties(ifcopenshell.guid.new(), owner, None, None, [site], crs)
+    georeference = RecordBuilder(model, MILLIMETRES).file("IFC2X3")["georeference"]
+    assert georeference["mapConversion"]["globalId"] == conversion.GlobalId
+    (stored,) = georeference["mapConversion"]["attributes"]["HasProperties"]
+    assert stored["attributes"]["NominalValue"] == {"type": "IfcLengthMeasure", "value": 2.5}
+    assert georeference["projectedCRS"]["attributes"]["Name"] == "ePSet_ProjectedCRS"
+
+
+def test_a_file_without_georeferencing_has_none() -> None:
+    model = ifcopenshell.open(str(SAMPLE_IFC / "pass-sps005-250612_wall_with_window.ifc"))
+    assert RecordBuilder(model).file("IFC4")["georeference"] is None
