@@ -57,6 +57,9 @@ def convert(
         # A bug or an input nobody anticipated: still one line for the user, the traceback for debugging.
         logging.getLogger(__name__).debug("conversion failed", exc_info=True)
         return _fail(console, f"conversion failed ({type(problem).__name__}): {_one_line(problem)}")
+    # What the target schema could not hold, per element (the first 20 of each kind), before the summary.
+    for line in summary.entity_substitutions[:20] + summary.not_carried[:20]:
+        console.print(Text(f"warning: {line}"), soft_wrap=True)
     console.print(Text(_summary_line(summary)), soft_wrap=True)
     return 0
 
@@ -80,9 +83,14 @@ def _summary_line(summary: ExportSummary) -> str:
         if summary.entity_substitutions
         else ""
     )
+    not_carried = (
+        f", {len(summary.not_carried)} things the schema cannot hold left out (see docs/ifc-export.md)"
+        if summary.not_carried
+        else ""
+    )
     return (
         f"{summary.output}: {summary.elements} elements, {summary.triangles} triangles{fallbacks}"
-        f"{substitutions}, "
+        f"{substitutions}{not_carried}, "
         f"{summary.ifc_version} ({summary.schema}), {summary.seconds:.1f} s"
     )
 

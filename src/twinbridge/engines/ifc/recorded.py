@@ -69,6 +69,8 @@ TYPE_REPLACEMENTS = {
     True: {"IfcDoorStyle": "IfcDoorType", "IfcWindowStyle": "IfcWindowType"},
 }
 STYLE_FLAGS = ("ParameterTakesPrecedence", "Sizeable")
+# Attributes of IfcPresentationLayerWithStyle left out with its style (and the items the layer holds).
+LAYER_STYLE_ATTRIBUTES = frozenset({"AssignedItems", "LayerOn", "LayerFrozen", "LayerBlocked", "LayerStyles"})
 MAP_CONVERSION_PROPERTIES = {
     "Eastings": "IfcLengthMeasure",
     "Northings": "IfcLengthMeasure",
@@ -117,7 +119,7 @@ def spatial_entity(schema: str, entity: str) -> str:
 def product_entity(schema: str, entity: str, material: Any) -> str:
     """The class an element recorded as `entity` is written as: its nearest class in `schema` that the
     exporter can write validly (a standard case only with the material usage its rules need)."""
-    if is_subtype("IFC4X3_ADD2", entity, "IfcElement") or is_subtype("IFC2X3", entity, "IfcElement"):
+    if any(is_subtype(known, entity, "IfcElement") for known in (schema, "IFC4X3_ADD2", "IFC4", "IFC2X3")):
         nearest = nearest_exportable_entity(entity, schema) or FALLBACK_ENTITY
         usage = STANDARD_CASE_USAGE.get(nearest)
         if (
@@ -743,15 +745,12 @@ class RecordedWriter:
             record = content.layer_records.get(layer) or {}
             attributes = dict(record.get("attributes") or {}) if isinstance(record, dict) else {}
             attributes["Name"] = layer
-            entity = str(record.get("type") or "") if isinstance(record, dict) else ""
-            kept: dict[str, Any] | None = None
-            if entity and is_concrete(content.schema, entity):
-                kept = restorer.attributes(entity, attributes, f"layer {layer}", skip={"AssignedItems"})
-                if restorer.missing_mandatory(entity, kept, skip={"AssignedItems"}):
-                    kept = None
-            if kept is None:  # IfcPresentationLayerWithStyle without its flags or styles: the plain layer
-                entity = "IfcPresentationLayerAssignment"
-                kept = restorer.attributes(entity, attributes, f"layer {layer}", skip={"AssignedItems"})
+            # The layer holds whole representations; IfcPresentationLayerWithStyle may hold only items
+            # (its rule ApplicableOnlyToItems), so a styled layer is written as a plain one.
+            entity = "IfcPresentationLayerAssignment"
+            if isinstance(record, dict) and record.get("type") not in (None, entity):
+                content.not_carried.append(f"layer {layer}: written as {entity}, without its style")
+            kept = restorer.attributes(entity, attributes, f"layer {layer}", skip=LAYER_STYLE_ATTRIBUTES)
             self.text(entity, AssignedItems=_refs(representations), **kept)
 
 

@@ -313,7 +313,7 @@ class RecordRestorer:
         converted = self.scales.from_si(name, converted)
         if name.startswith("IfcPositive") and isinstance(converted, int | float) and converted <= 0:
             # IFC2X3's IfcPositiveLengthMeasure where IFC4 has a non-negative one (a layer 0 thick)
-            self.note(owner, f"{label} = {converted} is not a positive {name[3:]}; left out")
+            self.note(owner, f"{label} = {converted} is not positive, as {name} must be; left out")
             return None
         return converted
 
