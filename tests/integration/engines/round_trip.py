@@ -59,9 +59,10 @@ GEOMETRY_SKIPPED_CLASSES = (
     "IfcAlignmentSegment",
 )
 
-# The class a source class becomes in another schema, per (source schema, target schema). A class that is
-# not listed keeps its name (it must then exist in the target schema, or the difference is reported).
-_STANDARD_CASES_TO_SUPERTYPES = {
+# The class a source class becomes in another schema, per (source schema, target schema family): only
+# classes the target schema does not have (IFC4X3_ADD2 still has IfcWallStandardCase, IFC4 IfcDoorStyle). A
+# class that is not listed keeps its name.
+_CASES_TO_SUPERTYPES = {
     "IfcBeamStandardCase": "IfcBeam",
     "IfcColumnStandardCase": "IfcColumn",
     "IfcDoorStandardCase": "IfcDoor",
@@ -71,23 +72,18 @@ _STANDARD_CASES_TO_SUPERTYPES = {
     "IfcSlabElementedCase": "IfcSlab",
     "IfcSlabStandardCase": "IfcSlab",
     "IfcWallElementedCase": "IfcWall",
-    "IfcWallStandardCase": "IfcWall",
     "IfcWindowStandardCase": "IfcWindow",
 }
-_IFC2X3_TO_IFC4 = {
-    "IfcDoorStyle": "IfcDoorType",
-    "IfcWindowStyle": "IfcWindowType",
-    "IfcElectricalElement": "IfcBuildingElementProxy",
-    "IfcEquipmentElement": "IfcBuildingElementProxy",
-}
+_STYLES_TO_TYPES = {"IfcDoorStyle": "IfcDoorType", "IfcWindowStyle": "IfcWindowType"}
+_TYPES_TO_STYLES = {"IfcDoorType": "IfcDoorStyle", "IfcWindowType": "IfcWindowStyle"}
 SCHEMA_CLASS_EQUIVALENTS: dict[tuple[str, str], dict[str, str]] = {
-    ("IFC2X3", "IFC4"): dict(_IFC2X3_TO_IFC4),
-    ("IFC2X3", "IFC4X3"): {**_IFC2X3_TO_IFC4, **_STANDARD_CASES_TO_SUPERTYPES},
-    ("IFC4", "IFC4X3"): dict(_STANDARD_CASES_TO_SUPERTYPES),
-    ("IFC4", "IFC2X3"): {"IfcDoorType": "IfcDoorStyle", "IfcWindowType": "IfcWindowStyle"},
-    ("IFC4X3", "IFC4"): {},
-    ("IFC4X3", "IFC2X3"): {"IfcDoorType": "IfcDoorStyle", "IfcWindowType": "IfcWindowStyle"},
+    ("IFC2X3", "IFC4X3"): dict(_STYLES_TO_TYPES),
+    ("IFC4", "IFC4X3"): {**_STYLES_TO_TYPES, **_CASES_TO_SUPERTYPES},
+    ("IFC4", "IFC2X3"): dict(_TYPES_TO_STYLES),
+    ("IFC4X3", "IFC2X3"): dict(_TYPES_TO_STYLES),
 }
+# The schema each family's classes are checked against.
+FAMILY_SCHEMAS = {"IFC2X3": "IFC2X3", "IFC4": "IFC4", "IFC4X3": "IFC4X3_ADD2"}
 
 # The spatial structure is compared as one aspect; its elements are not products here.
 _SPATIAL_CLASSES = ("IfcSpatialStructureElement", "IfcSpatialElement")
