@@ -79,6 +79,7 @@ class RecordBuilder:
         # Entity values by instance id: a material or classification shared by many products is made once
         # (records are only serialized, never changed, so they may share it).
         self._entities: dict[int, Any] = {}
+        self._kept: dict[tuple[str, tuple[str, ...]], list[tuple[str, int, str | None]]] = {}
 
     # ---- values
 
@@ -150,17 +151,22 @@ class RecordBuilder:
         path: frozenset[int] = frozenset(),
     ) -> dict[str, Any]:
         """An entity's explicit attributes by name, but `excluded`; unset ones are null, or left out."""
-        skip = set(excluded)
         result: dict[str, Any] = {}
-        for name, index, declared in explicit_attributes(self.schema, entity.is_a()):
-            if name in skip:
-                continue
+        for name, index, declared in self._kept_attributes(entity.is_a(), excluded):
             raw = entity[index]
             if raw is None and not keep_unset:
                 continue
             label = f"{where}.{name}" if where else name
             result[name] = self._value(raw, declared, owner, label, depth, path)
         return result
+
+    def _kept_attributes(self, ifc_class: str, excluded: Iterable[str]) -> list[tuple[str, int, str | None]]:
+        key = (ifc_class, tuple(excluded))
+        kept = self._kept.get(key)
+        if kept is None:
+            kept = [item for item in explicit_attributes(self.schema, ifc_class) if item[0] not in key[1]]
+            self._kept[key] = kept
+        return kept
 
     def _leave_out(self, owner: str | None, where: str, why: str) -> None:
         if (owner, where) in self._left_out:
@@ -217,9 +223,7 @@ class RecordBuilder:
         """The record of an imported product (`jsonProperties.ifc` of its element)."""
         global_id = str(product.GlobalId)
         container = ifcopenshell.util.element.get_container(product)
-        whole = ifcopenshell.util.element.get_aggregate(product) or ifcopenshell.util.element.get_nest(
-            product
-        )
+        whole = ifcopenshell.util.element.get_aggregate(product) or self._nest(product)
         type_object = ifcopenshell.util.element.get_type(product)
         voided = [
             relationship.RelatingBuildingElement
@@ -248,8 +252,17 @@ class RecordBuilder:
                 for assignment in getattr(product, "HasAssignments", None) or ()
                 if assignment.is_a("IfcRelAssignsToGroup")
             ],
-            "layers": layer_names(product),
+            "layers": layer_names(product, self.schema),
         }
+
+    def _nest(self, product: Any) -> Any:
+        """What a product is nested in (IfcRelNests): ifcopenshell.util.element.get_nest, without asking the
+        file its schema for every product."""
+        if self.schema == "IFC2X3":
+            decomposes = getattr(product, "Decomposes", None)
+            return decomposes[0].RelatingObject if decomposes and decomposes[0].is_a("IfcRelNests") else None
+        nests = getattr(product, "Nests", None)
+        return nests[0].RelatingObject if nests else None
 
     def file(self, schema: str) -> dict[str, Any]:
         """The record of the file (`jsonProperties.ifc` of its RepositoryLink)."""
@@ -438,13 +451,13 @@ def spatial_elements(model: ifcopenshell.file) -> list[Any]:
     return ordered
 
 
-def layer_names(product: Any) -> list[str]:
+def layer_names(product: Any, schema: str) -> list[str]:
     """Names of the presentation layers holding the product's representations or their items."""
     names: list[str] = []
     representation = getattr(product, "Representation", None)
     if representation is None:
         return names
-    item_layers = "LayerAssignments" if product.file.schema == "IFC2X3" else "LayerAssignment"
+    item_layers = "LayerAssignments" if schema == "IFC2X3" else "LayerAssignment"
     for shape in representation.Representations or ():
         assignments = list(getattr(shape, "LayerAssignments", None) or ())
         for item in shape.Items or ():
