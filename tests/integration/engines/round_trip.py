@@ -378,12 +378,26 @@ def _definitions(product: Any) -> Iterator[Any]:
 
 
 def _property_sets(view: FileView, product: Any) -> dict[str, dict[str, Any]]:
-    return {
-        str(definition.Name): {
-            str(prop.Name): _property(view, prop) for prop in definition.HasProperties or ()
-        }
+    return _merged(
+        (str(definition.Name), str(prop.Name), _property(view, prop))
         for definition in _definitions(product)
         if definition.is_a("IfcPropertySet")
+        for prop in definition.HasProperties or ()
+    )
+
+
+def _merged(entries: Iterable[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
+    """Set name -> property name -> value. Sets of the same name are one (Revit writes two 'Dimensions'
+    to an element, its own and its type's); a property in both has the tuple of its values, in repr order."""
+    values: dict[str, dict[str, list[Any]]] = {}
+    for set_name, name, value in entries:
+        values.setdefault(set_name, {}).setdefault(name, []).append(value)
+    return {
+        set_name: {
+            name: found[0] if len(found) == 1 else tuple(sorted(found, key=repr))
+            for name, found in properties.items()
+        }
+        for set_name, properties in values.items()
     }
 
 
@@ -411,13 +425,12 @@ def _measured(view: FileView, value: Any) -> Any:
 
 
 def _quantity_sets(view: FileView, product: Any) -> dict[str, dict[str, Any]]:
-    return {
-        str(definition.Name): {
-            str(quantity.Name): _quantity(view, quantity) for quantity in definition.Quantities or ()
-        }
+    return _merged(
+        (str(definition.Name), str(quantity.Name), _quantity(view, quantity))
         for definition in _definitions(product)
         if definition.is_a("IfcElementQuantity")
-    }
+        for quantity in definition.Quantities or ()
+    )
 
 
 def _quantity(view: FileView, quantity: Any) -> Any:
