@@ -22,6 +22,7 @@ from twinbridge.engines.imodel.errors import EngineError
 _PHASE_LABELS = {
     "elements": "Reading elements",
     "graphics": "Meshing elements",
+    "records": "Writing IFC records",
     "properties": "Writing properties",
     "writing": "Writing IFC file",
 }

@@ -3,9 +3,11 @@
 The order of work keeps memory flat and both processes busy: the element list (small rows) is read first;
 then meshes stream from the engine element by element and become STEP text in a fragment file at once,
 while the IfcProducts are created along the way in element order (the engine facets the next batches
-meanwhile; no mesh and no geometry entity is kept after its element, see stepfragment.py); then the property
-sets are read class by class and written to the fragment too; IfcOpenShell writes its part (structure,
-products, placements), the fragment is appended to it in a temporary file, which is renamed.
+meanwhile; no mesh and no geometry entity is kept after its element, see stepfragment.py); then the elements
+with an IFC record are written from their records, read in batches (recorded.py); then the property sets of
+the native elements are read class by class and written to the fragment too; IfcOpenShell writes its part
+(structure, native products, placements), the fragment is appended to it in a temporary file, which is
+renamed. The file records (project, units, georeferencing, spatial structure) are read before the stream.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ from twinbridge.engines.imodel.session import GraphicsExportReport
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called with (phase, done, total); phases are "elements", "graphics", "properties" and "writing"."""
+"""Called with (phase, done, total); phases are "elements", "graphics", "records", "properties", "writing"."""
 
 IDENTITY_PSET = "iModelElement"
 APPLICATION = "twinbridge"
@@ -242,7 +244,7 @@ class _IfcBuilder:
             self._add_records(rows)
             self._add_properties(native_rows, class_names, models, selected)
             self._contain_products(native_rows)
-            self.recorded.finish(None)
+            self.recorded.finish()
             self.summary.entity_substitutions += content.substitutions
             self.summary.not_carried += content.not_carried
             fragment.close()

@@ -658,7 +658,9 @@ class RecordedWriter:
 
     # ---- the relationships that gather elements
 
-    def finish(self, uncontained_structure: Any) -> None:
+    def finish(self) -> None:
+        """The relationships gathered along the elements: one per container, whole, type, group, material,
+        classification, layer and property set; voids and fills per opening and filling."""
         content = self.content
         root = self.text_root
         assert root is not None
