@@ -452,6 +452,8 @@ def build_recorded_imodel(path: Path, pool: EnginePool) -> dict[str, str]:
                         "IfcOpeningElement",
                         {"Name": "Opening", "PredefinedType": "OPENING"},
                         voids=WALL,
+                        # Without geometry the iModel keeps no placement; the record does (world, SI).
+                        placement={"location": [2.0, 2.5, 3.0]},
                     ),
                     model,
                     category,
@@ -789,6 +791,10 @@ def test_openings_fillings_and_aggregates_are_written_without_geometry_where_the
 
     assert opening.is_a() == "IfcOpeningElement"
     assert opening.Representation is None
+    assert opening.ObjectPlacement.PlacementRelTo is None  # not contained: placed in the world
+    assert opening.ObjectPlacement.RelativePlacement.Location.Coordinates == pytest.approx(
+        (2000.0, 2500.0, 3000.0)
+    )
     assert [relation.RelatedOpeningElement for relation in wall.HasOpenings] == [opening]
     assert [relation.RelatedBuildingElement for relation in opening.HasFillings] == [door]
     assembly = model.by_guid(ASSEMBLY)

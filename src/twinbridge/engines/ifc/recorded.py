@@ -482,6 +482,14 @@ class RecordedWriter:
         if entity == FALLBACK_ENTITY and not attributes.get("Name"):
             attributes["Name"] = f"{recorded_class} {owner}"
         container = content.spatial.get(str(record.get("container") or ""))
+        recorded_placement = record.get("placement")
+        if isinstance(recorded_placement, dict):
+            # A product without geometry: the iModel keeps no placement for it, its record does.
+            matrix = placement_matrix(
+                recorded_placement.get("location"),
+                recorded_placement.get("axis"),
+                recorded_placement.get("refDirection"),
+            )
         placement = self._placement(container, matrix)
         attributes["GlobalId"] = global_id
         if self.owner_history is not None:
