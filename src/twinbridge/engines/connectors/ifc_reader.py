@@ -226,6 +226,7 @@ def read_ifc(
     schema = str(model.schema_identifier or model.schema).upper()
     scales = UnitScales.of(model)
     builder = RecordBuilder(model, scales)
+    set_factors: dict[int, dict[str, float]] = {}
     issues: list[SyncIssue] = []
     records: dict[int, IfcProductRecord] = {}  # by STEP instance id, which the geometry iterator gives back
     products = importable_products(model)
@@ -252,7 +253,7 @@ def read_ifc(
             name=product.Name or None,
             container=container,
             container_key=container_key,
-            properties=_property_sets(product, scales),
+            properties=_property_sets(product, scales, set_factors),
             attributes=_attributes(product),
             ifc=builder.product(product),
             meshed=meshed(product),
@@ -350,9 +351,12 @@ def _whole_of(product: Any) -> Any:
     return whole
 
 
-def _property_sets(product: Any, scales: UnitScales) -> dict[str, dict[str, PropertyValue]]:
+def _property_sets(
+    product: Any, scales: UnitScales, set_factors: dict[int, dict[str, float]] | None = None
+) -> dict[str, dict[str, PropertyValue]]:
     """Psets and quantity sets (the type's ones included), with simple values in SI units; lists become
-    text."""
+    text. `set_factors` keeps each set's factors (a type's sets are read for each of its occurrences)."""
+    set_factors = {} if set_factors is None else set_factors
     result: dict[str, dict[str, PropertyValue]] = {}
     try:
         psets = ifcopenshell.util.element.get_psets(product)
@@ -362,7 +366,12 @@ def _property_sets(product: Any, scales: UnitScales) -> dict[str, dict[str, Prop
     model = product.file
     for set_name, values in psets.items():
         converted: dict[str, PropertyValue] = {}
-        factors = si_factors(model.by_id(values["id"]), scales) if "id" in values else {}
+        definition_id = values.get("id")
+        factors: dict[str, float] = {}
+        if isinstance(definition_id, int):
+            if definition_id not in set_factors:
+                set_factors[definition_id] = si_factors(model.by_id(definition_id), scales)
+            factors = set_factors[definition_id]
         for name, value in values.items():
             if name == "id" or value is None:
                 continue

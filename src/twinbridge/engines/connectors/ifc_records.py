@@ -469,36 +469,50 @@ def layer_names(product: Any, schema: str) -> list[str]:
     return names
 
 
+# Where the values of a set's items are: the position of IfcPropertySet.HasProperties and
+# IfcElementQuantity.Quantities, and of the typed value(s) of the properties whose values may be measures.
+_SET_ITEMS = {"IfcPropertySet": 4, "IfcElementQuantity": 5}
+_TYPED_VALUE = {"IfcPropertySingleValue": 2, "IfcPropertyListValue": 2, "IfcPropertyEnumeratedValue": 2}
+_QUANTITY_MEASURES: dict[tuple[str, str], str | None] = {}
+
+
 def si_factors(definition: Any, scales: UnitScales) -> dict[str, float]:
-    """Per property or quantity name of a set, the factor that brings its value to SI (only those not 1)."""
+    """Per property or quantity name of a set, the factor that brings its value to SI (only those not 1):
+    a quantity's by its declared type, a property's by the type of its (first) value."""
     factors: dict[str, float] = {}
+    position = _SET_ITEMS.get(definition.is_a())
+    if position is None:
+        return factors
     schema = str(definition.file.schema_identifier)
-    items = getattr(definition, "HasProperties", None) or getattr(definition, "Quantities", None) or ()
-    for item in items:
-        factor = 1.0
-        if item.is_a("IfcPhysicalSimpleQuantity"):
-            measures = [
-                declared
-                for name, _, declared in explicit_attributes(schema, item.is_a())
-                if name.endswith("Value")
-            ]
-            factor = scales.factor(measures[0]) if measures and measures[0] else 1.0
-        else:
-            value = _first_typed(item)
-            factor = scales.factor(value.is_a()) if value is not None else 1.0
+    for item in definition[position] or ():
+        ifc_class = item.is_a()
+        measure: str | None = None
+        value_position = _TYPED_VALUE.get(ifc_class)
+        if value_position is not None:
+            measure = _typed_value_type(item[value_position])
+        elif item.is_a("IfcPhysicalSimpleQuantity"):
+            measure = _quantity_measure(schema, ifc_class)
+        factor = scales.factor(measure) if measure else 1.0
         if factor != 1.0 and item.Name is not None:
             factors[str(item.Name)] = factor
     return factors
 
 
-_TYPED_ATTRIBUTES = ("NominalValue", "ListValues", "UpperBoundValue", "LowerBoundValue", "SetPointValue")
+def _typed_value_type(value: Any) -> str | None:
+    """The defined type of a typed value (of the first, for a list): `IfcLengthMeasure`, ..."""
+    if isinstance(value, tuple):
+        value = value[0] if value else None
+    if value is None or not hasattr(value, "is_entity") or value.is_entity():
+        return None
+    return str(value.is_a())
 
 
-def _first_typed(item: Any) -> Any:
-    for name in _TYPED_ATTRIBUTES:
-        value = getattr(item, name, None)
-        if isinstance(value, tuple):
-            value = value[0] if value else None
-        if isinstance(value, ifcopenshell.entity_instance) and not value.is_entity():
-            return value
-    return None
+def _quantity_measure(schema: str, ifc_class: str) -> str | None:
+    """The declared measure of a simple quantity's value (`IfcLengthMeasure` for IfcQuantityLength)."""
+    key = (schema, ifc_class)
+    if key not in _QUANTITY_MEASURES:
+        measures = [
+            declared for name, _, declared in explicit_attributes(schema, ifc_class) if name.endswith("Value")
+        ]
+        _QUANTITY_MEASURES[key] = measures[0] if measures else None
+    return _QUANTITY_MEASURES[key]
