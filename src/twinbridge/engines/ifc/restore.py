@@ -214,6 +214,14 @@ class RecordRestorer:
         if shared is not None:
             return shared
         if not is_concrete(self.schema, entity):
+            materials = _materials_of(value) if entity in _MATERIAL_SETS else []
+            if materials and is_concrete(self.schema, "IfcMaterialList"):
+                # IFC2X3 has no constituent or profile sets: the list of their materials tells what they are.
+                where = f"{label}: " if label else ""
+                self.note(owner, f"{where}{entity} written as IfcMaterialList of its materials")
+                return self.entity(
+                    {"type": "IfcMaterialList", "attributes": {"Materials": materials}}, owner, label
+                )
             self.note(owner, f"{label or entity}: {entity} is not in {self.schema}; left out")
             return None
         attributes = self.attributes(entity, value.get("attributes") or {}, owner, skip=())
@@ -316,6 +324,29 @@ class RecordRestorer:
             self.note(owner, f"{label} = {converted} is not positive, as {name} must be; left out")
             return None
         return converted
+
+
+# Material sets that IFC2X3 lacks: the attribute that holds their members (each with a Material).
+_MATERIAL_SETS = {
+    "IfcMaterialConstituentSet": "MaterialConstituents",
+    "IfcMaterialProfileSet": "MaterialProfiles",
+    "IfcMaterialProfileSetUsage": "",
+}
+
+
+def _materials_of(value: dict[str, Any]) -> list[Any]:
+    """The distinct IfcMaterial values a constituent or profile set (or its usage) is made of, in order."""
+    entity = str(value.get("type") or "")
+    attributes = value.get("attributes") or {}
+    if entity == "IfcMaterialProfileSetUsage":
+        inner = attributes.get("ForProfileSet")
+        return _materials_of(inner) if isinstance(inner, dict) else []
+    materials: list[Any] = []
+    for member in attributes.get(_MATERIAL_SETS.get(entity, "")) or []:
+        material = (member.get("attributes") or {}).get("Material") if isinstance(member, dict) else None
+        if isinstance(material, dict) and material not in materials:
+            materials.append(material)
+    return materials
 
 
 def _simple(kind: str, value: Any) -> Any:

@@ -179,3 +179,24 @@ def test_an_element_is_placed_relative_to_its_container_in_the_files_length_unit
     assert location == pytest.approx((2000.0, 0.0, 0.0))
     assert directions is None  # both turned by 90 degrees about Z
     assert np.allclose(storey @ placement_matrix(np.array(location) * 0.001), element)
+
+
+def test_an_ifc4_constituent_set_is_an_ifc2x3_material_list_of_its_materials_and_named() -> None:
+    _, restore = restorer("IFC2X3")
+    glass = {"type": "IfcMaterial", "attributes": {"Name": "Glass"}}
+    frame = {"type": "IfcMaterial", "attributes": {"Name": "Wood"}}
+    constituents = [
+        {"type": "IfcMaterialConstituent", "attributes": {"Name": "Pane", "Material": glass}},
+        {"type": "IfcMaterialConstituent", "attributes": {"Name": "Frame", "Material": frame}},
+        {"type": "IfcMaterialConstituent", "attributes": {"Name": "Sash", "Material": frame}},
+    ]
+
+    written = restore.entity(
+        {"type": "IfcMaterialConstituentSet", "attributes": {"MaterialConstituents": constituents}}, "0x8"
+    )
+
+    assert (written.is_a(), [material.Name for material in written.Materials]) == (
+        "IfcMaterialList",
+        ["Glass", "Wood"],
+    )
+    assert restore.problems == ["0x8: IfcMaterialConstituentSet written as IfcMaterialList of its materials"]
