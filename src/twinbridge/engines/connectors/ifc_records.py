@@ -119,7 +119,7 @@ class RecordBuilder:
             measure = value.is_a()
             return {
                 "type": measure,
-                "value": self._value(value.wrappedValue, measure, owner, where, depth, path),
+                "value": self._value(value[0], measure, owner, where, depth, path),  # its wrapped value
             }
         if value.is_a("IfcRoot"):
             return str(value.GlobalId)
@@ -224,7 +224,7 @@ class RecordBuilder:
         global_id = str(product.GlobalId)
         container = ifcopenshell.util.element.get_container(product)
         whole = ifcopenshell.util.element.get_aggregate(product) or self._nest(product)
-        type_object = ifcopenshell.util.element.get_type(product)
+        type_object = self._type_of(product)
         voided = [
             relationship.RelatingBuildingElement
             for relationship in getattr(product, "VoidsElements", None) or ()
@@ -243,7 +243,7 @@ class RecordBuilder:
             "decomposes": _global_id(whole),
             "voids": _global_id(voided[0] if voided else None),
             "fills": _global_id(filled[0] if filled else None),
-            "type": _global_id(type_object if type_object is not product else None),
+            "type": _global_id(type_object),
             "propertySets": self.own_property_sets(product),
             "material": self.material(product),
             "classifications": self.classifications(product),
@@ -254,6 +254,17 @@ class RecordBuilder:
             ],
             "layers": layer_names(product, self.schema),
         }
+
+    def _type_of(self, product: Any) -> Any:
+        """A product's type object (IfcRelDefinesByType): ifcopenshell.util.element.get_type, without asking
+        the file its schema for every product."""
+        if self.schema != "IFC2X3":
+            typed_by = getattr(product, "IsTypedBy", None)
+            return typed_by[0].RelatingType if typed_by else None
+        for relationship in getattr(product, "IsDefinedBy", None) or ():
+            if relationship.is_a("IfcRelDefinesByType"):
+                return relationship.RelatingType
+        return None
 
     def _nest(self, product: Any) -> Any:
         """What a product is nested in (IfcRelNests): ifcopenshell.util.element.get_nest, without asking the
