@@ -166,3 +166,40 @@ def test_the_class_table_maps_only_classes_the_target_schema_lacks_to_classes_it
     assert [name for name in table if not declared(source_schema, name)] == []
     assert [name for name in table if declared(target_schema, name)] == []
     assert [name for name in table.values() if not declared(target_schema, name)] == []
+
+
+def add_same_named_sets(path: Path, order: tuple[str, str]) -> Path:
+    """Two property sets named 'Dimensions' on the wall (as Revit writes an element's and its type's)."""
+    model = ifcopenshell.open(str(path))
+    wall = model.by_guid(WALL_ID)
+    values = {"Width": 0.2, "Length": 4.0}
+    for name in order:
+        value = model.createIfcPropertySingleValue(
+            name, None, model.createIfcLengthMeasure(values[name]), None
+        )
+        pset = model.createIfcPropertySet(ifcopenshell.guid.new(), None, "Dimensions", None, [value])
+        model.createIfcRelDefinesByProperties(ifcopenshell.guid.new(), None, None, None, [wall], pset)
+    model.write(str(path))
+    return path
+
+
+def test_property_sets_of_the_same_name_are_compared_as_one_whatever_their_order(tmp_path: Path) -> None:
+    source = add_same_named_sets(one_wall_file(tmp_path / "source.ifc"), ("Width", "Length"))
+    exported = add_same_named_sets(one_wall_file(tmp_path / "exported.ifc"), ("Length", "Width"))
+
+    assert compare(source, exported) == []
+
+
+def test_the_second_set_of_a_name_lost_is_named_by_its_properties(tmp_path: Path) -> None:
+    source = add_same_named_sets(one_wall_file(tmp_path / "source.ifc"), ("Width", "Length"))
+    exported = add_same_named_sets(one_wall_file(tmp_path / "exported.ifc"), ("Width", "Width"))
+
+    assert compare(source, exported) == [
+        Difference("property_sets", WALL_ID, "Dimensions.Length: missing"),
+        Difference(
+            "property_sets",
+            WALL_ID,
+            "Dimensions.Width: ('IfcLengthMeasure', 0.2) -> "
+            "(('IfcLengthMeasure', 0.2), ('IfcLengthMeasure', 0.2))",
+        ),
+    ]
