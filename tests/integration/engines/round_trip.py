@@ -201,7 +201,7 @@ def _unit_scale(model: ifcopenshell.file, unit_type: str | None) -> float:
     if unit is None:
         return 1.0
     if unit.is_a("IfcSIUnit") and unit.Name == "GRAM":  # SI's mass unit is the kilogram
-        return ifcopenshell.util.unit.get_prefix_multiplier(unit.Prefix) * 0.001
+        return float(ifcopenshell.util.unit.get_prefix_multiplier(unit.Prefix)) * 0.001
     try:
         return float(ifcopenshell.util.unit.calculate_unit_scale(model, unit_type))
     except Exception:
@@ -645,4 +645,4 @@ def _angle(compound: Any) -> float | None:
     parts = list(compound) + [0] * (4 - len(compound))
     sign = -1.0 if any(part < 0 for part in parts) else 1.0
     degrees, minutes, seconds, millionths = (abs(part) for part in parts[:4])
-    return sign * (degrees + minutes / 60 + (seconds + millionths / 1e6) / 3600)
+    return float(sign * (degrees + minutes / 60 + (seconds + millionths / 1e6) / 3600))

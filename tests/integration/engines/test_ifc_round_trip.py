@@ -14,7 +14,7 @@ keys, and why it is allowed. When a test fails, its message holds the measured e
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -495,7 +495,7 @@ class RoundTrip:
     express_errors: Future[list[dict[str, Any]]]
 
 
-RoundTripFunction = Any  # Callable[[Path, str], RoundTrip]
+RoundTripFunction = Callable[[Path, str], RoundTrip]
 
 
 def express_rule_errors(path: Path) -> list[dict[str, Any]]:
