@@ -222,7 +222,7 @@ class _IfcBuilder:
         content = RecordedContent(
             self.schema, scales, RecordRestorer(self.create, self.schema, scales), files=files
         )
-        self.recorded = RecordedWriter(content, self.create, self._root, self.imodel_guid, scales.length)
+        self.recorded = RecordedWriter(content, self.create, self._root, scales.length)
         class_names, class_chains = self._read_classes({row.class_id for row in rows})
         self._write_header()
         # The own site and building hold the native elements (and stand for the structure of an empty iModel).

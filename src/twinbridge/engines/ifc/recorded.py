@@ -206,7 +206,6 @@ class RecordedWriter:
         content: RecordedContent,
         create: Any,
         root: Callable[..., Any],
-        imodel_guid: Any,
         length_factor: float,
     ) -> None:
         self.content = content
@@ -214,7 +213,6 @@ class RecordedWriter:
         self.root = root
         self.text: Any = None
         self.text_root: Callable[..., Any] | None = None
-        self.imodel_guid = imodel_guid
         self.length_factor = length_factor
         self.owner_history: Any = None
 
