@@ -11,6 +11,7 @@ not fit it are converted to it, or left out with a warning).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,7 +48,9 @@ def encode_ec_name(text: str) -> str:
     return "".join(encoded) or "__x0020__"
 
 
+@functools.lru_cache(maxsize=65536)
 def property_name(property_set: str, name: str) -> str:
+    """Cached: a file repeats a few hundred set and property names over all its products."""
     return encode_ec_name(f"{property_set}.{name}")
 
 

@@ -38,7 +38,7 @@ from twinbridge.engines.connectors.ifc_schema import (
     property_name,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
-from twinbridge.engines.connectors.writer import SnapshotWriter
+from twinbridge.engines.connectors.writer import UPSERT_BATCH, SnapshotWriter
 from twinbridge.engines.ifc.records import RECORD_KEY
 from twinbridge.engines.imodel import EngineError, EnginePool
 
@@ -325,10 +325,11 @@ class _Synchronizer:
                     inserts.append(_Planned(file_report, record, spec, None))
                 elif old.checksum == spec["aspect"]["checksum"]:
                     file_report.unchanged += 1
+                    _release(record)
                 elif (
                     old.class_name != spec["classFullName"]
                     or old.model_id != spec["model"]
-                    or (old.has_geometry and not spec["geom"])
+                    or (old.has_geometry and not any(part.triangles for part in record.mesh))
                 ):
                     # Class and model of an element are fixed, and an update cannot empty its geometry
                     # stream: replace it (it gets a new element id). One that never had geometry is updated.
@@ -362,8 +363,8 @@ class _Synchronizer:
             for planned in updates
             if planned.spec["codeValue"] and planned.spec["codeValue"] != planned.existing_code
         ]
-        self.writer.upsert_elements([{**planned.spec, "codeValue": None} for planned in recoded])
-        self.writer.upsert_elements([planned.spec for planned in updates])
+        self._write(recoded, {"codeValue": None}, release=False)
+        self._write(updates)
         for planned in inserts:
             guid = planned.spec.get("federationGuid")
             if guid and guid in used_guids:
@@ -382,7 +383,21 @@ class _Synchronizer:
                 planned.file.updated += 1
             else:
                 planned.file.inserted += 1
-        self.writer.upsert_elements([planned.spec for planned in inserts])
+        self._write(inserts)
+
+    def _write(
+        self, planned: list[_Planned], overrides: dict[str, Any] | None = None, *, release: bool = True
+    ) -> None:
+        """Writes the planned elements a batch at a time, each batch's geometry streams made just before
+        it is sent; with `release`, what was written is dropped, so that memory holds one batch's streams."""
+        for start in range(0, len(planned), UPSERT_BATCH):
+            batch = planned[start : start + UPSERT_BATCH]
+            specs = [{**item.spec, "geom": _geometry_stream(item.record.mesh)} for item in batch]
+            self.writer.upsert_elements([{**spec, **(overrides or {})} for spec in specs])
+            if release:
+                for item in batch:
+                    item.spec = {}
+                    _release(item.record)
 
     # ---- reading the iModel
 
@@ -526,7 +541,6 @@ class _Synchronizer:
             "userLabel": record.name,
             "origin": list(record.origin),
             "angles": dict(zip(("yaw", "pitch", "roll"), record.angles, strict=True)),
-            "geom": _geometry_stream(record.mesh),
             "props": {**props, "jsonProperties": {RECORD_KEY: record.ifc}} if record.ifc else props,
         }
         guid = federation_guid(record.global_id)
@@ -541,9 +555,12 @@ class _Synchronizer:
             )
         else:
             spec["federationGuid"] = guid
+        # The geometry stream is built when the element is written (`_with_geometry`), so that all the
+        # planned elements do not hold one at once; the checksum covers the mesh it is made from.
+        mesh = [(part.color, part.transparency, part.points, part.triangles) for part in record.mesh]
         digest = hashlib.sha1(
             json.dumps(
-                [CONNECTOR_VERSION, model_name, record.container_key, spec], sort_keys=True, default=str
+                [CONNECTOR_VERSION, model_name, record.container_key, spec, mesh], sort_keys=True, default=str
             ).encode()
         ).hexdigest()
         spec["aspect"] = {
@@ -607,3 +624,9 @@ def _geometry_stream(mesh: list[MeshPart]) -> list[dict[str, Any]]:
             {"indexedMesh": {"point": [list(point) for point in part.points], "pointIndex": indices}}
         )
     return stream
+
+
+def _release(record: IfcProductRecord) -> None:
+    """Drops what a written (or unchanged) product held for its element: its mesh and its record."""
+    record.mesh = []
+    record.ifc = {}
