@@ -90,11 +90,12 @@ def _export(server: Server, headers: dict[str, str], imodel_id: str, target: Pat
     )
     run = _wait(created.headers["location"], headers)
     task = run["jobs"][0]["tasks"][0]
-    # Standard-case walls come back as IfcWall (the WHERE rules need a layer set usage the iModel does not
-    # hold), which the run names: the one difference a round trip allows.
+    # A class the target version or its rules do not allow (a door style in IFC4.3, a standard case
+    # without its usage) is written as another one, and what a version cannot hold is left out: the run
+    # names both, and ends PartialSuccess.
     if run["result"] == "PartialSuccess":
-        assert task["error"]["errorCode"] == "EntitySubstituted", run
-        assert "IfcWallStandardCase written as IfcWall" in task["error"]["details"]
+        assert task["error"]["errorCode"] in {"EntitySubstituted", "ContentNotCarried"}, run
+        assert task["error"]["details"], run
     else:
         assert run["result"] == "Success", run
     file_id = task["exportOutputFileId"]
@@ -154,10 +155,11 @@ def test_every_sample_ifc_file_round_trips_through_an_imodel(
     exported = _export(sync_server, headers, imodel_id, tmp_path / "round-trip.ifc")
     assert _exported_global_ids(exported) == set(expected)
     assert len(exported.by_type("IfcElement")) == len(expected)
-    # The products come back as their own IFC classes, not as proxies (a standard case as its supertype:
-    # the iModel holds no layer set usage).
+    # The products come back as their own IFC classes, not as proxies: each is its class, or a supertype
+    # of it where the rules need content the file did not hold (a standard case without its usage).
     same_class = sum(
-        exported.by_guid(global_id).is_a() == entity_meeting_rules(ifc_class, exported.schema_identifier)
+        exported.by_guid(global_id).is_a()
+        in (ifc_class, entity_meeting_rules(ifc_class, exported.schema_identifier))
         for global_id, ifc_class in expected.items()
     )
     assert same_class == len(expected), f"{same_class} of {len(expected)} kept their class"

@@ -484,12 +484,25 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
                 problems.append(
                     task_error(
                         code="EntitySubstituted",
-                        message="Some elements were exported as a more general IFC class.",
-                        details=f"{len(summary.entity_substitutions)} element(s) of a standard or elemented "
-                        "case class, which needs a material usage or parts the iModel does not hold, were "
-                        f"written as its supertype: {', '.join(summary.entity_substitutions[:20])}",
+                        message="Some elements were exported as another IFC class.",
+                        details=f"{len(summary.entity_substitutions)} product(s) or type(s) were written as "
+                        "the class the IFC version and its rules allow (a standard case without its "
+                        "material usage, a facility the version lacks): "
+                        f"{', '.join(summary.entity_substitutions[:20])}",
                         description_key="EntitySubstituted",
                         description="Some IFC classes were generalized.",
+                        can_user_fix=False,
+                    )
+                )
+            if summary.not_carried:
+                problems.append(
+                    task_error(
+                        code="ContentNotCarried",
+                        message="Some IFC content of the iModel could not be written in this IFC version.",
+                        details=f"{len(summary.not_carried)} attribute(s), value(s), set(s) or "
+                        f"relationship(s) were left out: {'; '.join(summary.not_carried[:20])}",
+                        description_key="ContentNotCarried",
+                        description="Some content was left out.",
                         can_user_fix=False,
                     )
                 )
