@@ -392,7 +392,7 @@ class _Synchronizer:
         it is sent; with `release`, what was written is dropped, so that memory holds one batch's streams."""
         for start in range(0, len(planned), UPSERT_BATCH):
             batch = planned[start : start + UPSERT_BATCH]
-            specs = [{**item.spec, "geom": _geometry_stream(item.record.mesh)} for item in batch]
+            specs = [_complete(item.spec, item.record) for item in batch]
             self.writer.upsert_elements([{**spec, **(overrides or {})} for spec in specs])
             if release:
                 for item in batch:
@@ -541,7 +541,7 @@ class _Synchronizer:
             "userLabel": record.name,
             "origin": list(record.origin),
             "angles": dict(zip(("yaw", "pitch", "roll"), record.angles, strict=True)),
-            "props": {**props, "jsonProperties": {RECORD_KEY: record.ifc}} if record.ifc else props,
+            "props": props,
         }
         guid = federation_guid(record.global_id)
         if guid is None:
@@ -560,7 +560,9 @@ class _Synchronizer:
         mesh = [(part.color, part.transparency, part.points, part.triangles) for part in record.mesh]
         digest = hashlib.sha1(
             json.dumps(
-                [CONNECTOR_VERSION, model_name, record.container_key, spec, mesh], sort_keys=True, default=str
+                [CONNECTOR_VERSION, model_name, record.container_key, spec, mesh, record.ifc_json],
+                sort_keys=True,
+                default=str,
             ).encode()
         ).hexdigest()
         spec["aspect"] = {
@@ -626,7 +628,15 @@ def _geometry_stream(mesh: list[MeshPart]) -> list[dict[str, Any]]:
     return stream
 
 
+def _complete(spec: dict[str, Any], record: IfcProductRecord) -> dict[str, Any]:
+    """The spec with what is made only when it is written: its geometry stream and its IFC record."""
+    complete = {**spec, "geom": _geometry_stream(record.mesh)}
+    if record.ifc_json:
+        complete["props"] = {**spec["props"], "jsonProperties": {RECORD_KEY: json.loads(record.ifc_json)}}
+    return complete
+
+
 def _release(record: IfcProductRecord) -> None:
     """Drops what a written (or unchanged) product held for its element: its mesh and its record."""
     record.mesh = []
-    record.ifc = {}
+    record.ifc_json = ""
