@@ -48,11 +48,6 @@ OPENING_SHAPE = (
     "openings are imported without a shape (they have cut their hosts already, docs/ifc-connector.md), "
     "so they are written back without one"
 )
-NO_GEOMETRY_PLACEMENT = (
-    "an element synchronized without geometry (an opening, an annotation) is written with an identity "
-    "placement: its placement is not restored"
-)
-LINEAR_PLACEMENT = "a referent placed along an alignment (IfcLinearPlacement) is written at the origin"
 ADDED_PLACEMENT = (
     "a product without an ObjectPlacement in the source (an element assembly, an alignment layout) is "
     "written with an identity placement"
@@ -92,24 +87,6 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
             ),
             f"{OPENING_SHAPE}; {SPACE}",
         ),
-        "placement": Allowed(
-            (
-                "2Kkkz43YFqUW00000007y2",  # IfcOpeningElement
-                "2Kkkz43YFqUW00000007y4",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xe",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xp",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000G007xm",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
         "type": Allowed(
             (
                 "2Kkkz43YFqUW00000007yY",  # IfcSpace
@@ -132,46 +109,11 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
             ),
             OPENING_SHAPE,
         ),
-        "placement": Allowed(
-            (
-                "0HNfUe8E1CBeeczp8rXNWv",  # IfcOpeningElement
-                "11bZi6bUHFtOf1eiw_jjuT",  # IfcAnnotation
-                "1PTz52_o9DlAOe36su2tDU",  # IfcOpeningElement
-                "1jkJR2yV94xeQKZO34YBI4",  # IfcAnnotation
-                "2oJ8CMMon7WQXfpAJDJOgH",  # IfcAnnotation
-                "3n3el7tsPBORtUY8_VoM22",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM3Y",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM7z",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
         "property_sets": Allowed(
             (
                 "19G2kjMqT2bw6US8_6I2V$",  # IfcSlab
             ),
             SAME_NAMED_SETS,
-        ),
-    },
-    # pass-cls000-classification_present -> IFC4.3
-    "pass-cls000-classification_present": {
-        "placement": Allowed(
-            (
-                "04ZE5aEDn22QdHbijoco25",  # IfcReferent
-                "09tMW9vo55ow5QlAEX1U2E",  # IfcReferent
-                "0S3av9XNfAWOeKe$5QaaAi",  # IfcReferent
-                "11nJLuyt99hB9ySjYXBa_7",  # IfcReferent
-                "1JIB3_3sH2ARdirBS89Tbi",  # IfcReferent
-                "1QoXYp5LP69evi84aA$d2j",  # IfcReferent
-                "1bioYuWlnEtOzeS283QL1L",  # IfcReferent
-                "2QL3xnRqr5D8Ru9PdXc42e",  # IfcReferent
-                "2lusQ1Gyj5ffZjiI8xSOMO",  # IfcReferent
-                "2tiuSW3y9DPPRRH07o0Mzg",  # IfcReferent
-                "3267KWbuHD8RrQVSihT4kq",  # IfcReferent
-                "3KQuGiRY1BG9QufgPrOjRY",  # IfcReferent
-                "3bTJGh0kDEiuKjIlFPbUw2",  # IfcReferent
-                "3rGJFxiJH4SP_pjPbLFtHC",  # IfcReferent
-            ),
-            LINEAR_PLACEMENT,
         ),
     },
     # pass-ifc105-pgsuper_materialproperties -> IFC4.3
@@ -186,20 +128,17 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
             (
                 "02tGQc3Nf94Rgu0Ki1jVEp",  # IfcElementAssembly
                 "08BdXdPaPFHAAzCA4Ov_z8",  # IfcElementAssembly
-                "0C4WUzk2DAcOQEZfFo37dS",  # IfcReferent
                 "0h_GqIyyjFcvAqDEGdCKnC",  # IfcElementAssembly
                 "0jZjA16qb1Y9lj2mLAex50",  # IfcElementAssembly
                 "0ySPWAOVTB7vmZQ8ScrIql",  # IfcElementAssembly
                 "12yhP$5JL0QPrjxSBL7uXQ",  # IfcAlignmentHorizontal
                 "1evAKp5$90P8wtJ17J7Qa$",  # IfcElementAssembly
-                "1xb5ZaA2z6bfSnpKf6$Ftk",  # IfcReferent
                 "25xjKyWrTFJAUSh9l32Dim",  # IfcElementAssembly
                 "2Edb8GrNH0x9OdST27oDFX",  # IfcElementAssembly
-                "2bnTn_VNH7efcN2$XMssyf",  # IfcReferent
                 "2hYHe8AtvB6uW5rS1AgOXO",  # IfcElementAssembly
                 "3DVFFW2XvC6OP1Z2yOHjYq",  # IfcElementAssembly
             ),
-            f"{ADDED_PLACEMENT}; {LINEAR_PLACEMENT}",
+            ADDED_PLACEMENT,
         ),
     },
     # pass-qty001-correct_quantities_on_occurrence -> IFC4.3
@@ -219,12 +158,6 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
             ),
             OPENING_SHAPE,
         ),
-        "placement": Allowed(
-            (
-                "3Q0ri$a2I$EoRiPZTT5m5q",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
     },
     # revit2011_wall1 -> IFC2x3 CV 2.0
     "revit2011_wall1": {
@@ -233,12 +166,6 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
                 "03G9jZ_mz91eOLnxxTVuMo",  # IfcOpeningElement
             ),
             OPENING_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "03G9jZ_mz91eOLnxxTVuMo",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
         ),
     },
     # test -> IFC2x3 CV 2.0
@@ -257,231 +184,19 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
                 "2idC0G3ezCdhA9WUXWe$V2",  # IfcOpeningElement
             ),
             OPENING_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "2idC0G3ezCdhA9WUXWe$$S",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O$",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O8",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O9",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OA",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OB",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O_",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$PM",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$Pp",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$V2",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
         ),
     },
 }
 
 # revit2011_wall1 (IFC2X3) exported to IFC4.3: class names through round_trip.SCHEMA_CLASS_EQUIVALENTS.
 CROSS_SCHEMA_ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
-    # acad2010_objects -> IFC2x3 CV 2.0
-    "acad2010_objects": {
-        "geometry": Allowed(
-            (
-                "2Kkkz43YFqUW00000007y2",  # IfcOpeningElement
-                "2Kkkz43YFqUW00000007y4",  # IfcOpeningElement
-                "2Kkkz43YFqUW00000007yY",  # IfcSpace
-                "2Kkkz43YFqUW00000007yZ",  # IfcSpace
-                "2Kkkz43YFqUW00000007ya",  # IfcSpace
-                "2Kkkz43YFqUW00000007yb",  # IfcSpace
-                "2Kkkz43YFqUW00004007xe",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xp",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000G007xm",  # IfcOpeningElement
-            ),
-            f"{OPENING_SHAPE}; {SPACE}",
-        ),
-        "placement": Allowed(
-            (
-                "2Kkkz43YFqUW00000007y2",  # IfcOpeningElement
-                "2Kkkz43YFqUW00000007y4",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xe",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xp",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000G007xm",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
-        "type": Allowed(
-            (
-                "2Kkkz43YFqUW00000007yY",  # IfcSpace
-                "2Kkkz43YFqUW00000007yZ",  # IfcSpace
-                "2Kkkz43YFqUW00000007ya",  # IfcSpace
-                "2Kkkz43YFqUW00000007yb",  # IfcSpace
-            ),
-            SPACE,
-        ),
-    },
-    # large_offset -> IFC4 RV 1.2
-    "large_offset": {
-        "geometry": Allowed(
-            (
-                "0HNfUe8E1CBeeczp8rXNWv",  # IfcOpeningElement
-                "1PTz52_o9DlAOe36su2tDU",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM22",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM3Y",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM7z",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "0HNfUe8E1CBeeczp8rXNWv",  # IfcOpeningElement
-                "11bZi6bUHFtOf1eiw_jjuT",  # IfcAnnotation
-                "1PTz52_o9DlAOe36su2tDU",  # IfcOpeningElement
-                "1jkJR2yV94xeQKZO34YBI4",  # IfcAnnotation
-                "2oJ8CMMon7WQXfpAJDJOgH",  # IfcAnnotation
-                "3n3el7tsPBORtUY8_VoM22",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM3Y",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM7z",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
-        "property_sets": Allowed(
-            (
-                "19G2kjMqT2bw6US8_6I2V$",  # IfcSlab
-            ),
-            SAME_NAMED_SETS,
-        ),
-    },
-    # pass-cls000-classification_present -> IFC4.3
-    "pass-cls000-classification_present": {
-        "placement": Allowed(
-            (
-                "04ZE5aEDn22QdHbijoco25",  # IfcReferent
-                "09tMW9vo55ow5QlAEX1U2E",  # IfcReferent
-                "0S3av9XNfAWOeKe$5QaaAi",  # IfcReferent
-                "11nJLuyt99hB9ySjYXBa_7",  # IfcReferent
-                "1JIB3_3sH2ARdirBS89Tbi",  # IfcReferent
-                "1QoXYp5LP69evi84aA$d2j",  # IfcReferent
-                "1bioYuWlnEtOzeS283QL1L",  # IfcReferent
-                "2QL3xnRqr5D8Ru9PdXc42e",  # IfcReferent
-                "2lusQ1Gyj5ffZjiI8xSOMO",  # IfcReferent
-                "2tiuSW3y9DPPRRH07o0Mzg",  # IfcReferent
-                "3267KWbuHD8RrQVSihT4kq",  # IfcReferent
-                "3KQuGiRY1BG9QufgPrOjRY",  # IfcReferent
-                "3bTJGh0kDEiuKjIlFPbUw2",  # IfcReferent
-                "3rGJFxiJH4SP_pjPbLFtHC",  # IfcReferent
-            ),
-            LINEAR_PLACEMENT,
-        ),
-    },
-    # pass-ifc105-pgsuper_materialproperties -> IFC4.3
-    "pass-ifc105-pgsuper_materialproperties": {
-        "geometry": Allowed(
-            (
-                "0B9ZucmhX1SeEosRqBtN9M",  # IfcAlignment
-            ),
-            ALIGNMENT_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "02tGQc3Nf94Rgu0Ki1jVEp",  # IfcElementAssembly
-                "08BdXdPaPFHAAzCA4Ov_z8",  # IfcElementAssembly
-                "0C4WUzk2DAcOQEZfFo37dS",  # IfcReferent
-                "0h_GqIyyjFcvAqDEGdCKnC",  # IfcElementAssembly
-                "0jZjA16qb1Y9lj2mLAex50",  # IfcElementAssembly
-                "0ySPWAOVTB7vmZQ8ScrIql",  # IfcElementAssembly
-                "12yhP$5JL0QPrjxSBL7uXQ",  # IfcAlignmentHorizontal
-                "1evAKp5$90P8wtJ17J7Qa$",  # IfcElementAssembly
-                "1xb5ZaA2z6bfSnpKf6$Ftk",  # IfcReferent
-                "25xjKyWrTFJAUSh9l32Dim",  # IfcElementAssembly
-                "2Edb8GrNH0x9OdST27oDFX",  # IfcElementAssembly
-                "2bnTn_VNH7efcN2$XMssyf",  # IfcReferent
-                "2hYHe8AtvB6uW5rS1AgOXO",  # IfcElementAssembly
-                "3DVFFW2XvC6OP1Z2yOHjYq",  # IfcElementAssembly
-            ),
-            f"{ADDED_PLACEMENT}; {LINEAR_PLACEMENT}",
-        ),
-    },
-    # pass-qty001-correct_quantities_on_occurrence -> IFC4.3
-    "pass-qty001-correct_quantities_on_occurrence": {
-        "placement": Allowed(
-            (
-                "0Q1tCJWdj4kOkZUg7rkf2h",  # IfcElementAssembly
-            ),
-            ADDED_PLACEMENT,
-        ),
-    },
-    # pass-sps005-250612_wall_with_window -> IFC4 RV 1.2
-    "pass-sps005-250612_wall_with_window": {
-        "geometry": Allowed(
-            (
-                "3Q0ri$a2I$EoRiPZTT5m5q",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "3Q0ri$a2I$EoRiPZTT5m5q",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
-    },
-    # revit2011_wall1 -> IFC2x3 CV 2.0
+    # revit2011_wall1 -> IFC4.3
     "revit2011_wall1": {
         "geometry": Allowed(
             (
                 "03G9jZ_mz91eOLnxxTVuMo",  # IfcOpeningElement
             ),
             OPENING_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "03G9jZ_mz91eOLnxxTVuMo",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
-        ),
-    },
-    # test -> IFC2x3 CV 2.0
-    "test": {
-        "geometry": Allowed(
-            (
-                "2idC0G3ezCdhA9WUXWe$$S",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O$",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O8",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O9",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OA",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OB",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O_",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$PM",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$Pp",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$V2",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "2idC0G3ezCdhA9WUXWe$$S",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O$",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O8",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O9",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OA",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OB",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O_",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$PM",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$Pp",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$V2",  # IfcOpeningElement
-            ),
-            NO_GEOMETRY_PLACEMENT,
         ),
     },
 }
