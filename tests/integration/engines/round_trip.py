@@ -388,10 +388,13 @@ def _property_sets(view: FileView, product: Any) -> dict[str, dict[str, Any]]:
 
 def _merged(entries: Iterable[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
     """Set name -> property name -> value. Sets of the same name are one (Revit writes two 'Dimensions'
-    to an element, its own and its type's); a property in both has the tuple of its values, in repr order."""
+    to an element, its own and its type's); a property in both has the tuple of its distinct values, in repr
+    order (the same value twice is one: a set of the merged sets holds it once)."""
     values: dict[str, dict[str, list[Any]]] = {}
     for set_name, name, value in entries:
-        values.setdefault(set_name, {}).setdefault(name, []).append(value)
+        found = values.setdefault(set_name, {}).setdefault(name, [])
+        if value not in found:
+            found.append(value)
     return {
         set_name: {
             name: found[0] if len(found) == 1 else tuple(sorted(found, key=repr))

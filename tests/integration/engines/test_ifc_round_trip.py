@@ -57,10 +57,6 @@ SPACE = (
     "without their shape and their IfcSpaceType"
 )
 ALIGNMENT_SHAPE = "the alignment's own representation (its curve) is not written back"
-SAME_NAMED_SETS = (
-    "an element's second property set of a name it already has (Revit writes the type's 'Dimensions', "
-    "'Identity Data', ... to the element too) is not kept: the IFC record holds one set per name"
-)
 
 ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
     # acad2010_objects -> IFC2x3 CV 2.0
@@ -108,12 +104,6 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
                 "3n3el7tsPBORtUY8_VoM7z",  # IfcOpeningElement
             ),
             OPENING_SHAPE,
-        ),
-        "property_sets": Allowed(
-            (
-                "19G2kjMqT2bw6US8_6I2V$",  # IfcSlab
-            ),
-            SAME_NAMED_SETS,
         ),
     },
     # pass-ifc105-pgsuper_materialproperties -> IFC4.3

@@ -32,7 +32,7 @@ from twinbridge.engines.connectors.errors import SourceFileError
 from twinbridge.engines.connectors.ifc_records import RecordBuilder, si_factors
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
-from twinbridge.engines.ifc.records import UnitScales
+from twinbridge.engines.ifc.records import UnitScales, scaled
 
 logger = logging.getLogger(__name__)
 
@@ -383,22 +383,12 @@ def _property_sets(
         for name, value in values.items():
             if name == "id" or value is None:
                 continue
-            simple = _simple_value(_scaled(value, factors.get(name, 1.0)))
+            simple = _simple_value(scaled(value, factors.get(name, 1.0)))
             if simple is not None:
                 converted[str(name)] = simple
         if converted:
             result[str(set_name)] = converted
     return result
-
-
-def _scaled(value: Any, factor: float) -> Any:
-    if factor == 1.0 or isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        return value * factor
-    if isinstance(value, list | tuple):
-        return [_scaled(item, factor) for item in value]
-    return value
 
 
 def _simple_value(value: Any) -> PropertyValue | None:

@@ -779,14 +779,7 @@ class _IfcBuilder:
                 element = by_id.get(int(record["id"], 16))
                 if element is None:
                     continue
-                properties = []
-                for index, definition in enumerate(definitions):
-                    value = record.get(f"p{index}")
-                    if definition.measure is not None:
-                        value = self.scales.from_si(definition.measure, value)
-                    converted = writer.convert(definition, value)
-                    if converted is not None:
-                        properties.append(converted)
+                properties = self._property_values(writer, definitions, record)
                 if properties:
                     self._property_set(element, set_name, properties)
                 done += 1
@@ -794,6 +787,20 @@ class _IfcBuilder:
                     self.progress("properties", min(done, total), total)
         self._add_aspects(writer, by_id)
         self.progress("properties", total, total)
+
+    def _property_values(
+        self, writer: PropertyWriter, definitions: list[PropertyDefinition], record: dict[str, Any]
+    ) -> list[Any]:
+        """The IFC properties of one queried row (columns p0, p1, ...), measures in the file's units."""
+        properties = []
+        for index, definition in enumerate(definitions):
+            value = record.get(f"p{index}")
+            if definition.measure is not None:
+                value = self.scales.from_si(definition.measure, value)
+            converted = writer.convert(definition, value)
+            if converted is not None:
+                properties.append(converted)
+        return properties
 
     def _add_aspects(self, writer: PropertyWriter, by_id: dict[int, _ElementRow]) -> None:
         """Each aspect of a native element (ElementUniqueAspect, ElementMultiAspect; not BisCore's, such as
@@ -827,14 +834,7 @@ class _IfcBuilder:
                 element = by_id.get(int(str(record["elementId"]), 16))
                 if element is None:
                     continue
-                properties = []
-                for index, definition in enumerate(definitions):
-                    value = record.get(f"p{index}")
-                    if definition.measure is not None:
-                        value = self.scales.from_si(definition.measure, value)
-                    converted = writer.convert(definition, value)
-                    if converted is not None:
-                        properties.append(converted)
+                properties = self._property_values(writer, definitions, record)
                 if not properties:
                     continue
                 counts[element.element_id] = counts.get(element.element_id, 0) + 1

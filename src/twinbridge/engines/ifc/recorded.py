@@ -406,12 +406,10 @@ class RecordedWriter:
         assert self.text_root is not None
         written: list[int] = []
         names: set[str] = set()
-        for record in records:
-            if not isinstance(record, dict):
-                continue
+        for record in _merged_by_name(records, lambda name: restorer.note(owner, name)):
             name = (record.get("attributes") or {}).get("Name")
             if name in names:  # IFC4's rule UniquePropertySetNames: one set of a name per object
-                restorer.note(owner, f"a second property set named {name}; left out")
+                restorer.note(owner, f"a second property set named {name}, of another kind; left out")
                 continue
             names.add(str(name))
             global_id = str(record.get("globalId") or "")
@@ -787,3 +785,50 @@ def _refs(ids: list[int]) -> list[Any]:
 
 def _ref(entity_id: int | None) -> Any:
     return None if entity_id is None else product_id_ref(entity_id)
+
+
+# The attribute of each kind of set that holds its properties.
+_SET_MEMBERS = {"IfcPropertySet": "HasProperties", "IfcElementQuantity": "Quantities"}
+
+
+def _merged_by_name(records: list[Any], note: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The sets, those of one name and kind merged into one: IFC4's rule UniquePropertySetNames allows one
+    set of a name per object, and Revit writes a type's 'Dimensions' to its occurrences beside their own.
+    A merged set has the properties of all (the first of a property name wins) and a GlobalId of its own."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    noted: set[tuple[str, str]] = set()
+    result: list[dict[str, Any]] = []
+    for record in records:
+        if not isinstance(record, dict):
+            continue
+        attributes = record.get("attributes") or {}
+        kind = str(record.get("type") or "IfcPropertySet")
+        key = (kind, str(attributes.get("Name")))
+        members = _SET_MEMBERS.get(kind)
+        first = merged.get(key)
+        if first is None or members is None:
+            merged.setdefault(key, record)
+            result.append(record)
+            continue
+        if key not in noted:  # the first set changes: a copy, as other objects may share the original
+            noted.add(key)
+            note(f"the property sets named {key[1]} are merged into one, which has a GlobalId of its own")
+            first_attributes = dict(first.get("attributes") or {})
+            first_attributes[members] = list(first_attributes.get(members) or [])
+            copy = {**first, "globalId": None, "attributes": first_attributes}
+            result[next(index for index, kept in enumerate(result) if kept is first)] = copy
+            merged[key] = first = copy
+        target = first["attributes"][members]
+        known = {_member_name(member): member for member in target}
+        for member in attributes.get(members) or []:
+            name = _member_name(member)
+            if name not in known:
+                target.append(member)
+                known[name] = member
+            elif known[name] != member:
+                note(f"{key[1]}.{name}: a second value in another set of the name; left out")
+    return result
+
+
+def _member_name(member: Any) -> str:
+    return str((member.get("attributes") or {}).get("Name")) if isinstance(member, dict) else ""

@@ -59,11 +59,11 @@ class UnitScales:
         return 1.0
 
     def to_si(self, measure_type: str, value: Any) -> Any:
-        return _scaled(value, self.factor(measure_type))
+        return scaled(value, self.factor(measure_type))
 
     def from_si(self, measure_type: str, value: Any) -> Any:
         factor = self.factor(measure_type)
-        return _scaled(value, 1.0 / factor) if factor != 1.0 else value
+        return scaled(value, 1.0 / factor) if factor != 1.0 else value
 
     def to_json(self) -> dict[str, float]:
         return {
@@ -99,11 +99,12 @@ def measure_unit_type(measure_type: str) -> str | None:
     return _UNIT_TYPES[measure_type]
 
 
-def _scaled(value: Any, factor: float) -> Any:
+def scaled(value: Any, factor: float) -> Any:
+    """A number (or the numbers of a list) times `factor`; anything else, booleans included, as it is."""
     if factor == 1.0 or isinstance(value, bool):
         return value
     if isinstance(value, int | float):
         return value * factor
     if isinstance(value, list | tuple):
-        return [_scaled(item, factor) for item in value]
+        return [scaled(item, factor) for item in value]
     return value
