@@ -48,10 +48,6 @@ OPENING_SHAPE = (
     "openings are imported without a shape (they have cut their hosts already, docs/ifc-connector.md), "
     "so they are written back without one"
 )
-ADDED_PLACEMENT = (
-    "a product without an ObjectPlacement in the source (an element assembly, an alignment layout) is "
-    "written with an identity placement"
-)
 SPACE = (
     "spaces are kept in the file's IFC record with the spatial structure, not as elements: they come back "
     "without their shape and their IfcSpaceType"
@@ -113,31 +109,6 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
                 "0B9ZucmhX1SeEosRqBtN9M",  # IfcAlignment
             ),
             ALIGNMENT_SHAPE,
-        ),
-        "placement": Allowed(
-            (
-                "02tGQc3Nf94Rgu0Ki1jVEp",  # IfcElementAssembly
-                "08BdXdPaPFHAAzCA4Ov_z8",  # IfcElementAssembly
-                "0h_GqIyyjFcvAqDEGdCKnC",  # IfcElementAssembly
-                "0jZjA16qb1Y9lj2mLAex50",  # IfcElementAssembly
-                "0ySPWAOVTB7vmZQ8ScrIql",  # IfcElementAssembly
-                "12yhP$5JL0QPrjxSBL7uXQ",  # IfcAlignmentHorizontal
-                "1evAKp5$90P8wtJ17J7Qa$",  # IfcElementAssembly
-                "25xjKyWrTFJAUSh9l32Dim",  # IfcElementAssembly
-                "2Edb8GrNH0x9OdST27oDFX",  # IfcElementAssembly
-                "2hYHe8AtvB6uW5rS1AgOXO",  # IfcElementAssembly
-                "3DVFFW2XvC6OP1Z2yOHjYq",  # IfcElementAssembly
-            ),
-            ADDED_PLACEMENT,
-        ),
-    },
-    # pass-qty001-correct_quantities_on_occurrence -> IFC4.3
-    "pass-qty001-correct_quantities_on_occurrence": {
-        "placement": Allowed(
-            (
-                "0Q1tCJWdj4kOkZUg7rkf2h",  # IfcElementAssembly
-            ),
-            ADDED_PLACEMENT,
         ),
     },
     # pass-sps005-250612_wall_with_window -> IFC4 RV 1.2

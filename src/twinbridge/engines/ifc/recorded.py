@@ -486,7 +486,10 @@ class RecordedWriter:
                 recorded_placement.get("axis"),
                 recorded_placement.get("refDirection"),
             )
-        placement = self._placement(container, matrix)
+        # A product without geometry whose record holds no placement had none in its file (an assembly, an
+        # alignment layout): it gets none back.
+        placeless = shape is None and "placement" in record and recorded_placement is None
+        placement = None if placeless else self._placement(container, matrix)
         attributes["GlobalId"] = global_id
         if self.owner_history is not None:
             attributes["OwnerHistory"] = self.owner_history
