@@ -25,11 +25,10 @@ from typing import Any
 import ifcopenshell
 import ifcopenshell.geom
 import ifcopenshell.util.element
-import ifcopenshell.util.placement
 import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
-from twinbridge.engines.connectors.ifc_records import RecordBuilder, si_factors
+from twinbridge.engines.connectors.ifc_records import RecordBuilder, instances, placement_matrix, si_factors
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
 from twinbridge.engines.ifc.records import UnitScales, scaled
@@ -142,7 +141,7 @@ def importable_products(model: ifcopenshell.file) -> list[Any]:
     products: list[Any] = []
     seen: set[int] = set()
     for class_name in IMPORTED_CLASSES:
-        for product in _instances(model, class_name):
+        for product in instances(model, class_name):
             if product.id() in seen or any(product.is_a(name) for name in EXCLUDED_CLASSES):
                 continue
             seen.add(product.id())
@@ -157,14 +156,6 @@ def meshed(product: Any) -> bool:
         and any(product.is_a(name) for name in MESHED_CLASSES)
         and not any(product.is_a(name) for name in UNMESHED_CLASSES)
     )
-
-
-def _instances(model: ifcopenshell.file, class_name: str) -> Sequence[Any]:
-    try:
-        found: Sequence[Any] = model.by_type(class_name)
-    except RuntimeError:  # a class the file's schema does not have
-        return ()
-    return found
 
 
 # Kept in the file's IFC record, not as elements.
@@ -182,13 +173,14 @@ _SKIP_REASONS = (
 )
 
 
-def skipped_products(model: ifcopenshell.file) -> list[SkippedItem]:
-    """Every IfcProduct of the file that `importable_products` leaves out, with the reason."""
-    imported = {product.id() for product in importable_products(model)}
+def skipped_products(model: ifcopenshell.file, imported: Sequence[Any] | None = None) -> list[SkippedItem]:
+    """Every IfcProduct of the file that `importable_products` leaves out (`imported`, when the caller has
+    them already), with the reason."""
+    imported_ids = {product.id() for product in imported or importable_products(model)}
     skipped = []
     products: Sequence[Any] = model.by_type("IfcProduct")
     for product in products:
-        if product.id() in imported:
+        if product.id() in imported_ids:
             continue
         ifc_class = product.is_a()
         if any(product.is_a(name) for name in _SPATIAL_CLASSES):
@@ -261,27 +253,29 @@ def read_ifc(
             container_key=container_key,
             properties=_property_sets(product, scales, set_factors),
             attributes=_attributes(product),
-            ifc_json=_compact_json(builder.product(product)),
             meshed=meshed(product),
         )
-        read_products.append(product)
-        if records[int(product.id())].meshed:
-            read.append(product)
-        else:
-            records[int(product.id())].origin, records[int(product.id())].angles = placement_of(
-                product, scales
-            )
-    _tessellate(model, read, records, issues, threads, check or _go_on)
-    for product in read_products:
         record = records[int(product.id())]
-        if not record.mesh:  # an element without geometry has no placement in the iModel: the record keeps it
+        ifc = builder.product(product)
+        read_products.append(product)
+        if record.meshed:
+            read.append(product)
+        else:  # an element without geometry has no placement in the iModel: the record keeps it
+            matrix = placement_matrix(getattr(product, "ObjectPlacement", None))
+            record.origin, record.angles = placement_of(matrix, scales)
+            ifc["placement"] = builder.world_placement_of(matrix)
+        record.ifc_json = _compact_json(ifc)
+    _tessellate(model, read, records, issues, threads, check or _go_on)
+    for product in read:
+        record = records[int(product.id())]
+        if not record.mesh:  # meshing failed: the record keeps the placement, as for one without geometry
             ifc = json.loads(record.ifc_json)
             ifc["placement"] = builder.world_placement(product.ObjectPlacement)
             record.ifc_json = _compact_json(ifc)
     for product in read_products:
         if (
             product.Representation is not None
-            and not meshed(product)
+            and not records[int(product.id())].meshed
             and not product.is_a("IfcOpeningElement")
         ):
             issues.append(
@@ -302,7 +296,7 @@ def read_ifc(
                 )
             )
     file_record = builder.file(schema)
-    skipped = skipped_products(model)
+    skipped = skipped_products(model, products)
     issues += builder.issues + not_carried(skipped)
     return IfcSource(
         path, schema, list(records.values()), issues, skipped, time.monotonic() - started, file_record
@@ -310,16 +304,12 @@ def read_ifc(
 
 
 def placement_of(
-    product: Any, scales: UnitScales
+    matrix: Any, scales: UnitScales
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """Origin (metres) and yaw, pitch and roll of a product's world placement, for an element without a mesh
-    (which has no geometry to carry a mirrored or scaled placement: it gets world axes then)."""
-    placement = getattr(product, "ObjectPlacement", None)
-    if placement is None:
-        return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
-    try:
-        matrix = ifcopenshell.util.placement.get_local_placement(placement)
-    except Exception:  # a placement IfcOpenShell cannot resolve (a linear placement): at the origin
+    """Origin (metres) and yaw, pitch and roll of a product's world placement matrix (`placement_matrix`), for
+    an element without a mesh (which has no geometry to carry a mirrored or scaled placement: it gets world
+    axes then); at the origin without one."""
+    if matrix is None:
         return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
     origin = tuple(round(float(matrix[row][3]) * scales.length, COORDINATE_DIGITS) + 0.0 for row in range(3))
     rotation = [[float(matrix[row][column]) for column in range(3)] for row in range(3)]

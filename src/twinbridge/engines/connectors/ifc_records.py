@@ -277,7 +277,7 @@ class RecordBuilder:
 
     def file(self, schema: str) -> dict[str, Any]:
         """The record of the file (`jsonProperties.ifc` of its RepositoryLink)."""
-        projects = _instances(self.model, "IfcProject")
+        projects = instances(self.model, "IfcProject")
         project = projects[0] if projects else None
         as_the_file_has_them = RecordBuilder(self.model, UnitScales())
         units = (
@@ -295,7 +295,7 @@ class RecordBuilder:
             "georeference": self._georeference(),
             "types": {
                 str(type_object.GlobalId): self._type(type_object)
-                for type_object in _instances(self.model, "IfcTypeObject")
+                for type_object in instances(self.model, "IfcTypeObject")
             },
             "groups": {
                 str(group.GlobalId): {
@@ -303,18 +303,18 @@ class RecordBuilder:
                     "attributes": self.attributes(group, ROOT_EXCLUDED, owner=str(group.GlobalId)),
                     "propertySets": self.own_property_sets(group),
                 }
-                for group in _instances(self.model, "IfcGroup")
+                for group in instances(self.model, "IfcGroup")
             },
             "materialProperties": [
                 self.value(properties, where="materialProperties")
-                for properties in _instances(self.model, "IfcMaterialProperties")
+                for properties in instances(self.model, "IfcMaterialProperties")
             ],
             "layers": {
                 str(layer.Name or ""): {
                     "type": layer.is_a(),
                     "attributes": self.attributes(layer, LAYER_EXCLUDED, keep_unset=False, where="layer"),
                 }
-                for layer in _instances(self.model, "IfcPresentationLayerAssignment")
+                for layer in instances(self.model, "IfcPresentationLayerAssignment")
             },
         }
 
@@ -345,11 +345,11 @@ class RecordBuilder:
 
     def world_placement(self, placement: Any) -> dict[str, list[float]] | None:
         """An object placement in world coordinates, in metres: location, Z axis and X axis."""
-        if placement is None:
-            return None
-        try:
-            matrix = ifcopenshell.util.placement.get_local_placement(placement)
-        except Exception:  # a placement IfcOpenShell cannot resolve (a linear placement)
+        return self.world_placement_of(placement_matrix(placement))
+
+    def world_placement_of(self, matrix: Any) -> dict[str, list[float]] | None:
+        """`world_placement` of a placement's matrix (from `placement_matrix`)."""
+        if matrix is None:
             return None
         length = self.scales.length
         return {
@@ -359,7 +359,7 @@ class RecordBuilder:
         }
 
     def _context(self) -> dict[str, Any]:
-        for context in _instances(self.model, "IfcGeometricRepresentationContext"):
+        for context in instances(self.model, "IfcGeometricRepresentationContext"):
             if context.is_a("IfcGeometricRepresentationSubContext") or context.ContextType not in (
                 "Model",
                 None,
@@ -376,7 +376,7 @@ class RecordBuilder:
 
     def _georeference(self) -> dict[str, Any] | None:
         if self.schema == "IFC2X3":
-            sites = _instances(self.model, "IfcSite")
+            sites = instances(self.model, "IfcSite")
             by_name = {}
             for site in sites[:1]:
                 for relationship in site.IsDefinedBy or ():
@@ -396,8 +396,8 @@ class RecordBuilder:
                 "mapConversion": by_name.get("ePSet_MapConversion"),
                 "projectedCRS": by_name.get("ePSet_ProjectedCRS"),
             }
-        conversions = _instances(self.model, "IfcMapConversion")
-        projected = _instances(self.model, "IfcProjectedCRS")
+        conversions = instances(self.model, "IfcMapConversion")
+        projected = instances(self.model, "IfcProjectedCRS")
         if not conversions and not projected:
             return None
         conversion = None
@@ -429,8 +429,23 @@ class RecordBuilder:
         }
 
 
-def _instances(model: ifcopenshell.file, class_name: str) -> list[Any]:
-    return list(model.by_type(class_name))
+def placement_matrix(placement: Any) -> Any:
+    """The 4x4 world matrix of an object placement (in the file's units), or None for none or for one
+    IfcOpenShell cannot resolve (a linear placement)."""
+    if placement is None:
+        return None
+    try:
+        return ifcopenshell.util.placement.get_local_placement(placement)
+    except Exception:
+        return None
+
+
+def instances(model: ifcopenshell.file, class_name: str) -> list[Any]:
+    """The file's instances of a class and its subclasses; none for a class the file's schema lacks."""
+    try:
+        return list(model.by_type(class_name))
+    except RuntimeError:
+        return []
 
 
 def _global_id(entity: Any) -> str | None:
