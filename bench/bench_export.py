@@ -23,6 +23,7 @@ import argparse
 import gc
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,9 +95,7 @@ def measure(size: int, cache: Path) -> dict[str, Any]:
     )
     result["elements_per_second"] = size / result["export_seconds"]
     result["peak_bytes"] = result["python_peak_bytes"] + result["engine_peak_bytes"]
-    for path in work.iterdir():
-        path.unlink()
-    work.rmdir()
+    shutil.rmtree(work)
     return result
 
 

@@ -23,6 +23,7 @@ import argparse
 import cProfile
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -174,9 +175,7 @@ def measure(products: int, cache: Path, profile: Path | None) -> dict[str, Any]:
     result["ratio"] = result["sync_seconds"] / (result["floor_ifc_seconds"] + result["floor_engine_seconds"])
     result["products_per_second"] = products / result["sync_seconds"]
     result["peak_bytes"] = result["python_peak_bytes"] + result["engine_peak_bytes"]
-    for path in work.iterdir():
-        path.unlink()
-    work.rmdir()
+    shutil.rmtree(work)
     return result
 
 

@@ -178,6 +178,15 @@ def _point(value: Any) -> tuple[float, float, float]:
     return (float(value.get("x", 0.0)), float(value.get("y", 0.0)), float(value.get("z", 0.0)))
 
 
+def _json_object(stored: Any) -> dict[str, Any] | None:
+    """A JSON object as the engine returns a json_extract of one (text), or None when it is not one."""
+    try:
+        value = json.loads(stored) if isinstance(stored, str) else stored
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -671,12 +680,8 @@ class _IfcBuilder:
                 )
             }
             for row in batch:
-                text = records.get(row.element_id)
-                try:
-                    record = json.loads(text) if isinstance(text, str) else text
-                except ValueError:
-                    record = None
-                if not isinstance(record, dict):
+                record = _json_object(records.get(row.element_id))
+                if record is None:
                     record = {"class": FALLBACK_ENTITY}
                     self.summary.not_carried.append(f"0x{row.element_id:x}: its IFC record is unreadable")
                 global_id = element_global_id(row.federation_guid, row.element_id, self.imodel_guid)
@@ -713,10 +718,7 @@ class _IfcBuilder:
             " FROM bis.RepositoryLink WHERE InVirtualSet(?, ECInstanceId) ORDER BY ECInstanceId",
             [{"$ids": scopes}],
         ):
-            try:
-                record = json.loads(row["record"]) if isinstance(row.get("record"), str) else None
-            except ValueError:
-                record = None
+            record = _json_object(row.get("record"))
             if usable_file_record(record):
                 files.append(cast(dict[str, Any], record))
         return files
