@@ -28,7 +28,12 @@ import ifcopenshell.util.element
 import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
-from twinbridge.engines.connectors.ifc_records import RecordBuilder, instances, placement_matrix, si_factors
+from twinbridge.engines.connectors.ifc_records import (
+    RecordBuilder,
+    instances,
+    object_placement_matrix,
+    si_factors,
+)
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
 from twinbridge.engines.ifc.records import UnitScales, scaled
@@ -261,7 +266,7 @@ def read_ifc(
         if record.meshed:
             read.append(product)
         else:  # an element without geometry has no placement in the iModel: the record keeps it
-            matrix = placement_matrix(getattr(product, "ObjectPlacement", None))
+            matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
             record.origin, record.angles = placement_of(matrix, scales)
             ifc["placement"] = builder.world_placement_of(matrix)
         record.ifc_json = _compact_json(ifc)
@@ -306,9 +311,9 @@ def read_ifc(
 def placement_of(
     matrix: Any, scales: UnitScales
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """Origin (metres) and yaw, pitch and roll of a product's world placement matrix (`placement_matrix`), for
-    an element without a mesh (which has no geometry to carry a mirrored or scaled placement: it gets world
-    axes then); at the origin without one."""
+    """Origin (metres) and yaw, pitch and roll of a product's world matrix (`object_placement_matrix`), for an
+    element without a mesh (which has no geometry to carry a mirrored or scaled placement: it gets world axes
+    then); at the origin without one."""
     if matrix is None:
         return (0.0, 0.0, 0.0), (0.0, 0.0, 0.0)
     origin = tuple(round(float(matrix[row][3]) * scales.length, COORDINATE_DIGITS) + 0.0 for row in range(3))

@@ -345,10 +345,10 @@ class RecordBuilder:
 
     def world_placement(self, placement: Any) -> dict[str, list[float]] | None:
         """An object placement in world coordinates, in metres: location, Z axis and X axis."""
-        return self.world_placement_of(placement_matrix(placement))
+        return self.world_placement_of(object_placement_matrix(placement))
 
     def world_placement_of(self, matrix: Any) -> dict[str, list[float]] | None:
-        """`world_placement` of a placement's matrix (from `placement_matrix`)."""
+        """`world_placement` of a placement's matrix (from `object_placement_matrix`)."""
         if matrix is None:
             return None
         length = self.scales.length
@@ -429,7 +429,7 @@ class RecordBuilder:
         }
 
 
-def placement_matrix(placement: Any) -> Any:
+def object_placement_matrix(placement: Any) -> Any:
     """The 4x4 world matrix of an object placement (in the file's units), or None for none or for one
     IfcOpenShell cannot resolve (a linear placement)."""
     if placement is None:
