@@ -17,7 +17,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,11 +87,13 @@ class IfcProductRecord:
     ifc_json: str = ""
     # Whether the product has geometry to mesh (a representation, and not an opening).
     meshed: bool = True
+    # Its STEP instance id in the file, which the geometry iterator gives back.
+    step_id: int = 0
 
 
 @dataclass
 class IfcSource:
-    """One IFC file, read and tessellated."""
+    """One IFC file: its products read (`read_products`), their meshes made a batch at a time (`batches`)."""
 
     path: Path
     schema: str
@@ -99,10 +101,84 @@ class IfcSource:
     issues: list[SyncIssue]
     # Products of the file that are not imported, each with its reason.
     skipped: list[SkippedItem] = field(default_factory=list)
-    # How long reading and tessellating the file took.
+    # How long reading the file's products (not meshing them) took.
     read_seconds: float = 0.0
     # The file's IFC record (docs/ifc-connector.md), its RepositoryLink's `jsonProperties.ifc`.
     record: dict[str, Any] = field(default_factory=dict)
+    # The file's IfcOpenShell model and record builder until `batches` has taken its products (None: the
+    # file is opened again then).
+    model: Any = None
+    builder: RecordBuilder | None = None
+    scales: UnitScales | None = None
+
+    def batches(
+        self,
+        size: int = 200,
+        *,
+        threads: int | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> Iterator[list[IfcProductRecord]]:
+        """The products, `size` at a time, each with its IFC record and its mesh (origin and angles those of
+        its placement): first those without geometry, then the others as the geometry iterator meshes them. A
+        product the iterator could not mesh comes last, without a mesh, its record keeping its placement,
+        with a `NoGeometry` issue. The file is closed when the last batch has been taken.
+
+        The records are made here, not by `read_products`, so that a file's every record is never held at
+        once, and so that a synchronization makes them while the engine writes the previous batch.
+
+        `check` is called before each product is meshed (the longest part of reading); what it raises (a
+        canceled run's) stops the reading.
+        """
+        model = self.model if self.model is not None else open_ifc(self.path)
+        builder = self.builder if self.model is not None and self.builder is not None else None
+        builder = builder or RecordBuilder(model, self.scales)
+        self.model = self.builder = None
+        scales = builder.scales
+        pending = {record.step_id: record for record in self.products if record.meshed}
+        try:
+            unmeshed = [record for record in self.products if not record.meshed]
+            for start in range(0, len(unmeshed), size):
+                batch = unmeshed[start : start + size]
+                for record in batch:  # an element without geometry has no placement: the record keeps it
+                    product = model.by_id(record.step_id)
+                    matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
+                    record.origin, record.angles = placement_of(matrix, scales)
+                    record.ifc_json = _record_json(builder, product, builder.world_placement_of(matrix))
+                yield batch
+            batch = []
+            for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
+                record.ifc_json = _record_json(builder, model.by_id(record.step_id))
+                batch.append(record)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            for record in pending.values():  # the record keeps the placement, as for one without geometry
+                product = model.by_id(record.step_id)
+                record.ifc_json = _record_json(
+                    builder, product, builder.world_placement(product.ObjectPlacement)
+                )
+                self.issues.append(
+                    SyncIssue(
+                        "NoGeometry",
+                        f"{record.ifc_class} has no geometry that could be meshed; it was imported without "
+                        "any",
+                        record.global_id,
+                    )
+                )
+                batch.append(record)
+            if batch:
+                yield batch
+            self.issues += builder.issues
+        finally:
+            del model, builder
+
+
+def _record_json(builder: RecordBuilder, product: Any, placement: Any = None) -> str:
+    """A product's IFC record as JSON text; `placement` for one without geometry."""
+    record = builder.product(product)
+    if placement is not None:
+        record["placement"] = placement
+    return _compact_json(record)
 
 
 def _compact_json(value: Any) -> str:
@@ -215,11 +291,20 @@ def read_ifc(
     unique_global_ids: bool = True,
     check: Callable[[], None] | None = None,
 ) -> IfcSource:
-    """The importable products of an IFC file with their containers, property sets, meshes and IFC records,
-    and the file's record.
+    """The file read whole: `read_products`, then every product meshed (`IfcSource.batches`)."""
+    source = read_products(path, unique_global_ids=unique_global_ids)
+    for _batch in source.batches(threads=threads, check=check):
+        pass
+    return source
 
-    `check` is called before each product is meshed (the longest part of reading); what it raises (a
-    canceled run's) stops the reading.
+
+def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: bool = True) -> IfcSource:
+    """The importable products of an IFC file with their containers and property sets, and the file's
+    record; their IFC records and meshes come after, a batch at a time (`IfcSource.batches`), so that a
+    synchronization writes each batch before the next is made instead of holding them all.
+
+    With `keep_model`, the source keeps the file open for `batches`; without, it opens it again then (a
+    synchronization of several files holds one file's model at a time).
 
     With `unique_global_ids` (GlobalIds are the products' provenance), a product whose GlobalId another one
     had before it is left out with a `DuplicateGlobalId` issue; without, every product is read.
@@ -231,11 +316,9 @@ def read_ifc(
     builder = RecordBuilder(model, scales)
     set_factors: dict[int, dict[str, float]] = {}
     issues: list[SyncIssue] = []
-    records: dict[int, IfcProductRecord] = {}  # by STEP instance id, which the geometry iterator gives back
+    records: list[IfcProductRecord] = []
     products = importable_products(model)
     seen: set[str] = set()
-    read: list[Any] = []  # those to mesh
-    read_products: list[Any] = []
     for product in products:
         global_id = str(product.GlobalId)
         if unique_global_ids and global_id in seen:
@@ -250,7 +333,7 @@ def read_ifc(
             continue
         seen.add(global_id)
         container, container_key = container_of(product)
-        records[int(product.id())] = IfcProductRecord(
+        record = IfcProductRecord(
             global_id=global_id,
             ifc_class=product.is_a(),
             name=product.Name or None,
@@ -259,52 +342,33 @@ def read_ifc(
             properties=_property_sets(product, scales, set_factors),
             attributes=_attributes(product),
             meshed=meshed(product),
+            step_id=int(product.id()),
         )
-        record = records[int(product.id())]
-        ifc = builder.product(product)
-        read_products.append(product)
-        if record.meshed:
-            read.append(product)
-        else:  # an element without geometry has no placement in the iModel: the record keeps it
-            matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
-            record.origin, record.angles = placement_of(matrix, scales)
-            ifc["placement"] = builder.world_placement_of(matrix)
-        record.ifc_json = _compact_json(ifc)
-    _tessellate(model, read, records, issues, threads, check or _go_on)
-    for product in read:
-        record = records[int(product.id())]
-        if not record.mesh:  # meshing failed: the record keeps the placement, as for one without geometry
-            ifc = json.loads(record.ifc_json)
-            ifc["placement"] = builder.world_placement(product.ObjectPlacement)
-            record.ifc_json = _compact_json(ifc)
-    for product in read_products:
-        if (
-            product.Representation is not None
-            and not records[int(product.id())].meshed
-            and not product.is_a("IfcOpeningElement")
-        ):
+        if not record.meshed and product.Representation is not None and not product.is_a("IfcOpeningElement"):
             issues.append(
                 SyncIssue(
                     "NoGeometry",
                     f"{product.is_a()}'s representation (curves, text or points) is not meshed; it was "
                     "imported without geometry",
-                    str(product.GlobalId),
+                    global_id,
                 )
             )
-    for record in records.values():
-        if record.meshed and not record.mesh:
-            issues.append(
-                SyncIssue(
-                    "NoGeometry",
-                    f"{record.ifc_class} has no geometry that could be meshed; it was imported without any",
-                    record.global_id,
-                )
-            )
+        records.append(record)
     file_record = builder.file(schema)
     skipped = skipped_products(model, products)
     issues += builder.issues + not_carried(skipped)
+    builder.issues = []  # those of the products' records are added when they are made
     return IfcSource(
-        path, schema, list(records.values()), issues, skipped, time.monotonic() - started, file_record
+        path,
+        schema,
+        records,
+        issues,
+        skipped,
+        time.monotonic() - started,
+        file_record,
+        model=model if keep_model else None,
+        builder=builder if keep_model else None,
+        scales=scales,
     )
 
 
@@ -420,21 +484,24 @@ def _settings() -> Any:
 
 def _tessellate(
     model: ifcopenshell.file,
-    products: list[Any],
-    records: dict[int, IfcProductRecord],
+    pending: dict[int, IfcProductRecord],
     issues: list[SyncIssue],
     threads: int | None,
     check: Callable[[], None],
-) -> None:
-    if not products:
+) -> Iterator[IfcProductRecord]:
+    """Meshes the pending products, giving each back (taken out of `pending`) with its mesh; those left in
+    `pending` at the end could not be meshed."""
+    if not pending:
         return
     # CGAL's simple kernel meshes extrusions and faceted shapes 10 to 20 times faster than Open CASCADE, with
     # the same points; what it cannot do (booleans, most curved surfaces) falls back to Open CASCADE. One
     # thread: the iterator's threads cost 2 to 4 times the CPU of one and were slower on a busy 2-core machine
     # (bench/README.md, bench_sync.py).
+    products = [model.by_id(step_id) for step_id in pending]
     iterator = _GEOM.iterator(
         _settings(), model, threads or 1, include=products, geometry_library=GEOMETRY_LIBRARY
     )
+    del products
     try:
         initialized = iterator.initialize()
     except Exception as problem:
@@ -444,13 +511,18 @@ def _tessellate(
         return
     while True:
         check()
+        record = None
         try:
             shape = iterator.get()
-            record = records.get(int(shape.id))
+            record = pending.get(int(shape.id))
             if record is not None:
                 record.origin, record.angles, record.mesh = _mesh(shape)
         except Exception as problem:
             issues.append(SyncIssue("TessellationFailed", f"A product could not be meshed: {problem}"))
+            record = None
+        if record is not None and record.mesh:
+            del pending[record.step_id]
+            yield record
         if not iterator.next():
             break
 

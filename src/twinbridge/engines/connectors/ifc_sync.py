@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from typing import Any
 import ifcopenshell.guid
 
 from twinbridge.engines.connectors.errors import ConnectorError
-from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart, read_ifc
+from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart, read_products
 from twinbridge.engines.connectors.ifc_schema import (
     SCHEMA_NAME,
     DynamicSchema,
@@ -41,7 +41,7 @@ from twinbridge.engines.connectors.ifc_schema import (
     property_name,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
-from twinbridge.engines.connectors.writer import UPSERT_BATCH, SnapshotWriter
+from twinbridge.engines.connectors.writer import UPSERT_BATCH, BackgroundWrites, SnapshotWriter
 from twinbridge.engines.ifc.records import RECORD_KEY
 from twinbridge.engines.imodel import EngineError, EnginePool
 
@@ -67,7 +67,7 @@ class FileSyncReport:
     unchanged: int = 0
     issues: list[SyncIssue] = field(default_factory=list)
     skipped: list[SkippedItem] = field(default_factory=list)
-    read_seconds: float = 0.0  # reading and tessellating the file
+    read_seconds: float = 0.0  # reading the file's products (their meshes are made as they are written)
     # The manifest's documentAttribute for the file ({className, properties}), kept on its RepositoryLink.
     document_attribute: dict[str, Any] | None = None
 
@@ -87,7 +87,7 @@ class SyncReport:
     # False when the new snapshot holds nothing the base version did not: no element, model, category,
     # link or schema written, and the same project extents.
     changed: bool = True
-    write_seconds: float = 0.0  # writing the new snapshot with the engine, for all files
+    write_seconds: float = 0.0  # meshing the products and writing the new snapshot, for all files
 
     @property
     def inserted(self) -> int:
@@ -193,12 +193,15 @@ def synchronize_ifc(
             raise ConnectorError("the output must not be the base version (it is never edited in place)")
         if base.stat().st_size == 0:
             base = None
-    # A canceled run's pool is interrupted: reading stops at the next product (the engine stops at once).
-    sources = [
-        read_ifc(path, threads, unique_global_ids=not ignore_global_ids, check=pool.raise_if_interrupted)
-        for path in paths
-    ]
-    release_freed_memory()  # the files' IfcOpenShell models are gone: their memory goes back to the system
+    # Every file is read (its products, not their meshes) before the engine does anything; only the last
+    # one's IfcOpenShell model stays open for meshing, the others are opened again when their turn comes.
+    sources = []
+    for index, path in enumerate(paths):
+        pool.raise_if_interrupted()
+        last = index == len(paths) - 1
+        sources.append(read_products(path, unique_global_ids=not ignore_global_ids, keep_model=last))
+        if not last:
+            release_freed_memory()
     report = SyncReport(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.partial")
@@ -212,9 +215,14 @@ def synchronize_ifc(
                 report.schema_upgrade = writer.upgrade_schemas(upgraded_base)
                 base = upgraded_base
             writer.create(temporary, root_subject=output.stem, base=base)
-            _Synchronizer(writer, report, by_global_id=not ignore_global_ids).run(
-                sources, keys, previous, unmapped, documents
-            )
+            # A canceled run's pool is interrupted: meshing stops at the next product (the engine at once).
+            _Synchronizer(
+                writer,
+                report,
+                by_global_id=not ignore_global_ids,
+                threads=threads,
+                check=pool.raise_if_interrupted,
+            ).run(sources, keys, previous, unmapped, documents)
             writer.save(f"IFC synchronization of {', '.join(keys)}", clamp_z=clamp_z)
             report.changed = writer.changed or base is None or report.schema_upgrade is not None
             writer.close()
@@ -250,26 +258,47 @@ class _Existing:
     model_id: str
     code: str | None
     has_geometry: bool = True
+    federation_guid: str | None = None
 
 
 @dataclass(slots=True)
 class _Planned:
-    file: FileSyncReport
-    record: IfcProductRecord
-    spec: dict[str, Any]
+    """What is decided of a product before it is meshed: its provenance, model and code, and the element it
+    updates (None: a new one, or one that `replaces` an element of another class or model)."""
+
+    identifier: str
+    model_name: str
+    code: str | None
     existing: _Existing | None
     replaces: bool = False
 
-    @property
-    def existing_code(self) -> str | None:
-        return self.existing.code if self.existing is not None else None
+
+@dataclass(slots=True)
+class _FilePlan:
+    source: IfcSource
+    file: FileSyncReport
+    scope: str
+    planned: dict[int, _Planned]  # by the product's STEP id
 
 
 class _Synchronizer:
-    def __init__(self, writer: SnapshotWriter, report: SyncReport, *, by_global_id: bool = True) -> None:
+    """Plans every file's changes from its products, deletes what goes and frees the codes that move, then
+    meshes and writes the products a batch at a time (the engine writing one while the next is meshed)."""
+
+    def __init__(
+        self,
+        writer: SnapshotWriter,
+        report: SyncReport,
+        *,
+        by_global_id: bool = True,
+        threads: int | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> None:
         self.writer = writer
         self.report = report
         self.by_global_id = by_global_id
+        self.threads = threads
+        self.check = check
         self.models: dict[str, str] = {}
         self.categories: dict[str, str] = {}
 
@@ -284,18 +313,18 @@ class _Synchronizer:
         schema = self._update_schema(sources)
         self.report.schema_version = schema.version
         used_guids = self._federation_guids()
-        deletes: list[str] = []
-        updates: list[_Planned] = []
-        inserts: list[_Planned] = []
+        deletes: list[_Existing] = []
+        recoded: list[str] = []
         for key in unmapped_keys:
             unmapped = FileSyncReport(key, Path(key), "")
             link = self._repository_link(key)
             if link is not None:
-                elements = [old.element_id for old in self._existing(link).values()]
+                elements = list(self._existing(link).values())
                 deletes += elements
                 unmapped.deleted = len(elements)
             self.report.unmapped.append(unmapped)
         documents = list(documents) if documents is not None else [None] * len(keys)
+        plans: list[_FilePlan] = []
         for source, key, previous_key, document in zip(sources, keys, previous_keys, documents, strict=True):
             file_report = FileSyncReport(
                 key,
@@ -306,12 +335,11 @@ class _Synchronizer:
                 read_seconds=source.read_seconds,
                 document_attribute=document,
             )
-            file_report.issues += source.issues
             self.report.files.append(file_report)
             if previous_key is not None and previous_key not in keys:
                 retired = self._repository_link(previous_key)
                 if retired is not None:
-                    elements = [old.element_id for old in self._existing(retired).values()]
+                    elements = list(self._existing(retired).values())
                     deletes += elements
                     file_report.deleted += len(elements)
             scope = self.writer.ensure_repository_link(
@@ -330,89 +358,120 @@ class _Synchronizer:
                 if record.name:
                     code = (model_names[record.container_key], record.name)
                     code_counts[code] = code_counts.get(code, 0) + 1
+            planned: dict[int, _Planned] = {}
             for record, identifier in zip(source.products, identifiers, strict=True):
                 seen.add(identifier)
                 model_name = model_names[record.container_key]
                 unique_name = bool(record.name) and code_counts.get((model_name, record.name or "")) == 1
-                spec = self._spec(record, identifier, schema, model_name, scope, unique_name, file_report)
-                old = existing.get(identifier)
-                if old is None:
-                    inserts.append(_Planned(file_report, record, spec, None))
-                elif old.checksum == spec["aspect"]["checksum"]:
-                    file_report.unchanged += 1
-                    _release(record)
-                elif (
-                    old.class_name != spec["classFullName"]
-                    or old.model_id != spec["model"]
-                    or (old.has_geometry and not any(part.triangles for part in record.mesh))
-                ):
-                    # Class and model of an element are fixed, and an update cannot empty its geometry
-                    # stream: replace it (it gets a new element id). One that never had geometry is updated.
-                    deletes.append(old.element_id)
-                    inserts.append(_Planned(file_report, record, spec, None, replaces=True))
-                else:
-                    updates.append(_Planned(file_report, record, spec, old))
-            gone = [old for identifier, old in existing.items() if identifier not in seen]
-            deletes += [old.element_id for old in gone]
-            file_report.deleted += len(gone)
-        if deletes:
-            deleted_guids = self._guids_of(deletes)
-            used_guids -= deleted_guids
-            self.writer.delete_elements(deletes)
-        for planned in updates:
-            assert planned.existing is not None
-            planned.spec["id"] = planned.existing.element_id
-            planned.spec["aspect"]["id"] = planned.existing.aspect_id
-            planned.spec.pop("federationGuid", None)  # kept as it is
-            planned.spec["props"].update(
-                {
-                    js_name(name): None
-                    for name in schema.classes.get(planned.record.ifc_class, {})
-                    if js_name(name) not in planned.spec["props"]
-                }
-            )
-            planned.file.updated += 1
-        # Codes are unique per model: new codes go on in a second pass, after every old one is released.
-        recoded = [
-            planned
-            for planned in updates
-            if planned.spec["codeValue"] and planned.spec["codeValue"] != planned.existing_code
-        ]
-        self._write(recoded, {"codeValue": None}, release=False)
-        self._write(updates)
-        for planned in inserts:
-            guid = planned.spec.get("federationGuid")
-            if guid and guid in used_guids:
-                planned.file.issues.append(
-                    SyncIssue(
-                        "FederationGuidTaken",
-                        "The GlobalId is already the FederationGuid of another element of the iModel; the "
-                        "element got a new FederationGuid, so an export gives it a new GlobalId",
-                        planned.record.global_id,
-                    )
+                plan = _Planned(
+                    identifier, model_name, record.name if unique_name else None, existing.get(identifier)
                 )
-                planned.spec.pop("federationGuid")
-            elif guid:
-                used_guids.add(guid)
-            if planned.replaces:
-                planned.file.updated += 1
-            else:
-                planned.file.inserted += 1
-        self._write(inserts)
+                old = plan.existing
+                self._category(record.ifc_class)
+                if old is not None and (
+                    old.class_name != f"{SCHEMA_NAME}:{record.ifc_class}"
+                    or old.model_id != self._model(model_name)
+                ):
+                    # Class and model of an element are fixed: replace it (it gets a new element id).
+                    deletes.append(old)
+                    plan.existing, plan.replaces = None, True
+                elif old is not None and old.code and old.code != plan.code:
+                    recoded.append(old.element_id)
+                self._model(model_name)
+                planned[record.step_id] = plan
+            gone = [old for identifier, old in existing.items() if identifier not in seen]
+            deletes += gone
+            file_report.deleted += len(gone)
+            plans.append(_FilePlan(source, file_report, scope, planned))
+        if deletes:
+            used_guids -= {old.federation_guid for old in deletes if old.federation_guid}
+            self.writer.delete_elements([old.element_id for old in deletes])
+        # Codes are unique per model: the codes that move are freed before any element is written.
+        self.writer.clear_codes(recoded)
+        writes = BackgroundWrites(self.writer)
+        try:
+            for file_plan in plans:
+                self._write_file(file_plan, schema, used_guids, writes)
+            writes.finish()
+        except BaseException:
+            writes.abandon()
+            raise
 
-    def _write(
-        self, planned: list[_Planned], overrides: dict[str, Any] | None = None, *, release: bool = True
+    def _write_file(
+        self, plan: _FilePlan, schema: DynamicSchema, used_guids: set[str], writes: BackgroundWrites
     ) -> None:
-        """Writes the planned elements a batch at a time, each batch's geometry streams made just before
-        it is sent; with `release`, what was written is dropped, so that memory holds one batch's streams."""
-        for start in range(0, len(planned), UPSERT_BATCH):
-            batch = planned[start : start + UPSERT_BATCH]
-            specs = [_complete(item.spec, item.record) for item in batch]
-            self.writer.upsert_elements([{**spec, **(overrides or {})} for spec in specs])
-            if release:
-                for item in batch:
-                    item.spec = {}
-                    _release(item.record)
+        """Meshes a file's products a batch at a time; each batch's changes are queued for the engine."""
+        file_report = plan.file
+        issues_read = len(plan.source.issues)
+        for batch in plan.source.batches(UPSERT_BATCH, threads=self.threads, check=self.check):
+            replaced: list[str] = []
+            updates: list[tuple[dict[str, Any], IfcProductRecord]] = []
+            inserts: list[tuple[dict[str, Any], IfcProductRecord]] = []
+            for record in batch:
+                planned = plan.planned[record.step_id]
+                spec = self._spec(
+                    record,
+                    planned.identifier,
+                    schema,
+                    planned.model_name,
+                    plan.scope,
+                    planned.code,
+                    file_report,
+                )
+                old = planned.existing
+                if old is not None and old.checksum == spec["aspect"]["checksum"]:
+                    file_report.unchanged += 1
+                elif old is not None and old.has_geometry and not any(part.triangles for part in record.mesh):
+                    # An update cannot empty an element's geometry stream: replace it. One that never had
+                    # geometry is updated.
+                    replaced.append(old.element_id)
+                    if old.federation_guid:
+                        used_guids.discard(old.federation_guid)
+                    inserts.append((spec, record))
+                    file_report.updated += 1
+                elif old is not None:
+                    spec["id"] = old.element_id
+                    spec["aspect"]["id"] = old.aspect_id
+                    spec.pop("federationGuid", None)  # kept as it is
+                    spec["props"].update(
+                        {
+                            js_name(name): None
+                            for name in schema.classes.get(record.ifc_class, {})
+                            if js_name(name) not in spec["props"]
+                        }
+                    )
+                    updates.append((spec, record))
+                    file_report.updated += 1
+                else:
+                    inserts.append((spec, record))
+                    if planned.replaces:
+                        file_report.updated += 1
+                    else:
+                        file_report.inserted += 1
+            for spec, record in inserts:
+                guid = spec.get("federationGuid")
+                if guid and guid in used_guids:
+                    file_report.issues.append(
+                        SyncIssue(
+                            "FederationGuidTaken",
+                            "The GlobalId is already the FederationGuid of another element of the iModel; "
+                            "the element got a new FederationGuid, so an export gives it a new GlobalId",
+                            record.global_id,
+                        )
+                    )
+                    spec.pop("federationGuid")
+                elif guid:
+                    used_guids.add(guid)
+            if replaced:
+                writes.delete(replaced)
+            written = [_complete(spec, record) for spec, record in updates + inserts]
+            for record in batch:
+                _release(record)
+            if written:
+                writes.upsert(written)
+        file_report.issues[:0] = plan.source.issues[:issues_read]
+        file_report.issues += plan.source.issues[issues_read:]
+        release_freed_memory()  # the file's IfcOpenShell model is gone: its memory goes back to the system
 
     # ---- reading the iModel
 
@@ -462,16 +521,6 @@ class _Synchronizer:
             )
         }
 
-    def _guids_of(self, element_ids: list[str]) -> set[str]:
-        return {
-            str(row["guid"]).lower()
-            for row in self.writer.query(
-                "SELECT FederationGuid guid FROM bis.Element WHERE InVirtualSet(?, ECInstanceId)"
-                " AND FederationGuid IS NOT NULL",
-                [{"$ids": element_ids}],
-            )
-        }
-
     def _repository_link(self, code: str) -> str | None:
         """The RepositoryLink of a file key, if one was made."""
         for row in self.writer.query(
@@ -485,7 +534,8 @@ class _Synchronizer:
         for row in self.writer.query(
             "SELECT a.ECInstanceId aspectId, a.Identifier identifier, a.Checksum checksum,"
             " e.ECInstanceId elementId, ec_classname(e.ECClassId, 's:c') className, e.Model.Id modelId,"
-            " e.CodeValue code, (CASE WHEN g.GeometryStream IS NULL THEN 0 ELSE 1 END) hasGeometry"
+            " e.CodeValue code, (CASE WHEN g.GeometryStream IS NULL THEN 0 ELSE 1 END) hasGeometry,"
+            " e.FederationGuid guid"
             " FROM bis.ExternalSourceAspect a JOIN bis.Element e ON e.ECInstanceId = a.Element.Id"
             " LEFT JOIN bis.GeometricElement3d g ON g.ECInstanceId = e.ECInstanceId"
             " WHERE a.Scope.Id = ? AND a.Kind = ?",
@@ -499,6 +549,7 @@ class _Synchronizer:
                 model_id=str(row["modelId"]),
                 code=row.get("code"),
                 has_geometry=bool(row.get("hasGeometry", 1)),
+                federation_guid=str(row["guid"]).lower() if row.get("guid") else None,
             )
         return existing
 
@@ -521,7 +572,7 @@ class _Synchronizer:
         schema: DynamicSchema,
         model_name: str,
         scope: str,
-        unique_name: bool,
+        code: str | None,
         file_report: FileSyncReport,
     ) -> dict[str, Any]:
         props: dict[str, Any] = {
@@ -552,7 +603,7 @@ class _Synchronizer:
             "classFullName": f"{SCHEMA_NAME}:{record.ifc_class}",
             "model": self._model(model_name),
             "category": self._category(record.ifc_class),
-            "codeValue": record.name if unique_name else None,
+            "codeValue": code,
             "userLabel": record.name,
             "origin": list(record.origin),
             "angles": dict(zip(("yaw", "pitch", "roll"), record.angles, strict=True)),

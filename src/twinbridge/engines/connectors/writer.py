@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,12 @@ class SnapshotWriter:
             self.engine.request("deleteElements", handle=self.handle, ids=list(ids))
             self.changed = True
 
+    def clear_codes(self, ids: Sequence[str]) -> None:
+        """The elements lose their codes (and nothing else), so that others can take them."""
+        if ids:
+            self.engine.request("clearCodes", timeout=600.0, handle=self.handle, ids=list(ids))
+            self.changed = True
+
     def save(self, description: str, *, clamp_z: float | None = None) -> None:
         """Saves the changes, the project extents becoming those of the elements; `clamp_z` then bounds
         their Z range to [-clamp_z, clamp_z] (when they have an XY range)."""
@@ -115,3 +123,64 @@ class SnapshotWriter:
         if self.handle is not None and self.engine.alive:
             self.engine.request("close", handle=self.handle)
         self.handle = None
+
+
+class BackgroundWrites:
+    """A SnapshotWriter's upserts and deletes run in order on a thread of their own, at most `depth` waiting,
+    so that the engine (a process of its own) writes one batch while the connector meshes the next.
+
+    Between creation and `finish` (or `abandon`) nothing else may use the writer. A failed write is raised
+    by the next `upsert`, `delete` or `finish`; the writes queued after it are dropped.
+    """
+
+    def __init__(self, writer: SnapshotWriter, depth: int = 2) -> None:
+        self.writer = writer
+        self._queue: queue.Queue[tuple[Callable[[Sequence[Any]], Any], Sequence[Any]] | None] = queue.Queue(
+            maxsize=depth
+        )
+        self._failure: BaseException | None = None
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, name="snapshot-writes", daemon=True)
+        self._thread.start()
+
+    def upsert(self, specs: Sequence[dict[str, Any]]) -> None:
+        self._submit(self.writer.upsert_elements, specs)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self._submit(self.writer.delete_elements, ids)
+
+    def finish(self) -> None:
+        """Waits for every queued write; raises the first that failed."""
+        self._stop()
+        self._raise_failure()
+
+    def abandon(self) -> None:
+        """Drops the queued writes and waits for the one in progress (the caller is failing)."""
+        self._abandoned = True
+        self._stop()
+
+    def _submit(self, call: Callable[[Sequence[Any]], Any], arguments: Sequence[Any]) -> None:
+        self._raise_failure()
+        self._queue.put((call, arguments))
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            if self._failure is not None or self._abandoned:
+                continue
+            call, arguments = item
+            try:
+                call(arguments)
+            except BaseException as problem:  # raised in the caller's thread
+                self._failure = problem

@@ -11,6 +11,9 @@
  *       without "id" the element is inserted, with "id" it is updated (class and model must not change);
  *       aspect = {scope, identifier, kind, version, checksum, id?} is inserted or (with id) updated.
  *   deleteElements       {handle, ids: [...]}                    -> {deleted}
+ *   clearCodes           {handle, ids: [...]}                    -> {cleared}
+ *       the elements lose their codes, nothing else changes (geometry included): a connector frees the codes
+ *       it gives to other elements before it writes any of them.
  */
 "use strict";
 
@@ -169,6 +172,21 @@ function syncOps({ getWritableDb, EngineError }) {
         }
       }
       return { ids };
+    },
+
+    async clearCodes(cmd) {
+      const db = getWritableDb(cmd.handle);
+      if (!Array.isArray(cmd.ids)) throw new EngineError("BAD_REQUEST", "clearCodes needs 'ids': [...]");
+      try {
+        for (const id of cmd.ids) {
+          // Without "geom" in the props, an update leaves the geometry stream as it is.
+          const props = db.elements.getElementProps(id);
+          db.elements.updateElement({ ...props, code: Code.createEmpty() });
+        }
+      } catch (e) {
+        throw failed("UPDATE_FAILED", e);
+      }
+      return { cleared: cmd.ids.length };
     },
 
     async deleteElements(cmd) {
