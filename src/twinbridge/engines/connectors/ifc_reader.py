@@ -12,7 +12,6 @@ float64 metres, so that far-from-origin files keep their precision. A placement 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -32,11 +31,11 @@ from twinbridge.engines.connectors.ifc_records import (
     RecordBuilder,
     instances,
     object_placement_matrix,
-    si_factors,
+    si_values,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import rotation_matrix
-from twinbridge.engines.ifc.records import UnitScales, scaled
+from twinbridge.engines.ifc.records import UnitScales
 
 logger = logging.getLogger(__name__)
 
@@ -60,12 +59,16 @@ _GEOM: Any = ifcopenshell.geom
 
 @dataclass(frozen=True, slots=True)
 class MeshPart:
-    """The triangles of one product in one colour; points are relative to the product's origin."""
+    """The triangles of one product in one colour; points are relative to the product's origin.
+
+    `points` is an n x 3 float64 array (metres, rounded to `COORDINATE_DIGITS`), `triangles` an m x 3 int32
+    array of indices into it: numpy, not lists of tuples, which took five times the memory and whose
+    JSON the checksum and the geometry stream spent most of their time on."""
 
     color: tuple[int, int, int]
     transparency: float
-    points: list[tuple[float, float, float]]
-    triangles: list[tuple[int, int, int]]
+    points: np.ndarray
+    triangles: np.ndarray
 
 
 @dataclass(slots=True)
@@ -82,9 +85,9 @@ class IfcProductRecord:
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     angles: tuple[float, float, float] = (0.0, 0.0, 0.0)  # yaw, pitch, roll in degrees
     mesh: list[MeshPart] = field(default_factory=list)
-    # The product's IFC record (docs/ifc-connector.md), its element's `jsonProperties.ifc`, as JSON text:
-    # a fifth of the memory of the objects, which a file's every product holds until it is written.
-    ifc_json: str = ""
+    # The product's IFC record (docs/ifc-connector.md), its element's `jsonProperties.ifc`: made with its
+    # mesh, a batch at a time (`IfcSource.batches`).
+    ifc: dict[str, Any] | None = None
     # Whether the product has geometry to mesh (a representation, and not an opening).
     meshed: bool = True
     # Its STEP instance id in the file, which the geometry iterator gives back.
@@ -143,20 +146,18 @@ class IfcSource:
                     product = model.by_id(record.step_id)
                     matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
                     record.origin, record.angles = placement_of(matrix, scales)
-                    record.ifc_json = _record_json(builder, product, builder.world_placement_of(matrix))
+                    record.ifc = _record(builder, product, builder.world_placement_of(matrix))
                 yield batch
             batch = []
             for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
-                record.ifc_json = _record_json(builder, model.by_id(record.step_id))
+                record.ifc = _record(builder, model.by_id(record.step_id))
                 batch.append(record)
                 if len(batch) >= size:
                     yield batch
                     batch = []
             for record in pending.values():  # the record keeps the placement, as for one without geometry
                 product = model.by_id(record.step_id)
-                record.ifc_json = _record_json(
-                    builder, product, builder.world_placement(product.ObjectPlacement)
-                )
+                record.ifc = _record(builder, product, builder.world_placement(product.ObjectPlacement))
                 self.issues.append(
                     SyncIssue(
                         "NoGeometry",
@@ -173,16 +174,12 @@ class IfcSource:
             del model, builder
 
 
-def _record_json(builder: RecordBuilder, product: Any, placement: Any = None) -> str:
-    """A product's IFC record as JSON text; `placement` for one without geometry."""
+def _record(builder: RecordBuilder, product: Any, placement: Any = None) -> dict[str, Any]:
+    """A product's IFC record; `placement` for one without geometry."""
     record = builder.product(product)
     if placement is not None:
         record["placement"] = placement
-    return _compact_json(record)
-
-
-def _compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return record
 
 
 def open_ifc(path: Path) -> ifcopenshell.file:
@@ -314,7 +311,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
     schema = str(model.schema_identifier or model.schema).upper()
     scales = UnitScales.of(model)
     builder = RecordBuilder(model, scales)
-    set_factors: dict[int, dict[str, float]] = {}
+    property_sets = PropertySetReader(model, scales)
     issues: list[SyncIssue] = []
     records: list[IfcProductRecord] = []
     products = importable_products(model)
@@ -339,7 +336,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
             name=product.Name or None,
             container=container,
             container_key=container_key,
-            properties=_property_sets(product, scales, set_factors),
+            properties=property_sets.read(product),
             attributes=_attributes(product),
             meshed=meshed(product),
             step_id=int(product.id()),
@@ -418,36 +415,76 @@ def _whole_of(product: Any) -> Any:
     return whole
 
 
-def _property_sets(
-    product: Any, scales: UnitScales, set_factors: dict[int, dict[str, float]] | None = None
-) -> dict[str, dict[str, PropertyValue]]:
-    """Psets and quantity sets (the type's ones included), with simple values in SI units; lists become
-    text. `set_factors` keeps each set's factors (a type's sets are read for each of its occurrences)."""
-    set_factors = {} if set_factors is None else set_factors
-    result: dict[str, dict[str, PropertyValue]] = {}
-    try:
-        psets = ifcopenshell.util.element.get_psets(product)
-    except Exception as problem:  # a malformed property set should not stop the file
-        logger.warning("cannot read the property sets of %s: %s", product.GlobalId, problem)
-        return result
-    model = product.file
-    for set_name, values in psets.items():
-        converted: dict[str, PropertyValue] = {}
-        definition_id = values.get("id")
-        factors: dict[str, float] = {}
-        if isinstance(definition_id, int):
-            if definition_id not in set_factors:
-                set_factors[definition_id] = si_factors(model.by_id(definition_id), scales)
-            factors = set_factors[definition_id]
-        for name, value in values.items():
-            if name == "id" or value is None:
-                continue
-            simple = _simple_value(scaled(value, factors.get(name, 1.0)))
-            if simple is not None:
-                converted[str(name)] = simple
-        if converted:
-            result[str(set_name)] = converted
-    return result
+class PropertySetReader:
+    """Property and quantity sets of products as flat EC values (`read`), each set converted once.
+
+    What ifcopenshell.util.element.get_psets gives, read without its per-call schema and type lookups,
+    and with each definition's values converted to SI by that definition's own units: a type's sets are
+    converted once for all its occurrences."""
+
+    def __init__(self, model: ifcopenshell.file, scales: UnitScales) -> None:
+        self.model = model
+        self.scales = scales
+        self.ifc2x3 = str(model.schema_identifier).upper() == "IFC2X3"
+        self._sets: dict[int, dict[str, PropertyValue]] = {}  # by definition id
+        self._type_sets: dict[int, list[tuple[str, dict[str, PropertyValue]]]] = {}  # by type object id
+
+    def read(self, product: Any) -> dict[str, dict[str, PropertyValue]]:
+        """Psets and quantity sets (the type's ones first, an occurrence's set of the same name adding to
+        and overriding the type's), with simple values in SI units; lists become text."""
+        # The converted sets are shared (products of one type hold the same dicts): merging makes new ones.
+        merged: dict[str, dict[str, PropertyValue]] = {}
+
+        def merge(name: str, values: dict[str, PropertyValue]) -> None:
+            merged[name] = {**merged[name], **values} if name in merged else values
+
+        try:
+            type_object = self._type_of(product)
+            if type_object is not None:
+                for name, values in self._of_type(type_object):
+                    merge(name, values)
+            for relationship in getattr(product, "IsDefinedBy", None) or ():
+                if not relationship.is_a("IfcRelDefinesByProperties"):
+                    continue
+                definitions = relationship.RelatingPropertyDefinition
+                for definition in definitions if isinstance(definitions, tuple) else (definitions,):
+                    merge(str(definition.Name), self._converted(definition))
+        except Exception as problem:  # a malformed property set should not stop the file
+            logger.warning("cannot read the property sets of %s: %s", product.GlobalId, problem)
+            return {}
+        return {name: values for name, values in merged.items() if values}
+
+    def _type_of(self, product: Any) -> Any:
+        if not self.ifc2x3:
+            typed_by = getattr(product, "IsTypedBy", None)
+            return typed_by[0].RelatingType if typed_by else None
+        for relationship in getattr(product, "IsDefinedBy", None) or ():
+            if relationship.is_a("IfcRelDefinesByType"):
+                return relationship.RelatingType
+        return None
+
+    def _of_type(self, type_object: Any) -> list[tuple[str, dict[str, PropertyValue]]]:
+        key = int(type_object.id())
+        if key not in self._type_sets:
+            self._type_sets[key] = [
+                (str(definition.Name), self._converted(definition))
+                for definition in getattr(type_object, "HasPropertySets", None) or ()
+            ]
+        return self._type_sets[key]
+
+    def _converted(self, definition: Any) -> dict[str, PropertyValue]:
+        key = int(definition.id())
+        converted = self._sets.get(key)
+        if converted is None:
+            converted = {}
+            for name, value in si_values(definition, self.scales).items():
+                if value is None:
+                    continue
+                simple = _simple_value(value)
+                if simple is not None:
+                    converted[str(name)] = simple
+            self._sets[key] = converted
+        return converted
 
 
 def _simple_value(value: Any) -> PropertyValue | None:
@@ -550,8 +587,8 @@ def placement_angles(rotation: Sequence[Sequence[float]]) -> tuple[float, float,
 def _mesh(shape: Any) -> tuple[tuple[float, float, float], tuple[float, float, float], list[MeshPart]]:
     """Origin and angles of the placement, and the coloured parts relative to it.
 
-    The triangles are grouped by material and their points rotated and rounded in numpy, not point by point
-    in Python; each part's points are those its triangles use, in the order they first use them.
+    The triangles are grouped by material; when there are several groups, each part's points are those its
+    triangles use, in the order they first use them.
     """
     matrix = shape.transformation.matrix  # column-major 4x4
     rotation = (
@@ -571,6 +608,10 @@ def _mesh(shape: Any) -> tuple[tuple[float, float, float], tuple[float, float, f
     if not len(faces):
         return origin, angles or (0.0, 0.0, 0.0), []
     vertices = np.frombuffer(geometry.verts_buffer, dtype=np.float64).reshape(-1, 3)
+    if angles is None:  # not a pure rotation: the element gets world axes, the points the placement's turn
+        vertices = vertices @ np.asarray(rotation, dtype=np.float64).T
+    # + 0.0 turns -0.0 into 0.0.
+    vertices = np.round(vertices, COORDINATE_DIGITS) + 0.0
     material_ids = np.frombuffer(geometry.material_ids_buffer, dtype=np.int32)[: len(faces)]
     if len(material_ids) < len(faces):  # triangles without a material id take the default colour
         material_ids = np.concatenate((material_ids, np.full(len(faces) - len(material_ids), -1, np.int32)))
@@ -578,40 +619,19 @@ def _mesh(shape: Any) -> tuple[tuple[float, float, float], tuple[float, float, f
     groups = sorted(set(material_ids.tolist()))
     parts = []
     for material in groups:
-        triangles = faces if len(groups) == 1 else faces[material_ids == material]
         color, transparency = _color(materials[material] if 0 <= material < len(materials) else None)
+        if len(groups) == 1:  # one colour (most products): the points as IfcOpenShell gives them
+            parts.append(MeshPart(color, transparency, vertices, faces))
+            break
+        triangles = faces[material_ids == material]
         used = list(dict.fromkeys(triangles.ravel().tolist()))  # vertex indices in the order of first use
-        local_index = np.empty(len(vertices), dtype=np.int64)
-        local_index[used] = np.arange(len(used))
-        points = _rotate(rotation if angles is None else None, vertices[used])
-        parts.append(
-            MeshPart(
-                color,
-                transparency,
-                points,
-                list(map(tuple, local_index[triangles].tolist())),
-            )
-        )
+        local_index = np.empty(len(vertices), dtype=np.int32)
+        local_index[used] = np.arange(len(used), dtype=np.int32)
+        parts.append(MeshPart(color, transparency, vertices[used], local_index[triangles]))
     return origin, angles or (0.0, 0.0, 0.0), parts
 
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
-
-
-def _rotate(
-    rotation: Sequence[Sequence[float]] | None, points: np.ndarray
-) -> list[tuple[float, float, float]]:
-    """Points (n x 3) turned by `rotation` (None: as they are), rounded to `COORDINATE_DIGITS`, without -0.0.
-
-    Rounding is Python's (the nearest decimal of the double), not numpy's (which scales first, so exact
-    halves such as 0.1539875 m, an inch value, can round the other way), and the rotation sums in the
-    order of the point-by-point code it replaced: the same points, so the same checksums, as before.
-    """
-    if rotation is not None:
-        x, y, z = points[:, 0], points[:, 1], points[:, 2]
-        points = np.stack([row[0] * x + row[1] * y + row[2] * z for row in rotation], axis=1)
-    values = [round(value, COORDINATE_DIGITS) + 0.0 for value in points.ravel().tolist()]
-    return list(zip(values[0::3], values[1::3], values[2::3], strict=True))
 
 
 def _color(material: Any) -> tuple[tuple[int, int, int], float]:

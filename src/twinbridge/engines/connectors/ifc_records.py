@@ -19,7 +19,7 @@ import ifcopenshell.util.element
 import ifcopenshell.util.placement
 
 from twinbridge.engines.connectors.issues import SyncIssue
-from twinbridge.engines.ifc.records import RECORD_VERSION, UnitScales
+from twinbridge.engines.ifc.records import RECORD_VERSION, UnitScales, scaled
 
 # Attributes a product's record leaves out: the element's placement and geometry are the iModel's own.
 PRODUCT_EXCLUDED = ("GlobalId", "OwnerHistory", "ObjectPlacement", "Representation")
@@ -80,6 +80,8 @@ class RecordBuilder:
         # (records are only serialized, never changed, so they may share it).
         self._entities: dict[int, Any] = {}
         self._kept: dict[tuple[str, tuple[str, ...]], list[tuple[str, int, str | None]]] = {}
+        # Per class name: "root" (referred to by GlobalId), "entity", or "defined type" (a wrapped value).
+        self._kinds: dict[str, str] = {}
 
     # ---- values
 
@@ -115,13 +117,18 @@ class RecordBuilder:
         return None
 
     def _entity(self, value: Any, owner: str | None, where: str, depth: int, path: frozenset[int]) -> Any:
-        if not value.is_entity():  # a defined type inside a SELECT: IfcLengthMeasure(3.0)
-            measure = value.is_a()
+        ifc_class = value.is_a()
+        kind = self._kinds.get(ifc_class)
+        if kind is None:
+            kind = self._kinds[ifc_class] = (
+                "root" if value.is_a("IfcRoot") else "entity" if value.is_entity() else "defined type"
+            )
+        if kind == "defined type":  # inside a SELECT: IfcLengthMeasure(3.0)
             return {
-                "type": measure,
-                "value": self._value(value[0], measure, owner, where, depth, path),  # its wrapped value
+                "type": ifc_class,
+                "value": self._value(value.get_argument(0), ifc_class, owner, where, depth, path),
             }
-        if value.is_a("IfcRoot"):
+        if kind == "root":
             return str(value.GlobalId)
         if depth >= MAXIMUM_DEPTH or value.id() in path:
             self._leave_out(owner, where, f"{value.is_a()} #{value.id()} refers back to itself")
@@ -153,7 +160,7 @@ class RecordBuilder:
         """An entity's explicit attributes by name, but `excluded`; unset ones are null, or left out."""
         result: dict[str, Any] = {}
         for name, index, declared in self._kept_attributes(entity.is_a(), excluded):
-            raw = entity[index]
+            raw = entity.get_argument(index)
             if raw is None and not keep_unset:
                 continue
             label = f"{where}.{name}" if where else name
@@ -502,26 +509,40 @@ _TYPED_VALUE = {"IfcPropertySingleValue": 2, "IfcPropertyListValue": 2, "IfcProp
 _QUANTITY_MEASURES: dict[tuple[str, str], str | None] = {}
 
 
-def si_factors(definition: Any, scales: UnitScales) -> dict[str, float]:
-    """Per property or quantity name of a set, the factor that brings its value to SI (only those not 1):
-    a quantity's by its declared type, a property's by the type of its (first) value."""
-    factors: dict[str, float] = {}
+def si_values(definition: Any, scales: UnitScales) -> dict[str, Any]:
+    """A property or quantity set's values by name in SI: what ifcopenshell.util.element's
+    get_property_definition gives (without "id"), each number times its measure's factor (a quantity's
+    declared type, a property's typed value, the first of a list), in one pass over the set's items."""
     position = _SET_ITEMS.get(definition.is_a())
-    if position is None:
-        return factors
+    if position is None:  # a predefined set, or another definition: as IfcOpenShell gives it
+        given = dict(ifcopenshell.util.element.get_property_definition(definition))
+        given.pop("id", None)
+        return given
     schema = str(definition.file.schema_identifier)
-    for item in definition[position] or ():
+    read_items = (
+        ifcopenshell.util.element.get_quantities
+        if position == 5
+        else ifcopenshell.util.element.get_properties
+    )
+    values: dict[str, Any] = {}
+    for item in definition.get_argument(position) or ():
         ifc_class = item.is_a()
+        name = item.get_argument(0)
         measure: str | None = None
-        value_position = _TYPED_VALUE.get(ifc_class)
-        if value_position is not None:
-            measure = _typed_value_type(item[value_position])
+        if ifc_class == "IfcPropertySingleValue":  # most items: read here, not through get_properties
+            nominal = item.get_argument(2)
+            value = nominal.wrappedValue if nominal else None
+            measure = _typed_value_type(nominal)
         elif item.is_a("IfcPhysicalSimpleQuantity"):
+            value = item.get_argument(3)
             measure = _quantity_measure(schema, ifc_class)
-        factor = scales.factor(measure) if measure else 1.0
-        if factor != 1.0 and item.Name is not None:
-            factors[str(item.Name)] = factor
-    return factors
+        else:
+            value = read_items([item]).get(name)
+            value_position = _TYPED_VALUE.get(ifc_class)
+            if value_position is not None:
+                measure = _typed_value_type(item.get_argument(value_position))
+        values[name] = scaled(value, scales.factor(measure)) if measure else value
+    return values
 
 
 def _typed_value_type(value: Any) -> str | None:

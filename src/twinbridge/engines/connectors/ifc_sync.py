@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import ifcopenshell.guid
+import numpy as np
 
 from twinbridge.engines.connectors.errors import ConnectorError
 from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart, read_products
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 ASPECT_KIND = "IfcProduct"
 # Part of every checksum: a connector that writes elements differently updates all of them once.
-CONNECTOR_VERSION = "ifc-1"
+CONNECTOR_VERSION = "ifc-2"
 CATEGORY_COLOR = "#a0a0a0"
 
 
@@ -421,7 +422,11 @@ class _Synchronizer:
                 old = planned.existing
                 if old is not None and old.checksum == spec["aspect"]["checksum"]:
                     file_report.unchanged += 1
-                elif old is not None and old.has_geometry and not any(part.triangles for part in record.mesh):
+                elif (
+                    old is not None
+                    and old.has_geometry
+                    and not any(len(part.triangles) for part in record.mesh)
+                ):
                     # An update cannot empty an element's geometry stream: replace it. One that never had
                     # geometry is updated.
                     replaced.append(old.element_id)
@@ -623,14 +628,24 @@ class _Synchronizer:
             spec["federationGuid"] = guid
         # The geometry stream is built when the element is written (`_with_geometry`), so that all the
         # planned elements do not hold one at once; the checksum covers the mesh it is made from.
-        mesh = [(part.color, part.transparency, part.points, part.triangles) for part in record.mesh]
-        digest = hashlib.sha1(
+        checksum = hashlib.sha1(
             json.dumps(
-                [CONNECTOR_VERSION, model_name, record.container_key, spec, mesh, record.ifc_json],
+                [
+                    CONNECTOR_VERSION,
+                    model_name,
+                    record.container_key,
+                    spec,
+                    [(part.color, part.transparency) for part in record.mesh],
+                    record.ifc,
+                ],
                 sort_keys=True,
                 default=str,
             ).encode()
-        ).hexdigest()
+        )
+        for part in record.mesh:
+            checksum.update(part.points.tobytes())
+            checksum.update(part.triangles.astype(np.int32, copy=False).tobytes())
+        digest = checksum.hexdigest()
         spec["aspect"] = {
             "scope": scope,
             "identifier": identifier,
@@ -678,18 +693,23 @@ def _geometry_stream(mesh: list[MeshPart]) -> list[dict[str, Any]]:
     """IModelJson GeometryStreamProps: per colour an appearance and an indexedMesh (1-based, 0-terminated)."""
     stream: list[dict[str, Any]] = []
     for part in mesh:
-        if not part.triangles:
+        if not len(part.triangles):
             continue
         red, green, blue = part.color
         appearance: dict[str, Any] = {"color": red | (green << 8) | (blue << 16)}
         if part.transparency > 0:
             appearance["transparency"] = part.transparency
-        indices: list[int] = []
-        for a, b, c in part.triangles:
-            indices += (a + 1, b + 1, c + 1, 0)
+        triangles = np.asarray(part.triangles, dtype=np.int64)
+        indices = np.zeros((len(triangles), 4), dtype=np.int64)
+        indices[:, :3] = triangles + 1
         stream.append({"appearance": appearance})
         stream.append(
-            {"indexedMesh": {"point": [list(point) for point in part.points], "pointIndex": indices}}
+            {
+                "indexedMesh": {
+                    "point": np.asarray(part.points).tolist(),
+                    "pointIndex": indices.ravel().tolist(),
+                }
+            }
         )
     return stream
 
@@ -697,12 +717,12 @@ def _geometry_stream(mesh: list[MeshPart]) -> list[dict[str, Any]]:
 def _complete(spec: dict[str, Any], record: IfcProductRecord) -> dict[str, Any]:
     """The spec with what is made only when it is written: its geometry stream and its IFC record."""
     complete = {**spec, "geom": _geometry_stream(record.mesh)}
-    if record.ifc_json:
-        complete["props"] = {**spec["props"], "jsonProperties": {RECORD_KEY: json.loads(record.ifc_json)}}
+    if record.ifc:
+        complete["props"] = {**spec["props"], "jsonProperties": {RECORD_KEY: record.ifc}}
     return complete
 
 
 def _release(record: IfcProductRecord) -> None:
     """Drops what a written (or unchanged) product held for its element: its mesh and its record."""
     record.mesh = []
-    record.ifc_json = ""
+    record.ifc = None

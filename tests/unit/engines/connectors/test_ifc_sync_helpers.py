@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import ifcopenshell.guid
+import numpy as np
 import pytest
 
 from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart
@@ -36,9 +37,14 @@ def test_a_malformed_global_id_has_no_federation_guid() -> None:
 
 
 def test_a_mesh_becomes_an_appearance_and_a_one_based_indexed_mesh_per_colour() -> None:
-    red = MeshPart((255, 0, 0), 0.0, [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (0.0, 1.0, 0.0)], [(0, 1, 2)])
-    glass = MeshPart((0, 0, 255), 0.5, [(0.0, 0.0, 1.0), (1.0, 0.0, 1.0), (0.0, 1.0, 1.0)], [(2, 1, 0)])
+    red = MeshPart(
+        (255, 0, 0), 0.0, np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.array([[0, 1, 2]])
+    )
+    glass = MeshPart(
+        (0, 0, 255), 0.5, np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), np.array([[2, 1, 0]])
+    )
     stream = _geometry_stream([red, glass])
+    assert stream[1]["indexedMesh"]["point"] == [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     assert stream[0] == {"appearance": {"color": 0x0000FF}}
     assert stream[1]["indexedMesh"]["pointIndex"] == [1, 2, 3, 0]
     assert stream[2] == {"appearance": {"color": 0xFF0000, "transparency": 0.5}}
