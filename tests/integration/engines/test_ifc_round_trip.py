@@ -44,64 +44,9 @@ class Allowed:
 
 
 # Why a difference is allowed today (measured on the samples; each entry below names the products).
-OPENING_SHAPE = (
-    "openings are imported without a shape (they have cut their hosts already, docs/ifc-connector.md), "
-    "so they are written back without one"
-)
-SPACE = (
-    "spaces are kept in the file's IFC record with the spatial structure, not as elements: they come back "
-    "without their shape and their IfcSpaceType"
-)
 ALIGNMENT_SHAPE = "the alignment's own representation (its curve) is not written back"
 
 ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
-    # acad2010_objects -> IFC2x3 CV 2.0
-    "acad2010_objects": {
-        "geometry": Allowed(
-            (
-                "2Kkkz43YFqUW00000007y2",  # IfcOpeningElement
-                "2Kkkz43YFqUW00000007y4",  # IfcOpeningElement
-                "2Kkkz43YFqUW00000007yY",  # IfcSpace
-                "2Kkkz43YFqUW00000007yZ",  # IfcSpace
-                "2Kkkz43YFqUW00000007ya",  # IfcSpace
-                "2Kkkz43YFqUW00000007yb",  # IfcSpace
-                "2Kkkz43YFqUW00004007xe",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW00004007xp",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xn",  # IfcOpeningElement
-                "2Kkkz43YFqUW00008007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xm",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000C007xo",  # IfcOpeningElement
-                "2Kkkz43YFqUW0000G007xm",  # IfcOpeningElement
-            ),
-            f"{OPENING_SHAPE}; {SPACE}",
-        ),
-        "type": Allowed(
-            (
-                "2Kkkz43YFqUW00000007yY",  # IfcSpace
-                "2Kkkz43YFqUW00000007yZ",  # IfcSpace
-                "2Kkkz43YFqUW00000007ya",  # IfcSpace
-                "2Kkkz43YFqUW00000007yb",  # IfcSpace
-            ),
-            SPACE,
-        ),
-    },
-    # large_offset -> IFC4 RV 1.2
-    "large_offset": {
-        "geometry": Allowed(
-            (
-                "0HNfUe8E1CBeeczp8rXNWv",  # IfcOpeningElement
-                "1PTz52_o9DlAOe36su2tDU",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM22",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM3Y",  # IfcOpeningElement
-                "3n3el7tsPBORtUY8_VoM7z",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-    },
     # pass-ifc105-pgsuper_materialproperties -> IFC4.3
     "pass-ifc105-pgsuper_materialproperties": {
         "geometry": Allowed(
@@ -111,56 +56,11 @@ ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
             ALIGNMENT_SHAPE,
         ),
     },
-    # pass-sps005-250612_wall_with_window -> IFC4 RV 1.2
-    "pass-sps005-250612_wall_with_window": {
-        "geometry": Allowed(
-            (
-                "3Q0ri$a2I$EoRiPZTT5m5q",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-    },
-    # revit2011_wall1 -> IFC2x3 CV 2.0
-    "revit2011_wall1": {
-        "geometry": Allowed(
-            (
-                "03G9jZ_mz91eOLnxxTVuMo",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-    },
-    # test -> IFC2x3 CV 2.0
-    "test": {
-        "geometry": Allowed(
-            (
-                "2idC0G3ezCdhA9WUXWe$$S",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O$",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O8",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O9",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OA",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$OB",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$O_",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$PM",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$Pp",  # IfcOpeningElement
-                "2idC0G3ezCdhA9WUXWe$V2",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-    },
 }
 
-# revit2011_wall1 (IFC2X3) exported to IFC4.3: class names through round_trip.SCHEMA_CLASS_EQUIVALENTS.
-CROSS_SCHEMA_ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
-    # revit2011_wall1 -> IFC4.3
-    "revit2011_wall1": {
-        "geometry": Allowed(
-            (
-                "03G9jZ_mz91eOLnxxTVuMo",  # IfcOpeningElement
-            ),
-            OPENING_SHAPE,
-        ),
-    },
-}
+# revit2011_wall1 (IFC2X3) exported to IFC4.3: class names through round_trip.SCHEMA_CLASS_EQUIVALENTS; no
+# other difference.
+CROSS_SCHEMA_ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {}
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from twinbridge.engines.connectors.ifc_records import (
     si_values,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
-from twinbridge.engines.ifc.placement import rotation_matrix
+from twinbridge.engines.ifc.placement import element_matrix, placement_matrix, rotation_matrix
 from twinbridge.engines.ifc.records import UnitScales
 
 logger = logging.getLogger(__name__)
@@ -88,8 +88,10 @@ class IfcProductRecord:
     # The product's IFC record (docs/ifc-connector.md), its element's `jsonProperties.ifc`: made with its
     # mesh, a batch at a time (`IfcSource.batches`).
     ifc: dict[str, Any] | None = None
-    # Whether the product has geometry to mesh (a representation, and not an opening).
+    # Whether the product has geometry to mesh into its element (a representation, and not an opening).
     meshed: bool = True
+    # Whether its geometry is meshed into its IFC record instead (an opening: see `shape_recorded`).
+    shape_recorded: bool = False
     # Its STEP instance id in the file, which the geometry iterator gives back.
     step_id: int = 0
 
@@ -136,28 +138,35 @@ class IfcSource:
         builder = self.builder if self.model is not None and self.builder is not None else None
         builder = builder or RecordBuilder(model, self.scales)
         self.model = self.builder = None
-        scales = builder.scales
-        pending = {record.step_id: record for record in self.products if record.meshed}
+        pending = {
+            record.step_id: record for record in self.products if record.meshed or record.shape_recorded
+        }
+
         try:
-            unmeshed = [record for record in self.products if not record.meshed]
+            unmeshed = [record for record in self.products if not record.meshed and not record.shape_recorded]
             for start in range(0, len(unmeshed), size):
                 batch = unmeshed[start : start + size]
-                for record in batch:  # an element without geometry has no placement: the record keeps it
-                    product = model.by_id(record.step_id)
-                    matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
-                    record.origin, record.angles = placement_of(matrix, scales)
-                    record.ifc = _record(builder, product, builder.world_placement_of(matrix))
+                for record in batch:
+                    _placed_by_record(model, builder, record)
                 yield batch
             batch = []
             for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
-                record.ifc = _record(builder, model.by_id(record.step_id))
+                if record.shape_recorded:  # an opening: its mesh goes into its record, relative to placement
+                    element_frame = element_matrix(record.origin, *record.angles)
+                    parts, record.mesh = record.mesh, []
+                    placement = _placed_by_record(model, builder, record)
+                    assert record.ifc is not None
+                    record.ifc["shape"] = recorded_shape(parts, element_frame, placement)
+                else:
+                    record.ifc = _record(builder, model.by_id(record.step_id))
                 batch.append(record)
                 if len(batch) >= size:
                     yield batch
                     batch = []
-            for record in pending.values():  # the record keeps the placement, as for one without geometry
-                product = model.by_id(record.step_id)
-                record.ifc = _record(builder, product, builder.world_placement(product.ObjectPlacement))
+            for record in pending.values():
+                _placed_by_record(
+                    model, builder, record
+                )  # the record keeps the placement, as for one without geometry
                 self.issues.append(
                     SyncIssue(
                         "NoGeometry",
@@ -172,6 +181,16 @@ class IfcSource:
             self.issues += builder.issues
         finally:
             del model, builder
+
+
+def _placed_by_record(model: Any, builder: RecordBuilder, record: IfcProductRecord) -> Any:
+    """Makes the record of a product whose element has no geometry: placed as its file places it, its
+    record keeping the placement (the iModel keeps none for it); returns that placement."""
+    product = model.by_id(record.step_id)
+    matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
+    record.origin, record.angles = placement_of(matrix, builder.scales)
+    record.ifc = _record(builder, product, builder.world_placement_of(matrix))
+    return record.ifc["placement"]
 
 
 def _record(builder: RecordBuilder, product: Any, placement: Any = None) -> dict[str, Any]:
@@ -225,6 +244,63 @@ def importable_products(model: ifcopenshell.file) -> list[Any]:
             seen.add(product.id())
             products.append(product)
     return products
+
+
+def shape_recorded(product: Any) -> bool:
+    """Whether a product's geometry is meshed into its IFC record (`shape`), not into its element: an
+    opening with a representation. Its element has no geometry (its host is cut already, and a viewer would
+    draw it as a solid), and the exporter writes the recorded mesh back as its body."""
+    return product.Representation is not None and any(product.is_a(name) for name in UNMESHED_CLASSES)
+
+
+def recorded_shape(parts: Sequence[MeshPart], element_frame: Any, placement: Any) -> dict[str, Any]:
+    """The record's `shape`: one mesh of all the parts (colours left out), its points (metres, rounded)
+    relative to the record's `placement`, moved there from the frame the meshes were made in."""
+    frame = (
+        np.identity(4)
+        if placement is None
+        else placement_matrix(placement["location"], placement["axis"], placement["refDirection"])
+    )
+    to_record = np.linalg.inv(frame) @ element_frame
+    points: list[Any] = []
+    triangles: list[Any] = []
+    offset = 0
+    for part in parts:
+        points.append(np.asarray(part.points) @ to_record[:3, :3].T + to_record[:3, 3])
+        triangles.append(np.asarray(part.triangles) + offset)
+        offset += len(part.points)
+    return {
+        "points": (np.round(np.concatenate(points), COORDINATE_DIGITS) + 0.0).tolist(),
+        "triangles": np.concatenate(triangles).tolist(),
+    }
+
+
+def record_space_shapes(model: ifcopenshell.file, file_record: dict[str, Any]) -> list[SyncIssue]:
+    """Meshes the file's spaces into their entries of the file record's spatial structure (`shape`, as an
+    opening's in its record): spaces are not elements, their shapes come back on export from there. A
+    `NoGeometry` issue for each one that could not be meshed."""
+    entries = {str(entry["globalId"]): entry for entry in file_record.get("spatial") or ()}
+    pending: dict[int, IfcProductRecord] = {}
+    for space in instances(model, "IfcSpace"):
+        global_id = str(space.GlobalId)
+        if space.Representation is not None and global_id in entries:
+            pending[int(space.id())] = IfcProductRecord(
+                global_id, "IfcSpace", None, "", "", {}, {}, step_id=int(space.id())
+            )
+    issues: list[SyncIssue] = []
+    for record in _tessellate(model, pending, issues, None, _go_on):
+        entry = entries[record.global_id]
+        frame = element_matrix(record.origin, *record.angles)
+        entry["shape"] = recorded_shape(record.mesh, frame, entry.get("placement"))
+    issues += [
+        SyncIssue(
+            "NoGeometry",
+            "IfcSpace has no geometry that could be meshed; the file's record keeps it without a shape",
+            record.global_id,
+        )
+        for record in pending.values()
+    ]
+    return issues
 
 
 def meshed(product: Any) -> bool:
@@ -339,9 +415,10 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
             properties=property_sets.read(product),
             attributes=_attributes(product),
             meshed=meshed(product),
+            shape_recorded=shape_recorded(product),
             step_id=int(product.id()),
         )
-        if not record.meshed and product.Representation is not None and not product.is_a("IfcOpeningElement"):
+        if not record.meshed and not record.shape_recorded and product.Representation is not None:
             issues.append(
                 SyncIssue(
                     "NoGeometry",
@@ -352,6 +429,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
             )
         records.append(record)
     file_record = builder.file(schema)
+    issues += record_space_shapes(model, file_record)
     skipped = skipped_products(model, products)
     issues += builder.issues + not_carried(skipped)
     builder.issues = []  # those of the products' records are added when they are made

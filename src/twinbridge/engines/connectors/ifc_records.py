@@ -348,6 +348,8 @@ class RecordBuilder:
             "placement": self.world_placement(element.ObjectPlacement),
             "propertySets": self.own_property_sets(element),
             "classifications": self.classifications(element),
+            # A space's IfcSpaceType (IfcSpatialElementType in IFC4), or null.
+            "type": _global_id(self._type_of(element)),
         }
 
     def world_placement(self, placement: Any) -> dict[str, list[float]] | None:

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import ifcopenshell
+import ifcopenshell.api.geometry
+import numpy as np
 
 from twinbridge.engines.ifc.entities import required_defaults
 from twinbridge.engines.ifc.errors import IfcExportError, SourceIModelError, UnknownModelError
@@ -76,6 +78,8 @@ APPLICATION_VERSION = "0.1.0"
 _ID_SET_CHUNK = 5000
 # Recorded elements per query of their IFC records (read along the export, not all at once).
 _RECORD_BATCH = 1000
+# The colour of a shape kept in an IFC record (an opening's: the connector keeps no colour of it).
+RECORDED_SHAPE_COLOR = (204, 204, 204, 255)
 
 
 @dataclass
@@ -484,7 +488,12 @@ class _IfcBuilder:
             **project_attributes,
         )
         recorded.georeference(context)
-        recorded.create_spatial_structure(self.project)
+        recorded.create_spatial_structure(
+            self.project,
+            lambda points, triangles: ifcopenshell.api.geometry.add_mesh_representation(
+                self.file, body, [points], faces=[triangles]
+            ),
+        )
         self.world = world
         self.site = None
         if not native:
@@ -623,6 +632,7 @@ class _IfcBuilder:
             1.0 / self.scales.length,
             self.axis_context.id(),
         )
+        self.geometry_writer = writer  # recorded shapes (openings') are written with it too (`_add_records`)
         position = {row.element_id: index for index, row in enumerate(rows)}
         made = 0
         report = GraphicsExportReport()
@@ -695,9 +705,33 @@ class _IfcBuilder:
                     row.element_id,
                     global_id,
                     element_matrix(origin, yaw, pitch, roll),
-                    row.shape,
+                    row.shape if row.shape is not None else self._recorded_shape(record, row.element_id),
                 )
             self.progress("records", min((done + 1) * _RECORD_BATCH, total), total)
+
+    def _recorded_shape(self, record: dict[str, Any], element_id: int) -> int | None:
+        """The body of an element without geometry whose record holds a mesh (`shape`: an opening's, in
+        metres relative to the record's placement); None without one."""
+        recorded = record.get("shape")
+        if recorded is None:
+            return None
+        try:
+            positions = np.asarray(recorded["points"], dtype=np.float64).reshape(-1, 3)
+            indices = np.asarray(recorded["triangles"], dtype=np.int64).reshape(-1)
+            if len(indices) % 3 or (
+                len(indices) and not 0 <= indices.min() <= indices.max() < len(positions)
+            ):
+                raise ValueError("triangle corners out of range")
+        except (KeyError, TypeError, ValueError) as problem:
+            self.summary.not_carried.append(
+                f"0x{element_id:x}: the shape in its IFC record is unusable ({problem})"
+            )
+            return None
+        shape, triangles = self.geometry_writer.representation([(RECORDED_SHAPE_COLOR, positions, indices)])
+        if shape is not None:
+            self.summary.elements_with_geometry += 1
+            self.summary.triangles += triangles
+        return shape
 
     def _read_file_records(self, selected: list[str] | None) -> list[dict[str, Any]]:
         """The IFC records of the files (RepositoryLinks) the exported recorded elements come from."""

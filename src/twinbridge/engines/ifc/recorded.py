@@ -167,6 +167,7 @@ class RecordedContent:
     files: list[dict[str, Any]] = field(default_factory=list)
     spatial: dict[str, _Spatial] = field(default_factory=dict)
     spatial_property_sets: list[tuple[Any, list[Any], str]] = field(default_factory=list)
+    spatial_types: list[tuple[str, str, int, str]] = field(default_factory=list)  # type, class, id, owner
     substitutions: list[str] = field(default_factory=list)
     not_carried: list[str] = field(default_factory=list)
     # Gathered along the elements and written at the end.
@@ -276,8 +277,13 @@ class RecordedWriter:
                 return georeference
         return None
 
-    def create_spatial_structure(self, project: Any) -> None:
-        """The recorded spatial elements, with their GlobalIds, attributes and placements, under `project`."""
+    def create_spatial_structure(
+        self, project: Any, mesh_representation: Callable[[list[Any], list[Any]], Any] | None = None
+    ) -> None:
+        """The recorded spatial elements, with their GlobalIds, attributes and placements, under `project`;
+        a space's recorded `shape` becomes its body through `mesh_representation` (points in metres relative
+        to its placement, triangles -> an IfcShapeRepresentation), its recorded type is linked in the
+        fragment (`start_fragment`)."""
         content = self.content
         restorer = content.structure
         children: dict[str, list[Any]] = {}
@@ -307,8 +313,17 @@ class RecordedWriter:
                     placement_record.get("refDirection"),
                 )
                 placement = self.local_placement_entity(parent, matrix)
-                created = self.root(entity, global_id=global_id, ObjectPlacement=placement, **attributes)
+                representation = self._recorded_shape(spatial.get("shape"), global_id, mesh_representation)
+                created = self.root(
+                    entity,
+                    global_id=global_id,
+                    ObjectPlacement=placement,
+                    Representation=representation,
+                    **attributes,
+                )
                 content.spatial[global_id] = _Spatial(created, placement, matrix, entity)
+                if spatial.get("type"):
+                    content.spatial_types.append((str(spatial["type"]), entity, int(created.id()), global_id))
                 parent_key = parent_id if parent is not None else ""
                 if parent is None and parent_id not in project_ids and parent_id:
                     content.not_carried.append(
@@ -325,6 +340,21 @@ class RecordedWriter:
                 RelatingObject=relating,
                 RelatedObjects=related,
             )
+
+    def _recorded_shape(
+        self, shape: Any, owner: str, mesh_representation: Callable[[list[Any], list[Any]], Any] | None
+    ) -> Any:
+        """The IfcProductDefinitionShape of a recorded `shape` (a space's), or None."""
+        if shape is None or mesh_representation is None:
+            return None
+        points = shape.get("points") if isinstance(shape, dict) else None
+        triangles = shape.get("triangles") if isinstance(shape, dict) else None
+        if not isinstance(points, list) or not isinstance(triangles, list) or not triangles:
+            self.content.not_carried.append(f"{owner}: the shape in its IFC record is unusable")
+            return None
+        return self.create(
+            "IfcProductDefinitionShape", Representations=[mesh_representation(points, triangles)]
+        )
 
     def local_placement_entity(self, parent: _Spatial | None, matrix: npt.NDArray[np.float64]) -> Any:
         location, directions = relative_axes(parent.matrix if parent else None, matrix, self.length_factor)
@@ -358,6 +388,8 @@ class RecordedWriter:
         for entity, property_sets, owner in content.spatial_property_sets:
             for property_set in self.property_sets(property_sets, owner):
                 self._define(entity, property_set, f"{owner}:{property_set}")
+        for type_id, entity_class, entity_id, owner in content.spatial_types:
+            self._link_type(type_id, entity_class, entity_id, owner)
         if content.schema == "IFC2X3" and site is not None:
             self._site_georeference(site)
 
