@@ -43,20 +43,8 @@ class Allowed:
     reason: str
 
 
-# Why a difference is allowed today (measured on the samples; each entry below names the products).
-ALIGNMENT_SHAPE = "the alignment's own representation (its curve) is not written back"
-
-ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {
-    # pass-ifc105-pgsuper_materialproperties -> IFC4.3
-    "pass-ifc105-pgsuper_materialproperties": {
-        "geometry": Allowed(
-            (
-                "0B9ZucmhX1SeEosRqBtN9M",  # IfcAlignment
-            ),
-            ALIGNMENT_SHAPE,
-        ),
-    },
-}
+# Why a difference is allowed today (measured on the samples; each entry names the products): none is left.
+ALLOWED_DIFFERENCES: dict[str, dict[str, Allowed]] = {}
 
 # revit2011_wall1 (IFC2X3) exported to IFC4.3: class names through round_trip.SCHEMA_CLASS_EQUIVALENTS; no
 # other difference.

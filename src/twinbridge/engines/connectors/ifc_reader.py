@@ -147,7 +147,7 @@ class IfcSource:
             for start in range(0, len(unmeshed), size):
                 batch = unmeshed[start : start + size]
                 for record in batch:
-                    _placed_by_record(model, builder, record)
+                    _placed_by_record(model, builder, record, keep_representation=True)
                 yield batch
             batch = []
             for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
@@ -163,15 +163,13 @@ class IfcSource:
                 if len(batch) >= size:
                     yield batch
                     batch = []
-            for record in pending.values():
-                _placed_by_record(
-                    model, builder, record
-                )  # the record keeps the placement, as for one without geometry
+            for record in pending.values():  # the record keeps placement and representation, as for one
+                _placed_by_record(model, builder, record, keep_representation=True)  # without geometry
                 self.issues.append(
                     SyncIssue(
                         "NoGeometry",
                         f"{record.ifc_class} has no geometry that could be meshed; it was imported without "
-                        "any",
+                        "any (its IFC record keeps its representation for export)",
                         record.global_id,
                     )
                 )
@@ -183,13 +181,22 @@ class IfcSource:
             del model, builder
 
 
-def _placed_by_record(model: Any, builder: RecordBuilder, record: IfcProductRecord) -> Any:
+def _placed_by_record(
+    model: Any, builder: RecordBuilder, record: IfcProductRecord, *, keep_representation: bool = False
+) -> Any:
     """Makes the record of a product whose element has no geometry: placed as its file places it, its
-    record keeping the placement (the iModel keeps none for it); returns that placement."""
+    record keeping the placement (the iModel keeps none for it) and, with `keep_representation`, its
+    representation as it is (curves, text, what could not be meshed) for an export to write it back;
+    returns the placement."""
     product = model.by_id(record.step_id)
     matrix = object_placement_matrix(getattr(product, "ObjectPlacement", None))
     record.origin, record.angles = placement_of(matrix, builder.scales)
     record.ifc = _record(builder, product, builder.world_placement_of(matrix))
+    representation = getattr(product, "Representation", None)
+    if keep_representation and representation is not None:
+        record.ifc["representation"] = builder.value(
+            representation, owner=record.global_id, where="representation"
+        )
     return record.ifc["placement"]
 
 
@@ -423,7 +430,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
                 SyncIssue(
                     "NoGeometry",
                     f"{product.is_a()}'s representation (curves, text or points) is not meshed; it was "
-                    "imported without geometry",
+                    "imported without geometry (its IFC record keeps the representation for export)",
                     global_id,
                 )
             )

@@ -463,6 +463,8 @@ class _IfcBuilder:
             ParentContext=context,
             TargetView="GRAPH_VIEW",
         )
+        recorded.model_context = context
+        recorded.contexts.update({("Body", "Model"): body, ("Axis", "Model"): self.axis_context})
         units = recorded.units(units_record) if units_record is not None else None
         if units is None:
             units = create(

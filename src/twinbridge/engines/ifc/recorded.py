@@ -216,6 +216,10 @@ class RecordedWriter:
         self.text_root: Callable[..., Any] | None = None
         self.length_factor = length_factor
         self.owner_history: Any = None
+        # The export's model context and its subcontexts by (ContextIdentifier, ContextType): recorded
+        # representations go into the one named as their source's (made when first needed).
+        self.model_context: Any = None
+        self.contexts: dict[tuple[str, str], Any] = {}
 
     # ---- file records: project attributes, georeferencing, spatial structure
 
@@ -520,6 +524,8 @@ class RecordedWriter:
             )
         # A product without geometry whose record holds no placement had none in its file (an assembly, an
         # alignment layout): it gets none back.
+        if shape is None and record.get("representation") is not None:
+            shape = self._restored_representation(record["representation"], owner)
         placeless = shape is None and "placement" in record and recorded_placement is None
         placement = None if placeless else self._placement(container, matrix)
         attributes["GlobalId"] = global_id
@@ -564,6 +570,50 @@ class RecordedWriter:
             if shape is not None:
                 # The body representation is the line before its product definition shape (stepfragment).
                 content.layered.setdefault(str(layer), []).append(shape - 1)
+
+    def _restored_representation(self, value: Any, owner: str) -> int | None:
+        """The IfcProductDefinitionShape of a record's `representation` (a product the iModel holds no
+        geometry of: curves, text, what could not be meshed), each representation in the export's context of
+        its source's name; None when none of its items exists in the target schema (each named)."""
+        restorer = self.content.fragment
+        assert restorer is not None
+        written = []
+        attributes = value.get("attributes") if isinstance(value, dict) else None
+        for representation in (attributes or {}).get("Representations") or []:
+            recorded = (representation.get("attributes") if isinstance(representation, dict) else None) or {}
+            items = [restorer.entity(item, owner, "representation") for item in recorded.get("Items") or []]
+            items = [item for item in items if item is not None]
+            if not items:
+                continue
+            context = recorded.get("ContextOfItems")
+            written.append(
+                self.text(
+                    "IfcShapeRepresentation",
+                    ContextOfItems=self._context((context or {}).get("attributes") or {}),
+                    RepresentationIdentifier=recorded.get("RepresentationIdentifier"),
+                    RepresentationType=recorded.get("RepresentationType"),
+                    Items=items,
+                )
+            )
+        if not written:
+            self.content.not_carried.append(f"{owner}: its recorded representation has nothing to write")
+            return None
+        return int(self.text("IfcProductDefinitionShape", Representations=written))
+
+    def _context(self, recorded: dict[str, Any]) -> Any:
+        identifier = recorded.get("ContextIdentifier")
+        if not identifier:
+            return self.model_context
+        key = (str(identifier), str(recorded.get("ContextType") or "Model"))
+        if key not in self.contexts:
+            self.contexts[key] = self.text(
+                "IfcGeometricRepresentationSubContext",
+                ContextIdentifier=key[0],
+                ContextType=key[1],
+                ParentContext=self.model_context,
+                TargetView=str(recorded.get("TargetView") or "MODEL_VIEW"),
+            )
+        return self.contexts[key]
 
     def _placement(self, container: _Spatial | None, matrix: npt.NDArray[np.float64]) -> StepRef:
         location, directions = relative_axes(
