@@ -32,6 +32,7 @@ from twinbridge.engines.connectors.ifc_records import (
     instances,
     object_placement_matrix,
     si_values,
+    type_of,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import element_matrix, placement_matrix, rotation_matrix
@@ -510,7 +511,7 @@ class PropertySetReader:
     def __init__(self, model: ifcopenshell.file, scales: UnitScales) -> None:
         self.model = model
         self.scales = scales
-        self.ifc2x3 = str(model.schema_identifier).upper() == "IFC2X3"
+        self.schema = str(model.schema_identifier)
         self._sets: dict[int, dict[str, PropertyValue]] = {}  # by definition id
         self._type_sets: dict[int, list[tuple[str, dict[str, PropertyValue]]]] = {}  # by type object id
 
@@ -524,7 +525,7 @@ class PropertySetReader:
             merged[name] = {**merged[name], **values} if name in merged else values
 
         try:
-            type_object = self._type_of(product)
+            type_object = type_of(product, self.schema)
             if type_object is not None:
                 for name, values in self._of_type(type_object):
                     merge(name, values)
@@ -538,15 +539,6 @@ class PropertySetReader:
             logger.warning("cannot read the property sets of %s: %s", product.GlobalId, problem)
             return {}
         return {name: values for name, values in merged.items() if values}
-
-    def _type_of(self, product: Any) -> Any:
-        if not self.ifc2x3:
-            typed_by = getattr(product, "IsTypedBy", None)
-            return typed_by[0].RelatingType if typed_by else None
-        for relationship in getattr(product, "IsDefinedBy", None) or ():
-            if relationship.is_a("IfcRelDefinesByType"):
-                return relationship.RelatingType
-        return None
 
     def _of_type(self, type_object: Any) -> list[tuple[str, dict[str, PropertyValue]]]:
         key = int(type_object.id())

@@ -263,15 +263,7 @@ class RecordBuilder:
         }
 
     def _type_of(self, product: Any) -> Any:
-        """A product's type object (IfcRelDefinesByType): ifcopenshell.util.element.get_type, without asking
-        the file its schema for every product."""
-        if self.schema != "IFC2X3":
-            typed_by = getattr(product, "IsTypedBy", None)
-            return typed_by[0].RelatingType if typed_by else None
-        for relationship in getattr(product, "IsDefinedBy", None) or ():
-            if relationship.is_a("IfcRelDefinesByType"):
-                return relationship.RelatingType
-        return None
+        return type_of(product, self.schema)
 
     def _nest(self, product: Any) -> Any:
         """What a product is nested in (IfcRelNests): ifcopenshell.util.element.get_nest, without asking the
@@ -509,6 +501,18 @@ def layer_names(product: Any, schema: str) -> list[str]:
 _SET_ITEMS = {"IfcPropertySet": 4, "IfcElementQuantity": 5}
 _TYPED_VALUE = {"IfcPropertySingleValue": 2, "IfcPropertyListValue": 2, "IfcPropertyEnumeratedValue": 2}
 _QUANTITY_MEASURES: dict[tuple[str, str], str | None] = {}
+
+
+def type_of(product: Any, schema: str) -> Any:
+    """A product's type object (IfcRelDefinesByType): ifcopenshell.util.element.get_type, without asking the
+    file its schema for every product."""
+    if schema.upper() != "IFC2X3":
+        typed_by = getattr(product, "IsTypedBy", None)
+        return typed_by[0].RelatingType if typed_by else None
+    for relationship in getattr(product, "IsDefinedBy", None) or ():
+        if relationship.is_a("IfcRelDefinesByType"):
+            return relationship.RelatingType
+    return None
 
 
 def si_values(definition: Any, scales: UnitScales) -> dict[str, Any]:
