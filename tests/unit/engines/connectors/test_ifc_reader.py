@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import ifcopenshell.api.root
+import ifcopenshell.geom
+import ifcopenshell.util.element
 import numpy as np
 import pytest
 
@@ -17,7 +19,7 @@ from twinbridge.engines.connectors.ifc_reader import (
     placement_angles,
     read_ifc,
 )
-from twinbridge.engines.ifc.placement import rotation_matrix
+from twinbridge.engines.ifc.placement import placement_matrix, rotation_matrix
 from twinbridge.engines.imodel import EnginePool
 
 WALL_WITH_WINDOW = SAMPLES / "ifc" / "pass-sps005-250612_wall_with_window.ifc"
@@ -51,6 +53,61 @@ def test_a_wall_with_a_window_gives_two_coloured_meshes_in_their_storeys_and_the
     assert wall.name == "Basic Wall:Wall-Fnd_440Blk:313185"
     assert "Pset_WallCommon" in wall.properties
     assert source.issues == []
+
+
+def world_points(model: ifcopenshell.file, product: object) -> np.ndarray:
+    settings = ifcopenshell.geom.settings()
+    settings.set("use-world-coords", True)
+    shape = ifcopenshell.geom.create_shape(settings, product)
+    return np.asarray(shape.geometry.verts, dtype=float).reshape(-1, 3)
+
+
+def test_an_openings_shape_is_kept_in_its_record_where_ifcopenshell_puts_it_and_not_in_its_element() -> None:
+    source = read_ifc(WALL_WITH_WINDOW, threads=1)
+    opening = next(record for record in source.products if record.ifc_class == "IfcOpeningElement")
+    assert opening.mesh == [], "the element draws nothing: its host is cut already"
+    assert opening.ifc is not None
+    shape, placement = opening.ifc["shape"], opening.ifc["placement"]
+    points = np.asarray(shape["points"], dtype=float)
+    assert len(shape["triangles"]) >= 12
+    assert np.asarray(shape["triangles"]).max() < len(points)
+    frame = placement_matrix(placement["location"], placement["axis"], placement["refDirection"])
+    recorded_world = points @ frame[:3, :3].T + frame[:3, 3]
+    model = open_ifc(WALL_WITH_WINDOW)
+    expected = world_points(model, model.by_guid(opening.global_id))
+    assert np.allclose(recorded_world.min(axis=0), expected.min(axis=0), atol=1e-6)
+    assert np.allclose(recorded_world.max(axis=0), expected.max(axis=0), atol=1e-6)
+
+
+def test_curves_of_a_product_without_geometry_are_kept_in_its_record_as_nested_values() -> None:
+    source = read_ifc(SAMPLES / "ifc" / "pass-ifc105-pgsuper_materialproperties.ifc", threads=1)
+    alignment = next(record for record in source.products if record.ifc_class == "IfcAlignment")
+    assert alignment.mesh == []
+    assert alignment.ifc is not None
+    (representation,) = alignment.ifc["representation"]["attributes"]["Representations"]
+    assert representation["attributes"]["RepresentationIdentifier"] == "Axis"
+    assert [item["type"] for item in representation["attributes"]["Items"]] == ["IfcGradientCurve"]
+    assert representation["attributes"]["ContextOfItems"]["attributes"]["ContextIdentifier"] == "Axis"
+    assert ("NoGeometry", alignment.global_id) in {(issue.code, issue.global_id) for issue in source.issues}
+
+
+def test_a_spaces_shape_and_type_are_kept_in_the_file_records_spatial_structure() -> None:
+    source = read_ifc(NO_STOREYS, threads=1)
+    spaces = [entry for entry in source.record["spatial"] if entry["class"] == "IfcSpace"]
+    assert len(spaces) == 4
+    model = open_ifc(NO_STOREYS)
+    for entry in spaces:
+        space = model.by_guid(entry["globalId"])
+        space_type = ifcopenshell.util.element.get_type(space)
+        assert space_type is not None
+        assert entry["type"] == space_type.GlobalId
+        frame = placement_matrix(
+            entry["placement"]["location"], entry["placement"]["axis"], entry["placement"]["refDirection"]
+        )
+        points = np.asarray(entry["shape"]["points"], dtype=float) @ frame[:3, :3].T + frame[:3, 3]
+        expected = world_points(model, space)
+        assert np.allclose(points.min(axis=0), expected.min(axis=0), atol=1e-6)
+        assert np.allclose(points.max(axis=0), expected.max(axis=0), atol=1e-6)
 
 
 def test_products_outside_storeys_belong_to_their_building() -> None:
