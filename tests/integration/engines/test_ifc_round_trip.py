@@ -21,6 +21,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ifcopenshell
+import ifcopenshell.api.aggregate
+import ifcopenshell.api.context
+import ifcopenshell.api.geometry
+import ifcopenshell.api.grid
+import ifcopenshell.api.project
+import ifcopenshell.api.root
+import ifcopenshell.api.spatial
+import ifcopenshell.api.unit
+import ifcopenshell.util.unit
+import numpy as np
 import pytest
 
 from tests.conftest import SAMPLE_IFC
@@ -186,3 +196,88 @@ def test_the_tables_name_known_samples_and_aspects_and_give_reasons() -> None:
         for entries in table.values():
             assert set(entries) <= set(ASPECTS)
             assert all(entry.reason.strip() for entry in entries.values())
+
+
+def grid_file(path: Path) -> Path:
+    """An IFC4 file with a storey holding a 2 x 3 grid: its axes' curves, and a 'FootPrint' curve set of them
+    as its representation (no public sample with a grid has a clear license: this one is generated)."""
+    model = ifcopenshell.api.project.create_file(version="IFC4")
+    project = ifcopenshell.api.root.create_entity(model, ifc_class="IfcProject", name="Grid sample")
+    ifcopenshell.api.unit.assign_unit(model)
+    model_context = ifcopenshell.api.context.add_context(model, context_type="Model")
+    footprint = ifcopenshell.api.context.add_context(
+        model,
+        context_type="Model",
+        context_identifier="FootPrint",
+        target_view="PLAN_VIEW",
+        parent=model_context,
+    )
+    site = ifcopenshell.api.root.create_entity(model, ifc_class="IfcSite", name="Site")
+    building = ifcopenshell.api.root.create_entity(model, ifc_class="IfcBuilding", name="Building")
+    storey = ifcopenshell.api.root.create_entity(model, ifc_class="IfcBuildingStorey", name="Level 1")
+    ifcopenshell.api.aggregate.assign_object(model, products=[site], relating_object=project)
+    ifcopenshell.api.aggregate.assign_object(model, products=[building], relating_object=site)
+    ifcopenshell.api.aggregate.assign_object(model, products=[storey], relating_object=building)
+    grid = ifcopenshell.api.root.create_entity(model, ifc_class="IfcGrid", name="Structural grid")
+    ifcopenshell.api.geometry.edit_object_placement(model, product=grid)
+    ifcopenshell.api.spatial.assign_container(model, products=[grid], relating_structure=storey)
+    for tag, start, end in (
+        ("A", (0.0, 0.0, 0.0), (0.0, 12.0, 0.0)),
+        ("B", (6.0, 0.0, 0.0), (6.0, 12.0, 0.0)),
+    ):
+        axis = ifcopenshell.api.grid.create_grid_axis(model, grid=grid, axis_tag=tag, uvw_axes="UAxes")
+        ifcopenshell.api.grid.create_axis_curve(model, p1=np.array(start), p2=np.array(end), grid_axis=axis)
+    for tag, y in (("1", 0.0), ("2", 4.5), ("3", 12.0)):
+        axis = ifcopenshell.api.grid.create_grid_axis(model, grid=grid, axis_tag=tag, uvw_axes="VAxes")
+        ifcopenshell.api.grid.create_axis_curve(
+            model, p1=np.array((-1.0, y, 0.0)), p2=np.array((7.0, y, 0.0)), grid_axis=axis
+        )
+    curves = [axis.AxisCurve for axis in (*grid.UAxes, *grid.VAxes)]
+    grid.Representation = model.createIfcProductDefinitionShape(
+        None,
+        None,
+        [
+            model.createIfcShapeRepresentation(
+                footprint, "FootPrint", "GeometricCurveSet", [model.createIfcGeometricCurveSet(curves)]
+            )
+        ],
+    )
+    model.write(str(path))
+    return path
+
+
+def grid_axes(path: Path) -> list[tuple[str, str, list[tuple[float, ...]]]]:
+    """(direction, tag, curve points in metres) of the first grid's axes."""
+    model = ifcopenshell.open(str(path))
+    scale = ifcopenshell.util.unit.calculate_unit_scale(model)
+    (grid,) = model.by_type("IfcGrid")
+    return [
+        (
+            direction,
+            str(axis.AxisTag),
+            [tuple(round(v * scale, 9) for v in p.Coordinates) for p in axis.AxisCurve.Points],
+        )
+        for direction in ("UAxes", "VAxes")
+        for axis in getattr(grid, direction)
+    ]
+
+
+def test_a_grid_round_trips_with_its_axes_and_its_footprint(
+    round_trip: RoundTripFunction, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    source = grid_file(tmp_path_factory.mktemp("grid") / "generated-grid.ifc")
+
+    result = round_trip(source, "IFC4 RV 1.2")
+
+    assert result.differences == [], measured_entries(result.differences)
+    assert grid_axes(result.exported) == grid_axes(source)
+    exported = ifcopenshell.open(str(result.exported))
+    (grid,) = exported.by_type("IfcGrid")
+    (representation,) = grid.Representation.Representations
+    assert (representation.RepresentationIdentifier, representation.RepresentationType) == (
+        "FootPrint",
+        "GeometricCurveSet",
+    )
+    assert representation.ContextOfItems.ContextIdentifier == "FootPrint"
+    assert len(representation.Items[0].Elements) == 5
+    assert result.express_errors.result() == []
