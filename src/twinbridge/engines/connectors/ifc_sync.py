@@ -17,7 +17,6 @@ import contextlib
 import ctypes
 import gc
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -30,6 +29,7 @@ from typing import Any
 
 import ifcopenshell.guid
 import numpy as np
+import orjson
 
 from twinbridge.engines.connectors.errors import ConnectorError
 from twinbridge.engines.connectors.ifc_reader import IfcProductRecord, IfcSource, MeshPart, read_products
@@ -629,7 +629,7 @@ class _Synchronizer:
         # The geometry stream is built when the element is written (`_with_geometry`), so that all the
         # planned elements do not hold one at once; the checksum covers the mesh it is made from.
         checksum = hashlib.sha1(
-            json.dumps(
+            orjson.dumps(
                 [
                     CONNECTOR_VERSION,
                     model_name,
@@ -638,9 +638,9 @@ class _Synchronizer:
                     [(part.color, part.transparency) for part in record.mesh],
                     record.ifc,
                 ],
-                sort_keys=True,
                 default=str,
-            ).encode()
+                option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+            )
         )
         for part in record.mesh:
             checksum.update(part.points.tobytes())

@@ -6,7 +6,6 @@ batch costs its own size once, and it is freed as soon as the last view of it is
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from twinbridge.engines.imodel.errors import EngineProtocolError
 
@@ -55,7 +55,7 @@ class Frame:
 def parse_frame(kind: int, payload: bytes) -> Frame:
     if kind == KIND_JSON:
         try:
-            message = json.loads(payload)
+            message = orjson.loads(payload)
         except ValueError as problem:
             raise EngineProtocolError(f"a JSON frame that is not JSON: {problem}") from None
         if not isinstance(message, dict):

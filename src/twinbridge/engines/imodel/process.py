@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
+import orjson
+
 from twinbridge.engines.imodel.errors import (
     EngineCrashedError,
     EngineError,
@@ -300,9 +302,14 @@ class EngineProcess:
         if self._busy:
             raise EngineError("the engine is already running a command", code="ENGINE_BUSY")
         self._next_id += 1
-        line = json.dumps({**arguments, "id": self._next_id, "op": op}, separators=(",", ":")) + "\n"
+        # orjson: a batch of element specs (half a megabyte) encodes in a tenth of json.dumps's time, which a
+        # synchronization spends on its writer thread while the connector's thread needs the same lock.
+        line = orjson.dumps(
+            {**arguments, "id": self._next_id, "op": op},
+            option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        )
         try:
-            process.stdin.write(line.encode())
+            process.stdin.write(line + b"\n")
             process.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             raise self._crashed(op) from None
