@@ -19,8 +19,10 @@ class RecordingWriter:
         self.threads: set[str] = set()
         self.fail_on = fail_on
         self.gate = gate
+        self.started = threading.Event()  # set when the first upsert begins
 
     def upsert_elements(self, specs: Sequence[dict[str, Any]]) -> list[str]:
+        self.started.set()
         if self.gate is not None:
             self.gate.wait(5)
         self.threads.add(threading.current_thread().name)
@@ -78,7 +80,8 @@ def test_abandon_drops_the_queued_writes_and_waits_for_the_one_in_progress() -> 
     gate = threading.Event()
     writer = RecordingWriter(gate=gate)
     writes = writes_of(writer)
-    writes.upsert([{"n": 1}])  # in progress, held by the gate
+    writes.upsert([{"n": 1}])
+    assert writer.started.wait(5), "the first write is in progress, held by the gate"
     writes.upsert([{"n": 2}])
     threading.Timer(0.2, gate.set).start()
     writes.abandon()
