@@ -111,11 +111,9 @@ class IfcSource:
     read_seconds: float = 0.0
     # The file's IFC record (docs/ifc-connector.md), its RepositoryLink's `jsonProperties.ifc`.
     record: dict[str, Any] = field(default_factory=dict)
-    # The file's IfcOpenShell model and record builder until `batches` has taken its products (None: the
-    # file is opened again then).
-    model: Any = None
+    # The record builder of the file's open IfcOpenShell model (`builder.model`) until `batches` has taken
+    # its products (None: the file is opened again then).
     builder: RecordBuilder | None = None
-    scales: UnitScales | None = None
 
     def batches(
         self,
@@ -135,10 +133,9 @@ class IfcSource:
         `check` is called before each product is meshed (the longest part of reading); what it raises (a
         canceled run's) stops the reading.
         """
-        model = self.model if self.model is not None else open_ifc(self.path)
-        builder = self.builder if self.model is not None and self.builder is not None else None
-        builder = builder or RecordBuilder(model, self.scales)
-        self.model = self.builder = None
+        builder = self.builder if self.builder is not None else RecordBuilder(open_ifc(self.path))
+        model = builder.model
+        self.builder = None
         pending = {
             record.step_id: record for record in self.products if record.meshed or record.shape_recorded
         }
@@ -449,9 +446,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
         skipped,
         time.monotonic() - started,
         file_record,
-        model=model if keep_model else None,
         builder=builder if keep_model else None,
-        scales=scales,
     )
 
 
@@ -631,9 +626,8 @@ def _tessellate(
             record = pending.get(int(shape.id))
             if record is not None:
                 record.origin, record.angles, record.mesh = _mesh(shape)
-        except Exception as problem:
+        except Exception as problem:  # the record keeps no mesh, so it stays pending
             issues.append(SyncIssue("TessellationFailed", f"A product could not be meshed: {problem}"))
-            record = None
         if record is not None and record.mesh:
             del pending[record.step_id]
             yield record

@@ -368,17 +368,17 @@ class _Synchronizer:
                     identifier, model_name, record.name if unique_name else None, existing.get(identifier)
                 )
                 old = plan.existing
+                # Models and categories are made now: once writing starts, the engine is the writer thread's.
+                model_id = self._model(model_name)
                 self._category(record.ifc_class)
                 if old is not None and (
-                    old.class_name != f"{SCHEMA_NAME}:{record.ifc_class}"
-                    or old.model_id != self._model(model_name)
+                    old.class_name != f"{SCHEMA_NAME}:{record.ifc_class}" or old.model_id != model_id
                 ):
                     # Class and model of an element are fixed: replace it (it gets a new element id).
                     deletes.append(old)
                     plan.existing, plan.replaces = None, True
                 elif old is not None and old.code and old.code != plan.code:
                     recoded.append(old.element_id)
-                self._model(model_name)
                 planned[record.step_id] = plan
             gone = [old for identifier, old in existing.items() if identifier not in seen]
             deletes += gone
@@ -626,8 +626,8 @@ class _Synchronizer:
             )
         else:
             spec["federationGuid"] = guid
-        # The geometry stream is built when the element is written (`_with_geometry`), so that all the
-        # planned elements do not hold one at once; the checksum covers the mesh it is made from.
+        # The geometry stream is built when the element is written (`_complete`), so that the batch's
+        # elements do not hold one before they must; the checksum covers the mesh it is made from.
         checksum = hashlib.sha1(
             orjson.dumps(
                 [

@@ -27,7 +27,6 @@ from typing import Any, cast
 
 import ifcopenshell
 import ifcopenshell.api.geometry
-import numpy as np
 
 from twinbridge.engines.ifc.entities import required_defaults
 from twinbridge.engines.ifc.errors import IfcExportError, SourceIModelError, UnknownModelError
@@ -51,6 +50,7 @@ from twinbridge.engines.ifc.recorded import (
     RecordedContent,
     RecordedWriter,
     common_units,
+    recorded_mesh,
     usable_file_record,
 )
 from twinbridge.engines.ifc.records import RECORD_KEY, RECORD_VERSION, UnitScales
@@ -714,22 +714,18 @@ class _IfcBuilder:
     def _recorded_shape(self, record: dict[str, Any], element_id: int) -> int | None:
         """The body of an element without geometry whose record holds a mesh (`shape`: an opening's, in
         metres relative to the record's placement); None without one."""
-        recorded = record.get("shape")
-        if recorded is None:
+        if record.get("shape") is None:
             return None
         try:
-            positions = np.asarray(recorded["points"], dtype=np.float64).reshape(-1, 3)
-            indices = np.asarray(recorded["triangles"], dtype=np.int64).reshape(-1)
-            if len(indices) % 3 or (
-                len(indices) and not 0 <= indices.min() <= indices.max() < len(positions)
-            ):
-                raise ValueError("triangle corners out of range")
-        except (KeyError, TypeError, ValueError) as problem:
+            positions, corners = recorded_mesh(record["shape"])
+        except ValueError as problem:
             self.summary.not_carried.append(
                 f"0x{element_id:x}: the shape in its IFC record is unusable ({problem})"
             )
             return None
-        shape, triangles = self.geometry_writer.representation([(RECORDED_SHAPE_COLOR, positions, indices)])
+        shape, triangles = self.geometry_writer.representation(
+            [(RECORDED_SHAPE_COLOR, positions, corners.ravel())]
+        )
         if shape is not None:
             self.summary.elements_with_geometry += 1
             self.summary.triangles += triangles

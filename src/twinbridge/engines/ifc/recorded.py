@@ -351,13 +351,14 @@ class RecordedWriter:
         """The IfcProductDefinitionShape of a recorded `shape` (a space's), or None."""
         if shape is None or mesh_representation is None:
             return None
-        points = shape.get("points") if isinstance(shape, dict) else None
-        triangles = shape.get("triangles") if isinstance(shape, dict) else None
-        if not isinstance(points, list) or not isinstance(triangles, list) or not triangles:
-            self.content.not_carried.append(f"{owner}: the shape in its IFC record is unusable")
+        try:
+            points, triangles = recorded_mesh(shape)
+        except ValueError as problem:
+            self.content.not_carried.append(f"{owner}: the shape in its IFC record is unusable ({problem})")
             return None
         return self.create(
-            "IfcProductDefinitionShape", Representations=[mesh_representation(points, triangles)]
+            "IfcProductDefinitionShape",
+            Representations=[mesh_representation(points.tolist(), triangles.tolist())],
         )
 
     def local_placement_entity(self, parent: _Spatial | None, matrix: npt.NDArray[np.float64]) -> Any:
@@ -843,6 +844,21 @@ class RecordedWriter:
                 content.not_carried.append(f"layer {layer}: written as {entity}, without its style")
             kept = restorer.attributes(entity, attributes, f"layer {layer}", skip=LAYER_STYLE_ATTRIBUTES)
             self.text(entity, AssignedItems=_refs(representations), **kept)
+
+
+def recorded_mesh(shape: Any) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Points (n x 3, metres) and triangles (m x 3, zero-based) of a record's `shape` (an opening's in its
+    record, a space's in its file's: docs/ifc-connector.md); ValueError saying why when it is not one."""
+    if not isinstance(shape, dict):
+        raise ValueError("not an object")
+    try:
+        points = np.asarray(shape["points"], dtype=np.float64).reshape(-1, 3)
+        triangles = np.asarray(shape["triangles"], dtype=np.int64).reshape(-1, 3)
+    except (KeyError, TypeError) as problem:
+        raise ValueError(f"no points and triangles ({problem})") from None
+    if not len(triangles) or triangles.min() < 0 or triangles.max() >= len(points):
+        raise ValueError("no triangles, or triangle corners out of range")
+    return points, triangles
 
 
 def _mandatory(schema: str, entity: str) -> set[str]:

@@ -12,7 +12,6 @@ import concurrent.futures
 import contextlib
 import ctypes
 import functools
-import json
 import logging
 import os
 import queue
@@ -321,9 +320,9 @@ class EngineProcess:
         if process is None or process.stdin is None or not self.alive:
             return
         self._next_id += 1
-        line = json.dumps({"id": self._next_id, "op": "cancel", "target": target}) + "\n"
+        line = orjson.dumps({"id": self._next_id, "op": "cancel", "target": target})
         try:
-            process.stdin.write(line.encode())
+            process.stdin.write(line + b"\n")
             process.stdin.flush()
         except (BrokenPipeError, ValueError, OSError):
             pass
