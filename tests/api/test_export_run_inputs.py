@@ -4,6 +4,7 @@ not the server's paths. Requests to callers' URLs are guarded; a run keeps at mo
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -15,6 +16,7 @@ import pytest
 
 from tests.api.export_world import World, create_connection, start_run
 from tests.api.export_world import world as world  # the fixture
+from tests.conftest import SAMPLE_IMODELS
 from tests.file_server import FileServer
 from tests.file_server import file_server as file_server  # the fixture
 from twinbridge.export.execution import output_file_id
@@ -383,5 +385,34 @@ async def test_a_run_without_enough_free_disk_fails_at_once_and_leaves_nothing(
     assert "TWINBRIDGE_MIN_FREE_DISK" in error["details"]
     assert str(runtime.settings.data_dir) not in error["details"]
     assert task_of(run)["retryAttempts"] == 0
+    assert await stored_files(client, auth_headers("alice"), world) == []
+    nothing_left_behind(runtime)
+
+
+async def test_an_export_whose_output_would_not_fit_stops_after_its_first_elements_and_leaves_nothing(
+    client: httpx.AsyncClient,
+    auth_headers: Headers,
+    world: World,
+    runtime: Runtime,
+    execute_queued_runs: Execute,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The disk reports room for the source (the first guess, checked before the run writes) but not for the
+    # IFC file (about 1.9 MB from a 1.5 MB iModel) and its stored copy, which the export estimates from what
+    # it has written. Only the reading of free space is faked: a real disk cannot be filled safely here.
+    runtime.settings = runtime.settings.model_copy(update={"min_free_disk": 0})
+    source_size = (SAMPLE_IMODELS / "Building Blocks.bim").stat().st_size
+    free = source_size + 1024
+    monkeypatch.setattr(
+        "twinbridge.platform.disk.shutil.disk_usage", lambda path: shutil._ntuple_diskusage(free * 4, 0, free)
+    )
+
+    run = await run_to_end(client, auth_headers("alice"), world, execute_queued_runs)
+
+    error = task_of(run)["error"]
+    assert (run["result"], error["errorCode"]) == ("Error", "NotEnoughDiskSpace")
+    needed = int(error["details"].split("needs at least ")[1].split()[0])
+    assert needed > free  # the IFC file (all written after the one chunk) for its stored copy
+    assert f"has {free} bytes of free disk space" in error["details"]
     assert await stored_files(client, auth_headers("alice"), world) == []
     nothing_left_behind(runtime)

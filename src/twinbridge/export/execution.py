@@ -27,6 +27,7 @@ from twinbridge.auth.grants import GrantService
 from twinbridge.db.database import Transaction
 from twinbridge.db.models import IModelVersion, Run
 from twinbridge.imodels.repository import IModelRepository
+from twinbridge.platform.disk import require_free_space
 from twinbridge.platform.outbound import OutboundError, OutboundRefused
 from twinbridge.platform.time import utc_now
 from twinbridge.runs.repository import RunRepository
@@ -283,6 +284,12 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
     )
     from twinbridge.engines.imodel import EngineCrashedError, EngineError
 
+    keep_free = context.settings.min_free_disk
+
+    def check_disk(estimated_bytes: int, written_bytes: int) -> None:
+        # What the export still writes, then the stored copy of the whole file, made while it still exists.
+        require_free_space(destination.parent, estimated_bytes - written_bytes + estimated_bytes + keep_free)
+
     try:
         return export_imodel_to_ifc(
             plan.source,
@@ -291,6 +298,7 @@ def _export(context: WorkerContext, plan: ExportPlan, destination: Path, mapping
             model_ids=plan.model_ids,
             mapping=mapping,
             pool=context.engine_pool(),
+            check_disk=check_disk,
         )
     except MappingFileError as problem:  # an entity the target schema lacks
         raise _invalid_mapping(problem) from None
@@ -455,7 +463,9 @@ async def execute_export_run(context: WorkerContext, run_id: str) -> None:
     try:
         plan = await _start(context, run_id)
         await _check_destinations(context, plan)
-        expected = (await asyncio.to_thread(plan.source.stat)).st_size  # the output is about as large
+        # A first guess (the output is often about as large); the export checks again after each chunk of
+        # elements, from what it has written (`check_disk` in `_export`).
+        expected = (await asyncio.to_thread(plan.source.stat)).st_size
         with run_workspace(context.settings, run_id, expected_bytes=expected) as directory:
             output = directory / local_file_name(f"{plan.imodel_name}.ifc", "export")
             mapping = await _mapping(context, plan, directory)

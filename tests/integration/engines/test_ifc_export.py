@@ -6,6 +6,7 @@ import json
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import cast
 
 import ifcopenshell
 import ifcopenshell.guid
@@ -24,6 +25,7 @@ from twinbridge.engines.ifc import (
     SourceIModelError,
     UnknownModelError,
     export_imodel_to_ifc,
+    exporter,
     validate_ifc,
 )
 from twinbridge.engines.ifc.placement import rotation_matrix
@@ -346,3 +348,57 @@ def test_elements_that_crash_the_faceter_become_bounding_boxes(
     (face_set,) = boxed[0].Representation.Representations[0].Items
     assert len(face_set.CoordIndex) == 12
     assert validate_ifc(target) == []
+
+
+def test_an_export_in_many_chunks_writes_the_same_file_content_and_estimates_its_size_as_it_goes(
+    engine_pool: EnginePool, generated_imodel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = tmp_path / "whole.ifc"
+    export_imodel_to_ifc(generated_imodel, whole, pool=engine_pool)
+    monkeypatch.setattr(exporter, "_ELEMENT_CHUNK", 7)
+    monkeypatch.setattr(exporter, "_CONTAINED_PER_RELATIONSHIP", 10)
+    chunked = tmp_path / "chunked.ifc"
+    checks: list[tuple[int, int]] = []
+
+    export_imodel_to_ifc(
+        generated_imodel,
+        chunked,
+        pool=engine_pool,
+        check_disk=lambda estimated, written: checks.append((estimated, written)),
+    )
+
+    def content(path: Path) -> dict[str, object]:
+        model = ifcopenshell.open(str(path))
+        contained = [
+            element.GlobalId
+            for relation in model.by_type("IfcRelContainedInSpatialStructure")
+            for element in relation.RelatedElements
+        ]
+        return {
+            "products": {
+                element.GlobalId: (
+                    element.is_a(),
+                    element.Name,
+                    element.ContainedInStructure[0].RelatingStructure.GlobalId,
+                    {
+                        name: {key: value for key, value in values.items() if key != "id"}
+                        for name, values in ifcopenshell.util.element.get_psets(element).items()
+                    },
+                    len(element.Representation.Representations[0].Items),
+                )
+                for element in products(model)
+            },
+            "contained": sorted(contained),
+        }
+
+    expected = content(whole)
+    assert content(chunked) == expected
+    assert len(cast(dict[str, object], expected["products"])) == GENERATED_ELEMENTS
+    assert validate_ifc(chunked) == []
+    assert len(checks) == -(-GENERATED_ELEMENTS // 7)
+    written = [check[1] for check in checks]
+    assert written == sorted(written)
+    assert written[-1] < chunked.stat().st_size
+    # Extrapolated from the elements written so far: within a fifth of the file once a third is written.
+    for estimated, _ in checks[len(checks) // 3 :]:
+        assert abs(estimated - chunked.stat().st_size) < chunked.stat().st_size / 5

@@ -1,13 +1,14 @@
 """iModel -> IFC: reads the iModel through the engine and builds the IFC file with IfcOpenShell.
 
-The order of work keeps memory flat and both processes busy: the element list (small rows) is read first;
-then meshes stream from the engine element by element and become STEP text in a fragment file at once,
-while the IfcProducts are created along the way in element order (the engine facets the next batches
-meanwhile; no mesh and no geometry entity is kept after its element, see stepfragment.py); then the elements
-with an IFC record are written from their records, read in batches (recorded.py); then the property sets of
-the native elements are read class by class and written to the fragment too; IfcOpenShell writes its part
-(structure, native products, placements), the fragment is appended to it in a temporary file, which is
-renamed. The file records (project, units, georeferencing, spatial structure) are read before the stream.
+Memory stays flat in the number of elements (at 1.5 million, Python and the engine hold what they held at
+100,000): IfcOpenShell holds only the file's structure (project, units, georeferencing, spatial structure),
+which it writes first, to the temporary file that becomes the export; everything else is appended to it as
+STEP text as it is made (stepfragment.py), and nothing per element stays in memory but a product id per
+storey for the containments. The elements are read in id order a chunk at a time; per chunk, their meshes
+stream from the engine and become representations, then their products (native elements: placement and
+product as text; recorded ones: from their IFC records, recorded.py), then the native elements' property
+sets (identity, class properties, aspects). The file records (project, units, georeferencing, spatial
+structure) are read before the chunks; the relationships gathered along them are written after.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import re
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -60,7 +62,6 @@ from twinbridge.engines.ifc.stepfragment import (
     StepFragment,
     StepGeometryWriter,
     StepRef,
-    merge_step_files,
 )
 from twinbridge.engines.ifc.versions import IfcVersion, resolve_ifc_version
 from twinbridge.engines.imodel import EnginePool, IModelFileError, IModelSession
@@ -69,15 +70,25 @@ from twinbridge.engines.imodel.session import GraphicsExportReport
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called with (phase, done, total); phases are "elements", "graphics", "records", "properties", "writing"."""
+"""Called with (phase, done, total); phases are "graphics" (elements exported) and "writing"."""
+DiskCheck = Callable[[int, int], None]
+"""Called with (estimated size of the finished file, bytes written so far) after each chunk of elements, the
+estimate extrapolated from the elements written; raises (an OSError with ENOSPC) to stop a run that would not
+fit. The first call comes after the first chunk, seconds into an export."""
 
 IDENTITY_PSET = "iModelElement"
 APPLICATION = "twinbridge"
 APPLICATION_VERSION = "0.1.0"
-# Elements per query of property values (the engine binds the ids as a virtual set).
-_ID_SET_CHUNK = 5000
-# Recorded elements per query of their IFC records (read along the export, not all at once).
+# Elements read, meshed and written at a time (the engine binds their ids as a virtual set): what Python and
+# the engine hold of the elements is one chunk's.
+_ELEMENT_CHUNK = 5000
+# Recorded elements per query of their IFC records.
 _RECORD_BATCH = 1000
+# Directions shared by the placements of native elements; past this many distinct ones (elements turned every
+# which way) the oldest are forgotten, so that the table does not grow with the model.
+_SHARED_DIRECTIONS = 10_000
+# Products per IfcRelContainedInSpatialStructure of a storey (see `_contain_products`).
+_CONTAINED_PER_RELATIONSHIP = 100_000
 # The colour of a shape kept in an IFC record (an opening's: the connector keeps no colour of it).
 RECORDED_SHAPE_COLOR = (204, 204, 204, 255)
 
@@ -115,7 +126,11 @@ class _ElementRow:
     federation_guid: str | None
     bbox_low: tuple[float, float, float]
     bbox_high: tuple[float, float, float]
-    product: Any = None
+    origin: tuple[float, float, float]
+    yaw: float
+    pitch: float
+    roll: float
+    product: StepRef | None = None  # its id in the fragment
     geometry: str = "None"
     shape: int | None = None  # id of its IfcProductDefinitionShape in the geometry fragment
     recorded: bool = False  # has an IFC record: written from it, as STEP text (recorded.py)
@@ -130,6 +145,7 @@ def export_imodel_to_ifc(
     mapping: ClassMapping | Path | str | None = None,
     pool: EnginePool | None = None,
     progress: ProgressCallback | None = None,
+    check_disk: DiskCheck | None = None,
 ) -> ExportSummary:
     """Export the 3D elements of an iModel snapshot to an IFC file (written atomically).
 
@@ -149,13 +165,13 @@ def export_imodel_to_ifc(
 
     own_pool = pool is None
     engines = pool or EnginePool(1)
-    # The export creates millions of long-lived objects; the cyclic collector would rescan them again and
-    # again (a 50k-element export ran twice as long with it). Nothing here makes reference cycles to free.
+    # The export creates millions of objects; the cyclic collector would rescan the long-lived ones again
+    # and again (a 50k-element export ran twice as long with it). Nothing here makes reference cycles.
     collecting = gc.isenabled()
     gc.disable()
     try:
         with engines.open(source_path) as imodel:
-            builder = _IfcBuilder(imodel, version, class_mapping, destination_path, progress)
+            builder = _IfcBuilder(imodel, version, class_mapping, destination_path, progress, check_disk)
             summary = builder.run(model_ids)
     except IModelFileError as problem:
         raise SourceIModelError(f"{source_path} is not a readable iModel: {problem.message}") from None
@@ -204,8 +220,10 @@ class _IfcBuilder:
         mapping: ClassMapping,
         destination: Path,
         progress: ProgressCallback | None,
+        check_disk: DiskCheck | None = None,
     ) -> None:
         self.imodel = imodel
+        self.check_disk = check_disk
         self.version = version
         self.mapping = mapping
         self.destination = destination
@@ -219,6 +237,9 @@ class _IfcBuilder:
             self.imodel_guid = uuid.uuid5(uuid.NAMESPACE_URL, str(imodel.path))
         self.owner_history: Any = None
         self.directions: dict[tuple[float, float, float], Any] = {}
+        self.text_directions: dict[tuple[float, float, float], StepRef] = {}
+        self.definitions: dict[str, list[PropertyDefinition]] = {}
+        self.aspect_classes: list[tuple[str, str, list[PropertyDefinition]]] | None = None
         self.summary = ExportSummary(destination, version.name, version.schema)
 
     # ---- the steps
@@ -226,42 +247,63 @@ class _IfcBuilder:
     def run(self, model_ids: Sequence[str] | None) -> ExportSummary:
         models = {str(model["id"]): model for model in self.imodel.info.get("models", [])}
         selected = self._select_models(models, model_ids)
-        rows = self._read_elements(selected)
-        self.summary.elements = len(rows)
-        native_rows = [row for row in rows if not row.recorded]
-        files = self._read_file_records(selected) if len(native_rows) < len(rows) else []
+        census = self._census(selected)
+        self.summary.elements = sum(count for _, _, _, count in census)
+        native_models = {model_id for _, model_id, recorded, _ in census if not recorded}
+        recorded_elements = any(recorded for _, _, recorded, _ in census)
+        files = self._read_file_records(selected) if recorded_elements else []
         units_record, scales = common_units(files) if files else (None, UnitScales())
         self.scales = scales
         content = RecordedContent(
             self.schema, scales, RecordRestorer(self.create, self.schema, scales), files=files
         )
         self.recorded = RecordedWriter(content, self.create, self._root, scales.length)
-        class_names, class_chains = self._read_classes({row.class_id for row in rows})
+        class_names, class_chains = self._read_classes({class_id for class_id, _, _, _ in census})
+        self.shared_guids = self._shared_federation_guids(selected)
         self._write_header()
         # The own site and building hold the native elements (and stand for the structure of an empty iModel).
-        project_placement, body_context = self._create_project(units_record, bool(native_rows) or not files)
-        storey_placements = self._create_spatial_structure(native_rows, models, project_placement)
+        project_placement, body_context = self._create_project(units_record, bool(native_models) or not files)
+        storey_placements = self._create_spatial_structure(native_models, models, project_placement)
         make_product = self._product_maker(class_names, class_chains, storey_placements)
-        # From here IfcOpenShell creates only the products of native elements (at most 6 entities each:
-        # placement, axis placement, point, two directions, product) and the containments; geometry, property
-        # sets and recorded elements go to the fragment, whose ids start above all of those (checked again in
-        # `_write`).
-        first_id = int(self.file.get_max_id()) + 6 * len(native_rows) + len(self.storeys) + 16
-        fragment = StepFragment(self._temporary("geometry"), first_id)
+        fragment = self._start_file()
         self.fragment = fragment
-        self.text = StepEntityFactory(fragment, self.schema)
-        self.recorded.owner_history = self.owner_history
-        self.recorded.start_fragment(self.text, self._fragment_root, self.recorded.first_site() or self.site)
         try:
-            self._add_geometry(rows, body_context, fragment, make_product)
-            self._add_records(rows)
-            self._add_properties(native_rows, class_names, models, selected)
-            self._contain_products(native_rows)
+            self.text = StepEntityFactory(fragment, self.schema)
+            self.property_writer = PropertyWriter(self.text, self.schema)
+            self.recorded.owner_history = self.owner_history
+            self.recorded.start_fragment(
+                self.text, self._fragment_root, self.recorded.first_site() or self.site
+            )
+            geometry = StepGeometryWriter(
+                fragment,
+                self.schema,
+                body_context.id(),
+                self.version.tessellation,
+                1.0 / self.scales.length,
+                self.axis_context.id(),
+            )
+            self.geometry_writer = geometry  # recorded shapes (openings') are written with it too
+            self.categories = self._read_categories()
+            report = GraphicsExportReport()
+            done = 0
+            self.progress("graphics", 0, self.summary.elements)
+            for rows in self._element_chunks(selected):
+                self._add_geometry(rows, geometry, report)
+                for row in rows:
+                    make_product(row)
+                self._add_records([row for row in rows if row.recorded])
+                self._add_properties([row for row in rows if not row.recorded], class_names, models)
+                done += len(rows)
+                self.progress("graphics", done, self.summary.elements)
+                if self.check_disk is not None:
+                    written = fragment.size()
+                    self.check_disk(written * max(self.summary.elements, done) // done, written)
+            self.summary.engine_restarts = report.engine_restarts
+            self._contain_products()
             self.recorded.finish()
             self.summary.entity_substitutions += content.substitutions
             self.summary.not_carried += content.not_carried
-            fragment.close()
-            self._write(rows, fragment)
+            self._finish_file(fragment)
         finally:
             fragment.close()
             fragment.path.unlink(missing_ok=True)
@@ -283,47 +325,87 @@ class _IfcBuilder:
             selected.append(key)
         return selected
 
-    def _read_elements(self, selected: list[str] | None) -> list[_ElementRow]:
-        ecsql = (
-            "SELECT ECInstanceId id, ECClassId classId, Model.Id modelId, Category.Id categoryId,"
-            " CodeValue code, UserLabel label, FederationGuid guid,"
-            " Origin origin, Yaw yaw, Pitch pitch, Roll roll,"
-            " BBoxLow low, BBoxHigh high,"
-            f" json_extract(JsonProperties, '$.{RECORD_KEY}.version') recordVersion"
-            " FROM bis.GeometricElement3d"
-        )
-        params: list[Any] | None = None
-        if selected is not None:
-            ecsql += " WHERE InVirtualSet(?, Model.Id)"
-            params = [{"$ids": selected}]
-        ecsql += " ORDER BY ECInstanceId"
-        rows: list[_ElementRow] = []
-        self.placements: dict[int, tuple[tuple[float, float, float], float, float, float]] = {}
-        for record in self.imodel.query(ecsql, params):
-            element_id = int(record["id"], 16)
-            rows.append(
-                _ElementRow(
-                    element_id=element_id,
-                    class_id=str(record["classId"]),
-                    model_id=str(record["modelId"]),
-                    category_id=record.get("categoryId"),
-                    code_value=record.get("code"),
-                    user_label=record.get("label"),
-                    federation_guid=record.get("guid"),
-                    bbox_low=_point(record.get("low")),
-                    bbox_high=_point(record.get("high")),
-                    recorded=str(record.get("recordVersion")) == str(RECORD_VERSION),
+    def _model_filter(self, selected: list[str] | None, column: str = "Model.Id") -> tuple[str, list[Any]]:
+        """An ECSQL condition (with its parameter) keeping the selected models' elements; none for all."""
+        if selected is None:
+            return "1 = 1", []
+        return f"InVirtualSet(?, {column})", [{"$ids": selected}]
+
+    def _census(self, selected: list[str] | None) -> list[tuple[str, str, bool, int]]:
+        """(class id, model id, recorded, element count) of the exported elements, before any is read."""
+        condition, params = self._model_filter(selected)
+        census = []
+        for record in self.imodel.query(
+            "SELECT ECClassId classId, Model.Id modelId,"
+            f" json_extract(JsonProperties, '$.{RECORD_KEY}.version') recordVersion, COUNT(*) n"
+            f" FROM bis.GeometricElement3d WHERE {condition} GROUP BY ECClassId, Model.Id, recordVersion",
+            params or None,
+        ):
+            recorded = str(record.get("recordVersion")) == str(RECORD_VERSION)
+            census.append((str(record["classId"]), str(record["modelId"]), recorded, int(record["n"])))
+        return census
+
+    def _shared_federation_guids(self, selected: list[str] | None) -> set[str]:
+        """The FederationGuids more than one exported element has (copies can share one); usually none."""
+        condition, params = self._model_filter(selected)
+        return {
+            str(record["guid"])
+            for record in self.imodel.query(
+                "SELECT FederationGuid guid FROM bis.GeometricElement3d"
+                f" WHERE FederationGuid IS NOT NULL AND {condition}"
+                " GROUP BY FederationGuid HAVING COUNT(*) > 1",
+                params or None,
+            )
+        }
+
+    def _element_chunks(self, selected: list[str] | None) -> Iterator[list[_ElementRow]]:
+        """The exported elements in id order, `_ELEMENT_CHUNK` at a time (each chunk a query of its own)."""
+        condition, params = self._model_filter(selected)
+        # The lower bound is bound as an id, and 0 is not a valid one (it would bind NULL): ids start at 1.
+        first = 1
+        while True:
+            rows: list[_ElementRow] = []
+            for record in self.imodel.query(
+                "SELECT ECInstanceId id, ECClassId classId, Model.Id modelId, Category.Id categoryId,"
+                " CodeValue code, UserLabel label, FederationGuid guid,"
+                " Origin origin, Yaw yaw, Pitch pitch, Roll roll, BBoxLow low, BBoxHigh high,"
+                f" json_extract(JsonProperties, '$.{RECORD_KEY}.version') recordVersion"
+                f" FROM bis.GeometricElement3d WHERE ECInstanceId >= ? AND {condition}"
+                f" ORDER BY ECInstanceId LIMIT {_ELEMENT_CHUNK}",
+                [{"$id": f"0x{first:x}"}, *params],
+            ):
+                rows.append(
+                    _ElementRow(
+                        element_id=int(record["id"], 16),
+                        class_id=str(record["classId"]),
+                        model_id=str(record["modelId"]),
+                        category_id=record.get("categoryId"),
+                        code_value=record.get("code"),
+                        user_label=record.get("label"),
+                        federation_guid=record.get("guid"),
+                        bbox_low=_point(record.get("low")),
+                        bbox_high=_point(record.get("high")),
+                        origin=_point(record.get("origin")),
+                        yaw=float(record.get("yaw") or 0.0),
+                        pitch=float(record.get("pitch") or 0.0),
+                        roll=float(record.get("roll") or 0.0),
+                        recorded=str(record.get("recordVersion")) == str(RECORD_VERSION),
+                    )
                 )
-            )
-            self.placements[element_id] = (
-                _point(record.get("origin")),
-                float(record.get("yaw") or 0.0),
-                float(record.get("pitch") or 0.0),
-                float(record.get("roll") or 0.0),
-            )
-            if len(rows) % 1000 == 0:
-                self.progress("elements", len(rows), 0)
-        return rows
+            if not rows:
+                return
+            yield rows
+            first = rows[-1].element_id + 1
+
+    def _global_id(self, row: _ElementRow) -> str:
+        """The row's FederationGuid as a GlobalId; when other exported elements share it, only the first
+        exported keeps it (GlobalIds must stay unique in a file) and the others get one of their own."""
+        guid = row.federation_guid
+        if guid is not None and guid in self.shared_guids:
+            if guid in self.used_shared_guids:
+                return element_global_id(None, row.element_id, self.imodel_guid)
+            self.used_shared_guids.add(guid)
+        return element_global_id(guid, row.element_id, self.imodel_guid)
 
     def _read_classes(self, class_ids: set[str]) -> tuple[dict[str, str], dict[str, list[str]]]:
         """Full names of the element classes and, per class, its chain of names from itself to the root."""
@@ -411,10 +493,7 @@ class _IfcBuilder:
     ) -> Any:
         create = self.create
         directions = axis_directions(yaw, pitch, roll)
-        length = self.scales.length
-        location = create(
-            "IfcCartesianPoint", Coordinates=[round(value / length, 9) + 0.0 for value in origin]
-        )
+        location = create("IfcCartesianPoint", Coordinates=self._location(origin))
         if directions is None:
             return create("IfcAxis2Placement3D", Location=location)
         axis, reference = directions
@@ -424,6 +503,10 @@ class _IfcBuilder:
             Axis=self._direction(axis),
             RefDirection=self._direction(reference),
         )
+
+    def _location(self, origin: tuple[float, float, float]) -> list[float]:
+        """An iModel origin (metres) in the file's length unit."""
+        return [round(value / self.scales.length, 9) + 0.0 for value in origin]
 
     def _direction(self, ratios: tuple[float, float, float]) -> Any:
         direction = self.directions.get(ratios)
@@ -523,12 +606,13 @@ class _IfcBuilder:
         return building_placement, body
 
     def _create_spatial_structure(
-        self, rows: list[_ElementRow], models: dict[str, dict[str, Any]], building_placement: Any
-    ) -> dict[str, Any]:
-        """One storey per model that holds exported elements, in model id order."""
+        self, native_models: set[str], models: dict[str, dict[str, Any]], building_placement: Any
+    ) -> dict[str, StepRef]:
+        """One storey per model that holds exported native elements, in model id order; returns the ids of
+        their placements."""
         self.storeys: dict[str, Any] = {}
-        placements: dict[str, Any] = {}
-        for model_id in sorted({row.model_id for row in rows}, key=lambda text: int(text, 16)):
+        placements: dict[str, StepRef] = {}
+        for model_id in sorted(native_models, key=lambda text: int(text, 16)):
             model = models.get(model_id, {})
             placement = self.create(
                 "IfcLocalPlacement", PlacementRelTo=building_placement, RelativePlacement=self.world
@@ -541,7 +625,7 @@ class _IfcBuilder:
                 ObjectPlacement=placement,
                 CompositionType="ELEMENT",
             )
-            placements[model_id] = placement
+            placements[model_id] = StepRef(placement.id())
         if self.storeys:
             self._root(
                 "IfcRelAggregates",
@@ -550,15 +634,18 @@ class _IfcBuilder:
                 RelatedObjects=list(self.storeys.values()),
             )
         self.summary.storeys = len(self.storeys)
+        # The products each storey contains, as fragment ids (8 bytes an element).
+        self.contained: dict[str, array[int]] = {model_id: array("q") for model_id in self.storeys}
         return placements
 
     def _product_maker(
         self,
         class_names: dict[str, str],
         class_chains: dict[str, list[str]],
-        storey_placements: dict[str, Any],
+        storey_placements: dict[str, StepRef],
     ) -> Callable[[_ElementRow], None]:
-        """A function that creates a row's IfcProduct; call it in row order (duplicate GlobalIds)."""
+        """A function that writes a row's IfcProduct, after its shape; call it in row order (shared
+        FederationGuids: the first keeps it)."""
         entity_by_class: dict[str, tuple[str, dict[str, str]]] = {}
         wanted_by_class: dict[str, str] = {}
         for class_id in class_names:
@@ -573,26 +660,14 @@ class _IfcBuilder:
                     f"{entity} cannot hold an element of {class_names[class_id]} in {self.schema}"
                 )
             entity_by_class[class_id] = (entity, defaults)
-        used_ids: set[str] = set()
-        self.used_ids = used_ids
+        self.used_shared_guids: set[str] = set()
 
         def make_product(row: _ElementRow) -> None:
             if row.recorded:
-                # Written from its record after the stream (`_add_records`), with this id.
+                # Written from its record (`_add_records`), with this id.
                 row.product = StepRef(self.fragment.reserve(1))
                 return
             entity, defaults = entity_by_class[row.class_id]
-            origin, yaw, pitch, roll = self.placements.pop(row.element_id)
-            placement = self.create(
-                "IfcLocalPlacement",
-                PlacementRelTo=storey_placements[row.model_id],
-                RelativePlacement=self._axis_placement(origin, yaw, pitch, roll),
-            )
-            global_id = element_global_id(row.federation_guid, row.element_id, self.imodel_guid)
-            if global_id in used_ids:
-                # Copies can share a FederationGuid; GlobalIds must stay unique in a file.
-                global_id = element_global_id(None, row.element_id, self.imodel_guid)
-            used_ids.add(global_id)
             name = row.code_value or row.user_label or None
             if name is None and entity == FALLBACK_ENTITY:
                 # IfcBuildingElementProxy's WHERE rule HasObjectName requires a Name.
@@ -601,46 +676,53 @@ class _IfcBuilder:
                 self.summary.entity_substitutions.append(
                     f"0x{row.element_id:x}: {wanted_by_class[row.class_id]} written as {entity}"
                 )
-            row.product = self._root(
+            row.product = self._fragment_root(
                 entity,
-                global_id=global_id,
+                "",
+                global_id=self._global_id(row),
                 Name=name,
                 ObjectType=class_names[row.class_id],
-                ObjectPlacement=placement,
+                ObjectPlacement=self.text(
+                    "IfcLocalPlacement",
+                    PlacementRelTo=storey_placements[row.model_id],
+                    RelativePlacement=self._text_axis_placement(row),
+                ),
+                Representation=None if row.shape is None else StepRef(row.shape),
                 Tag=f"0x{row.element_id:x}",
                 **defaults,
             )
+            self.contained[row.model_id].append(row.product)
 
         return make_product
 
-    def _add_geometry(
-        self,
-        rows: list[_ElementRow],
-        body_context: Any,
-        fragment: StepFragment,
-        make_product: Callable[[_ElementRow], None],
-    ) -> None:
-        """Meshes to the fragment; the products are created on the way, in row order.
-
-        Making the products here rather than before lets the engine facet meanwhile (it runs ahead into the
-        frame queue): Python waited for the engine's first batches while the engine was idle during the
-        products (at 50k elements, 2 to 3 s of each).
-        """
-        writer = StepGeometryWriter(
-            fragment,
-            self.schema,
-            body_context.id(),
-            self.version.tessellation,
-            1.0 / self.scales.length,
-            self.axis_context.id(),
+    def _text_axis_placement(self, row: _ElementRow) -> StepRef:
+        text = self.text
+        location = text("IfcCartesianPoint", Coordinates=self._location(row.origin))
+        directions = axis_directions(row.yaw, row.pitch, row.roll)
+        if directions is None:
+            return text("IfcAxis2Placement3D", Location=location)
+        axis, reference = directions
+        return text(
+            "IfcAxis2Placement3D",
+            Location=location,
+            Axis=self._text_direction(axis),
+            RefDirection=self._text_direction(reference),
         )
-        self.geometry_writer = writer  # recorded shapes (openings') are written with it too (`_add_records`)
+
+    def _text_direction(self, ratios: tuple[float, float, float]) -> StepRef:
+        direction = self.text_directions.get(ratios)
+        if direction is None:
+            if len(self.text_directions) >= _SHARED_DIRECTIONS:
+                self.text_directions.clear()  # elements turned every which way: share the recent ones
+            direction = self.text("IfcDirection", DirectionRatios=list(ratios))
+            self.text_directions[ratios] = direction
+        return direction
+
+    def _add_geometry(
+        self, rows: list[_ElementRow], writer: StepGeometryWriter, report: GraphicsExportReport
+    ) -> None:
+        """The meshes (and line strings) of a chunk's elements, as representations in the fragment."""
         position = {row.element_id: index for index, row in enumerate(rows)}
-        made = 0
-        report = GraphicsExportReport()
-        done = 0
-        total = len(rows)
-        self.progress("graphics", 0, total)
         # Line strings too (the engine's `lines`): they become an 'Axis' representation of polylines.
         for graphics in self.imodel.export_graphics(
             [row.element_id for row in rows], report=report, lines=True
@@ -648,9 +730,6 @@ class _IfcBuilder:
             index = position.get(graphics.element_id)
             if index is None:
                 continue
-            while made <= index:
-                make_product(rows[made])
-                made += 1
             row = rows[index]
             if graphics.failed:
                 positions, indices = box_mesh(row.bbox_low, row.bbox_high)
@@ -666,23 +745,12 @@ class _IfcBuilder:
                 row.shape = shape
                 self.summary.elements_with_geometry += 1
                 self.summary.triangles += triangles
-            done += 1
-            if done % 50 == 0:
-                self.progress("graphics", done, total)
-        while made < len(rows):
-            make_product(rows[made])
-            made += 1
-        self.summary.engine_restarts = report.engine_restarts
-        self.progress("graphics", total, total)
 
     # ---- recorded elements
 
     def _add_records(self, rows: list[_ElementRow]) -> None:
-        """The recorded elements, from their records read in batches (in element order)."""
-        recorded = [row for row in rows if row.recorded]
-        total = len(recorded)
-        self.progress("records", 0, total)
-        for done, batch in enumerate(_chunks(recorded, _RECORD_BATCH)):
+        """Recorded elements, from their records read in batches (in element order)."""
+        for batch in _chunks(rows, _RECORD_BATCH):
             records = {
                 int(record["id"], 16): record.get("record")
                 for record in self.imodel.query(
@@ -696,20 +764,14 @@ class _IfcBuilder:
                 if record is None:
                     record = {"class": FALLBACK_ENTITY}
                     self.summary.not_carried.append(f"0x{row.element_id:x}: its IFC record is unreadable")
-                global_id = element_global_id(row.federation_guid, row.element_id, self.imodel_guid)
-                if global_id in self.used_ids:
-                    global_id = element_global_id(None, row.element_id, self.imodel_guid)
-                self.used_ids.add(global_id)
-                origin, yaw, pitch, roll = self.placements.pop(row.element_id)
                 self.recorded.element(
                     record,
                     int(cast(int, row.product)),
                     row.element_id,
-                    global_id,
-                    element_matrix(origin, yaw, pitch, roll),
+                    self._global_id(row),
+                    element_matrix(row.origin, row.yaw, row.pitch, row.roll),
                     row.shape if row.shape is not None else self._recorded_shape(record, row.element_id),
                 )
-            self.progress("records", min((done + 1) * _RECORD_BATCH, total), total)
 
     def _recorded_shape(self, record: dict[str, Any], element_id: int) -> int | None:
         """The body of an element without geometry whose record holds a mesh (`shape`: an opening's, in
@@ -757,24 +819,21 @@ class _IfcBuilder:
 
     # ---- properties
 
-    def _add_properties(
-        self,
-        rows: list[_ElementRow],
-        class_names: dict[str, str],
-        models: dict[str, dict[str, Any]],
-        selected: list[str] | None,
-    ) -> None:
-        writer = PropertyWriter(self.text, self.schema)
-        by_id = {row.element_id: row for row in rows}
-        categories = {
+    def _read_categories(self) -> dict[str, str]:
+        return {
             str(row["id"]): str(row.get("name") or row.get("label") or row["id"])
             for row in self.imodel.query(
                 "SELECT ECInstanceId id, CodeValue name, UserLabel label FROM bis.Category"
             )
         }
-        total = len(rows)
-        done = 0
-        self.progress("properties", 0, total)
+
+    def _add_properties(
+        self, rows: list[_ElementRow], class_names: dict[str, str], models: dict[str, dict[str, Any]]
+    ) -> None:
+        """A chunk's native elements' property sets: identity, class properties, aspects."""
+        if not rows:
+            return
+        writer = self.property_writer
         for row in rows:
             properties = [
                 writer.single("ElementId", "IfcIdentifier", f"0x{row.element_id:x}"),
@@ -788,39 +847,38 @@ class _IfcBuilder:
             if row.category_id:
                 properties.append(writer.single("CategoryId", "IfcIdentifier", row.category_id))
                 properties.append(
-                    writer.single("Category", "IfcLabel", categories.get(row.category_id, row.category_id))
+                    writer.single(
+                        "Category", "IfcLabel", self.categories.get(row.category_id, row.category_id)
+                    )
                 )
             if row.code_value:
                 properties.append(writer.text("CodeValue", row.code_value))
             if row.user_label:
                 properties.append(writer.text("UserLabel", row.user_label))
             self._property_set(row, IDENTITY_PSET, properties)
-        for class_id, class_name in sorted(class_names.items()):
+        by_id = {row.element_id: row for row in rows}
+        by_class: dict[str, list[str]] = {}
+        for row in rows:
+            by_class.setdefault(row.class_id, []).append(f"0x{row.element_id:x}")
+        for class_id, element_ids in sorted(by_class.items(), key=lambda item: class_names[item[0]]):
             definitions = self._property_definitions(class_id)
             if not definitions:
                 continue
+            class_name = class_names[class_id]
             schema_name, _, short_name = class_name.partition(":")
             set_name = f"{decode_ec_name(schema_name)}.{decode_ec_name(short_name)}"
             columns = ", ".join(
                 f"[{definition.name}] p{index}" for index, definition in enumerate(definitions)
             )
-            ecsql = f"SELECT ECInstanceId id, {columns} FROM ONLY [{schema_name}].[{short_name}]"
-            params: list[Any] | None = None
-            if selected is not None:
-                ecsql += " WHERE InVirtualSet(?, Model.Id)"
-                params = [{"$ids": selected}]
-            for record in self.imodel.query(ecsql, params):
-                element = by_id.get(int(record["id"], 16))
-                if element is None:
-                    continue
+            for record in self.imodel.query(
+                f"SELECT ECInstanceId id, {columns} FROM ONLY [{schema_name}].[{short_name}]"
+                " WHERE InVirtualSet(?, ECInstanceId) ORDER BY ECInstanceId",
+                [{"$ids": element_ids}],
+            ):
                 properties = self._property_values(writer, definitions, record)
                 if properties:
-                    self._property_set(element, set_name, properties)
-                done += 1
-                if done % 500 == 0:
-                    self.progress("properties", min(done, total), total)
+                    self._property_set(by_id[int(record["id"], 16)], set_name, properties)
         self._add_aspects(writer, by_id)
-        self.progress("properties", total, total)
 
     def _property_values(
         self, writer: PropertyWriter, definitions: list[PropertyDefinition], record: dict[str, Any]
@@ -836,12 +894,9 @@ class _IfcBuilder:
                 properties.append(converted)
         return properties
 
-    def _add_aspects(self, writer: PropertyWriter, by_id: dict[int, _ElementRow]) -> None:
-        """Each aspect of a native element (ElementUniqueAspect, ElementMultiAspect; not BisCore's, such as
-        ExternalSourceAspect) as a property set named after its class, typed as class properties are; a
-        second aspect of one class on an element is `<set name> 2`, and so on (set names are unique)."""
-        if not by_id:
-            return
+    def _aspect_classes(self) -> list[tuple[str, str, list[PropertyDefinition]]]:
+        """(class name, property set name, definitions) of the aspect classes outside BisCore that have
+        exported properties, in class name order (read once per export)."""
         aspect_classes = {
             str(row["classId"]): str(row["className"])
             for base in ("bis.ElementUniqueAspect", "bis.ElementMultiAspect")
@@ -849,25 +904,34 @@ class _IfcBuilder:
                 f"SELECT DISTINCT ECClassId classId, ec_classname(ECClassId, 's:c') className FROM {base}"
             )
         }
+        classes = []
         for class_id, class_name in sorted(aspect_classes.items(), key=lambda item: item[1]):
             schema_name, _, short_name = class_name.partition(":")
-            if schema_name == "BisCore":
-                continue
-            definitions = self._property_definitions(class_id)
-            if not definitions:
-                continue
-            set_name = f"{decode_ec_name(schema_name)}.{decode_ec_name(short_name)}"
+            definitions = self._property_definitions(class_id) if schema_name != "BisCore" else []
+            if definitions:
+                set_name = f"{decode_ec_name(schema_name)}.{decode_ec_name(short_name)}"
+                classes.append((class_name, set_name, definitions))
+        return classes
+
+    def _add_aspects(self, writer: PropertyWriter, by_id: dict[int, _ElementRow]) -> None:
+        """Each aspect of a native element (ElementUniqueAspect, ElementMultiAspect; not BisCore's, such as
+        ExternalSourceAspect) as a property set named after its class, typed as class properties are; a
+        second aspect of one class on an element is `<set name> 2`, and so on (set names are unique)."""
+        if self.aspect_classes is None:
+            self.aspect_classes = self._aspect_classes()
+        element_ids = [f"0x{element_id:x}" for element_id in by_id]
+        for class_name, set_name, definitions in self.aspect_classes:
+            schema_name, _, short_name = class_name.partition(":")
             columns = ", ".join(
                 f"[{definition.name}] p{index}" for index, definition in enumerate(definitions)
             )
             counts: dict[int, int] = {}
             for record in self.imodel.query(
                 f"SELECT Element.Id elementId, {columns} FROM ONLY [{schema_name}].[{short_name}]"
-                " ORDER BY Element.Id, ECInstanceId"
+                " WHERE InVirtualSet(?, Element.Id) ORDER BY Element.Id, ECInstanceId",
+                [{"$ids": element_ids}],
             ):
-                element = by_id.get(int(str(record["elementId"]), 16))
-                if element is None:
-                    continue
+                element = by_id[int(str(record["elementId"]), 16)]
                 properties = self._property_values(writer, definitions, record)
                 if not properties:
                     continue
@@ -890,6 +954,12 @@ class _IfcBuilder:
 
     def _property_definitions(self, class_id: str) -> list[PropertyDefinition]:
         """The properties of a class and its bases outside BisCore: what the class adds to a plain element."""
+        definitions = self.definitions.get(class_id)
+        if definitions is None:
+            definitions = self.definitions[class_id] = self._read_property_definitions(class_id)
+        return definitions
+
+    def _read_property_definitions(self, class_id: str) -> list[PropertyDefinition]:
         records = self.imodel.query_all(
             "SELECT p.Name name, p.Kind kind, p.PrimitiveType primitiveType, p.Enumeration.Id enumerationId,"
             " p.KindOfQuantity.Id quantityId FROM meta.ECPropertyDef p"
@@ -955,17 +1025,19 @@ class _IfcBuilder:
 
     # ---- finishing
 
-    def _contain_products(self, rows: list[_ElementRow]) -> None:
-        by_model: dict[str, list[Any]] = {}
-        for row in rows:
-            by_model.setdefault(row.model_id, []).append(row.product)
-        for model_id, products in by_model.items():
-            self._root(
-                "IfcRelContainedInSpatialStructure",
-                f"contains:{model_id}",
-                RelatedElements=products,
-                RelatingStructure=self.storeys[model_id],
-            )
+    def _contain_products(self) -> None:
+        """The native products in their storeys, at most `_CONTAINED_PER_RELATIONSHIP` to a relationship
+        (a storey may have several), so that no relationship's text is the size of the whole export."""
+        for model_id, products in self.contained.items():
+            for index, start in enumerate(range(0, len(products), _CONTAINED_PER_RELATIONSHIP)):
+                self._fragment_root(
+                    "IfcRelContainedInSpatialStructure",
+                    f"contains:{model_id}" if index == 0 else f"contains:{model_id}:{index + 1}",
+                    RelatedElements=[
+                        StepRef(product) for product in products[start : start + _CONTAINED_PER_RELATIONSHIP]
+                    ],
+                    RelatingStructure=self.storeys[model_id],
+                )
 
     def _temporary(self, kind: str) -> Path:
         """A new empty file next to the destination (same file system, so the final rename is atomic)."""
@@ -977,30 +1049,29 @@ class _IfcBuilder:
         os.close(handle)
         return Path(temporary)
 
-    def _write(self, rows: list[_ElementRow], fragment: StepFragment) -> None:
-        """Write next to the destination and rename, so that a failed export never leaves a partial file."""
-        self.progress("writing", 0, 1)
-        if self.file.get_max_id() >= fragment.first_id:
-            raise IfcExportError("internal error: IfcOpenShell's ids reached the geometry fragment's")
-        # Stand-ins last, in id order: they get the highest ids and IfcOpenShell writes them last.
-        shaped = sorted(
-            (row for row in rows if row.shape is not None and not row.recorded),
-            key=lambda row: cast(int, row.shape),
-        )
-        for row in shaped:
-            row.product.Representation = self.create.stand_in(
-                "IfcProductDefinitionShape", cast(int, row.shape)
-            )
+    def _start_file(self) -> StepFragment:
+        """The file that becomes the export, begun with IfcOpenShell's part: the structure, complete by now
+        (nothing after this creates IfcOpenShell entities; `_finish_file` checks). The rest follows it as
+        STEP text, with ids above the part's."""
         part = self._temporary("part")
-        temporary = self._temporary("ifc")
+        target = self._temporary("ifc")
         try:
             self.file.write(str(part), format=".ifc")
-            merge_step_files(part, len(shaped), fragment.path, temporary)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, self.destination)
+            self.part_max_id = int(self.file.get_max_id())
+            return StepFragment(target, self.part_max_id + 1, part)
         except BaseException:
-            temporary.unlink(missing_ok=True)
+            target.unlink(missing_ok=True)
             raise
         finally:
             part.unlink(missing_ok=True)
+
+    def _finish_file(self, fragment: StepFragment) -> None:
+        """End the file and rename it to the destination, so that a failed export never leaves a partial
+        file."""
+        self.progress("writing", 0, 1)
+        if self.file.get_max_id() != self.part_max_id:
+            raise IfcExportError("internal error: IfcOpenShell entities were made after its part was written")
+        fragment.finish()
+        os.chmod(fragment.path, 0o644)
+        os.replace(fragment.path, self.destination)
         self.progress("writing", 1, 1)

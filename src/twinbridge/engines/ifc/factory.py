@@ -47,13 +47,6 @@ class EntityFactory:
             entity.set_attribute_value_py(index, value)
         return cast(ifcopenshell.entity_instance, entity)
 
-    def stand_in(self, entity_type: str, entity_id: int) -> ifcopenshell.entity_instance:
-        """An entity without attributes and with a chosen id (see stepfragment.py: it is never written)."""
-        if not self._fast:
-            return self.file.create_entity(entity_type, id=entity_id)
-        assert self._create is not None
-        return cast(ifcopenshell.entity_instance, self._create(entity_type, entity_id))
-
     def value(self, value_type: str, value: Any) -> ifcopenshell.entity_instance:
         """A typed value (IfcLabel("x"), IfcReal(2.0)) for select-typed attributes such as NominalValue."""
         if not self._fast:

@@ -1,19 +1,20 @@
-"""Body geometry written straight to STEP text as it is made, then merged with IfcOpenShell's part.
+"""Entities written straight to STEP text as they are made, after IfcOpenShell's part of the file.
 
 IfcOpenShell keeps every entity in memory until `write`, and the meshes are most of a file: at 50k elements
 their coordinate and index lists were about two thirds of the 1.2 GB Python peak, and IfcOpenShell's writer
 spent about 4 s per million triangles formatting them. So the geometry (point lists, face sets or IFC2X3
-surface models, styled items, shape representations, styles) goes to a temporary file of STEP lines,
-formatted in bulk by `%`-formatting of whole arrays, and nothing of it stays in memory.
+surface models, styled items, shape representations, styles), the products and their property sets go to
+the file as STEP lines, formatted in bulk by `%`-formatting of whole arrays, and nothing of them stays in
+memory.
 
-Ids: the fragment numbers its entities from `first_id`, chosen above every id IfcOpenShell will hand out.
-An IfcOpenShell entity that must point into the fragment (a product's Representation) points to a
-*stand-in*: an empty entity created last with the fragment entity's id. Created last, the stand-ins have the
-highest ids and IfcOpenShell writes them last; `merge_step_files` drops them and puts the fragment there.
+The file begins with IfcOpenShell's part (header and the structure it holds, written once that is complete),
+continues with the entities written here, numbered from `first_id` (above every id of the part), and ends
+with `finish`. STEP lets an entity refer to one written after it, so the order of lines does not matter.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +30,6 @@ from twinbridge.engines.imodel.frames import MeshRecord, RecordType
 
 # "%.6f" gives "2.500000"; IfcOpenShell (and most writers) give "2.5". Stripping the zeros keeps files small.
 _TRAILING_ZEROS = re.compile(r"0+(?=[,)])")
-_COPY_CHUNK = 16 << 20
 
 
 def step_real(value: float) -> str:
@@ -50,13 +50,21 @@ def _coordinates_text(coordinates: npt.NDArray[np.float64]) -> str:
 
 
 class StepFragment:
-    """Entity lines appended to a file, numbered from `first_id`."""
+    """Entity lines appended to a file, numbered from `first_id`; with `part`, the file begins with that STEP
+    file's header and entities (all of it but the end of its DATA section)."""
 
-    def __init__(self, path: Path, first_id: int) -> None:
+    def __init__(self, path: Path, first_id: int, part: Path | None = None) -> None:
         self.path = path
         self.first_id = first_id
         self.next_id = first_id
         self._out = path.open("w", encoding="ascii", buffering=1 << 20)
+        if part is not None:
+            text = part.read_text(encoding="ascii")
+            end = text.rfind("ENDSEC;")
+            if end < 0 or "DATA;" not in text:
+                self._out.close()
+                raise ValueError(f"{part} has no DATA section")
+            self._out.write(text[:end])
 
     def add(self, body: str) -> int:
         """Write `#id=BODY;` and return the id."""
@@ -73,6 +81,16 @@ class StepFragment:
 
     def write(self, lines: str) -> None:
         self._out.write(lines)
+
+    def size(self) -> int:
+        """Bytes written to the file so far."""
+        self._out.flush()
+        return os.fstat(self._out.fileno()).st_size
+
+    def finish(self) -> None:
+        """End the DATA section and the file (the one begun with a part), and close it."""
+        self._out.write("ENDSEC;\nEND-ISO-10303-21;\n")
+        self._out.close()
 
     def close(self) -> None:
         if not self._out.closed:
@@ -247,43 +265,6 @@ class StepGeometryWriter:
             # IFC2X3 wraps styles in a presentation style assignment (removed in IFC4).
             return add(f"IFCPRESENTATIONSTYLEASSIGNMENT((#{surface_style}))")
         return surface_style
-
-
-def merge_step_files(ifcopenshell_part: Path, stand_ins: int, fragment: Path, target: Path) -> None:
-    """Write `target`: IfcOpenShell's file without its last `stand_ins` entity lines, then the fragment.
-
-    Streams both files; only the tail of the first one (the stand-ins and the footer) is searched.
-    """
-    size = ifcopenshell_part.stat().st_size
-    # A stand-in line is "#<id>=IFCPRODUCTDEFINITIONSHAPE($,$,$);" (< 64 bytes); the footer is short.
-    tail_size = min(size, 64 * stand_ins + 4096)
-    with ifcopenshell_part.open("rb") as source:
-        source.seek(size - tail_size)
-        tail = source.read()
-        end = tail.rfind(b"ENDSEC;")
-        if end < 0:
-            raise ValueError(f"{ifcopenshell_part} has no DATA section end")
-        cut = end
-        for _ in range(stand_ins):
-            cut = tail.rfind(b"\n#", 0, cut - 1) + 1
-            if cut <= 0:
-                raise ValueError(f"{ifcopenshell_part} does not end with {stand_ins} stand-ins")
-        if stand_ins and not tail[cut:end].count(b"IFCPRODUCTDEFINITIONSHAPE($,$,$);") == stand_ins:
-            raise ValueError(f"the last {stand_ins} entities of {ifcopenshell_part} are not all stand-ins")
-        keep = size - tail_size + cut
-        source.seek(0)
-        with target.open("wb") as out:
-            remaining = keep
-            while remaining:
-                chunk = source.read(min(_COPY_CHUNK, remaining))
-                if not chunk:
-                    raise ValueError(f"{ifcopenshell_part} ended early")
-                out.write(chunk)
-                remaining -= len(chunk)
-            with fragment.open("rb") as geometry:
-                while chunk := geometry.read(_COPY_CHUNK):
-                    out.write(chunk)
-            out.write(tail[end:])
 
 
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")

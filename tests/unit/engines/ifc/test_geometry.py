@@ -8,12 +8,12 @@ import ifcopenshell
 import numpy as np
 import pytest
 
-from twinbridge.engines.ifc.factory import EntityFactory
 from twinbridge.engines.ifc.geometry import box_mesh, ifc_mesh_arrays
 from twinbridge.engines.ifc.stepfragment import (
+    StepEntityFactory,
     StepFragment,
     StepGeometryWriter,
-    merge_step_files,
+    StepRef,
     step_real,
 )
 
@@ -21,29 +21,26 @@ Mesh = tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]
 
 
 def export_meshes(tmp_path: Path, schema: str, *groups: list[Mesh]) -> tuple[ifcopenshell.file, list[int]]:
-    """Each group of meshes becomes one product's shape, through a fragment merged as the exporter does."""
+    """Each group of meshes becomes one product's shape, written after IfcOpenShell's part as the exporter
+    does."""
     file = ifcopenshell.file(schema=schema)
     context = file.create_entity(
         "IfcGeometricRepresentationContext", ContextType="Model", CoordinateSpaceDimension=3
     )
-    proxies = [
-        file.create_entity("IfcBuildingElementProxy", GlobalId=ifcopenshell.guid.new()) for _ in groups
-    ]
-    fragment = StepFragment(tmp_path / "geometry.step", first_id=file.get_max_id() + 10)
+    file.write(str(tmp_path / "part.ifc"))
+    fragment = StepFragment(tmp_path / "merged.ifc", file.get_max_id() + 1, tmp_path / "part.ifc")
     writer = StepGeometryWriter(fragment, schema, context.id(), tessellation=schema != "IFC2X3")
+    create = StepEntityFactory(fragment, schema)
     triangles = []
-    shapes = []
-    for proxy, meshes in zip(proxies, groups, strict=True):
+    for meshes in groups:
         shape, count = writer.representation(meshes)
         triangles.append(count)
-        if shape is not None:
-            shapes.append((shape, proxy))
-    fragment.close()
-    create = EntityFactory(file)
-    for shape, proxy in shapes:
-        proxy.Representation = create.stand_in("IfcProductDefinitionShape", shape)
-    file.write(str(tmp_path / "part.ifc"))
-    merge_step_files(tmp_path / "part.ifc", len(shapes), fragment.path, tmp_path / "merged.ifc")
+        create(
+            "IfcBuildingElementProxy",
+            GlobalId=ifcopenshell.guid.new(),
+            Representation=None if shape is None else StepRef(shape),
+        )
+    fragment.finish()
     return ifcopenshell.open(str(tmp_path / "merged.ifc")), triangles
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import ifcopenshell
 import pytest
 
-from twinbridge.engines.ifc.factory import EntityFactory
 from twinbridge.engines.ifc.properties import PropertyWriter
-from twinbridge.engines.ifc.stepfragment import StepEntityFactory, StepFragment, merge_step_files, step_string
+from twinbridge.engines.ifc.stepfragment import StepEntityFactory, StepFragment, step_string
 
 
 @pytest.mark.parametrize(
@@ -27,7 +26,7 @@ def test_strings_are_escaped_as_step_wants(text: str, literal: str) -> None:
 
 
 def round_trip(tmp_path: Path, schema: str, texts: list[str]) -> ifcopenshell.file:
-    """A proxy with a property set (written to a fragment) holding one label per text."""
+    """A proxy (IfcOpenShell's part) with a property set (written after it) holding one label per text."""
     file = ifcopenshell.file(schema=schema)
     owner = None
     if schema == "IFC2X3":
@@ -35,7 +34,8 @@ def round_trip(tmp_path: Path, schema: str, texts: list[str]) -> ifcopenshell.fi
     proxy = file.create_entity(
         "IfcBuildingElementProxy", GlobalId=ifcopenshell.guid.new(), OwnerHistory=owner
     )
-    fragment = StepFragment(tmp_path / "fragment.step", first_id=file.get_max_id() + 1)
+    file.write(str(tmp_path / "part.ifc"))
+    fragment = StepFragment(tmp_path / "merged.ifc", file.get_max_id() + 1, tmp_path / "part.ifc")
     create = StepEntityFactory(fragment, schema)
     writer = PropertyWriter(create, schema)
     properties = [writer.text(f"P{index}", text) for index, text in enumerate(texts)]
@@ -57,9 +57,7 @@ def round_trip(tmp_path: Path, schema: str, texts: list[str]) -> ifcopenshell.fi
         RelatedObjects=[proxy],
         RelatingPropertyDefinition=pset,
     )
-    fragment.close()
-    file.write(str(tmp_path / "part.ifc"))
-    merge_step_files(tmp_path / "part.ifc", 0, fragment.path, tmp_path / "merged.ifc")
+    fragment.finish()
     return ifcopenshell.open(str(tmp_path / "merged.ifc"))
 
 
@@ -81,12 +79,3 @@ def test_property_sets_written_as_text_read_back_with_their_values(tmp_path: Pat
     assert (values["Count"].is_a(), values["Count"].wrappedValue) == ("IfcInteger", 3)
     assert values["Flag"].wrappedValue is True
     assert [value.wrappedValue for value in values["Point"]] == [1.0, 2e-06]
-
-
-def test_the_entity_factory_makes_stand_ins_with_the_chosen_id() -> None:
-    file = ifcopenshell.file(schema="IFC4")
-
-    stand_in = EntityFactory(file).stand_in("IfcProductDefinitionShape", 1234)
-
-    assert stand_in.id() == 1234
-    assert stand_in.is_a("IfcProductDefinitionShape")
