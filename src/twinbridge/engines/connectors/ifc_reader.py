@@ -28,11 +28,12 @@ import numpy as np
 
 from twinbridge.engines.connectors.errors import SourceFileError
 from twinbridge.engines.connectors.ifc_records import (
+    InverseIndex,
     RecordBuilder,
     instances,
     object_placement_matrix,
     si_values,
-    type_of,
+    type_in,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import element_matrix, placement_matrix, rotation_matrix
@@ -410,14 +411,15 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
             )
             continue
         seen.add(global_id)
-        container, container_key = container_of(product)
+        inverses = builder.inverses.of(product)
+        container, container_key = container_of(product, inverses)
         record = IfcProductRecord(
             global_id=global_id,
             ifc_class=product.is_a(),
             name=product.Name or None,
             container=container,
             container_key=container_key,
-            properties=property_sets.read(product),
+            properties=property_sets.read(product, inverses),
             attributes=_attributes(product),
             meshed=meshed(product),
             shape_recorded=shape_recorded(product),
@@ -464,9 +466,13 @@ def placement_of(
     return (origin[0], origin[1], origin[2]), angles
 
 
-def container_of(product: Any) -> tuple[str, str]:
-    """(display name, key) of the storey, else building, holding a product; ("", "") for none."""
-    current: Any = ifcopenshell.util.element.get_container(product)
+def container_of(product: Any, inverses: dict[str, list[Any]] | None = None) -> tuple[str, str]:
+    """(display name, key) of the storey, else building, holding a product; ("", "") for none. `inverses`:
+    the product's (InverseIndex.of), when the caller has them."""
+    contained = (inverses or {}).get("ContainedInStructure")
+    current: Any = (
+        contained[0].RelatingStructure if contained else ifcopenshell.util.element.get_container(product)
+    )
     if current is None:  # a part, a nested item or an opening: the container of what holds it
         whole = _whole_of(product)
         while whole is not None and current is None:
@@ -507,12 +513,16 @@ class PropertySetReader:
         self.model = model
         self.scales = scales
         self.schema = str(model.schema_identifier)
+        self.inverses = InverseIndex(model)
         self._sets: dict[int, dict[str, PropertyValue]] = {}  # by definition id
         self._type_sets: dict[int, list[tuple[str, dict[str, PropertyValue]]]] = {}  # by type object id
 
-    def read(self, product: Any) -> dict[str, dict[str, PropertyValue]]:
+    def read(
+        self, product: Any, inverses: dict[str, list[Any]] | None = None
+    ) -> dict[str, dict[str, PropertyValue]]:
         """Psets and quantity sets (the type's ones first, an occurrence's set of the same name adding to
-        and overriding the type's), with simple values in SI units; lists become text."""
+        and overriding the type's), with simple values in SI units; lists become text. `inverses`: the
+        product's (InverseIndex.of), when the caller has them."""
         # The converted sets are shared (products of one type hold the same dicts): merging makes new ones.
         merged: dict[str, dict[str, PropertyValue]] = {}
 
@@ -520,11 +530,13 @@ class PropertySetReader:
             merged[name] = {**merged[name], **values} if name in merged else values
 
         try:
-            type_object = type_of(product, self.schema)
+            if inverses is None:
+                inverses = self.inverses.of(product)
+            type_object = type_in(inverses, self.schema)
             if type_object is not None:
                 for name, values in self._of_type(type_object):
                     merge(name, values)
-            for relationship in getattr(product, "IsDefinedBy", None) or ():
+            for relationship in inverses.get("IsDefinedBy", ()):
                 if not relationship.is_a("IfcRelDefinesByProperties"):
                     continue
                 definitions = relationship.RelatingPropertyDefinition
