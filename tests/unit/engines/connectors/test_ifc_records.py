@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ifcopenshell
 import ifcopenshell.guid
+import pytest
 
 from tests.conftest import SAMPLE_IFC
-from twinbridge.engines.connectors.ifc_records import RecordBuilder
+from twinbridge.engines.connectors.ifc_records import InverseIndex, RecordBuilder
 from twinbridge.engines.ifc.records import UnitScales
 
 MILLIMETRES = UnitScales(length=0.001, area=1e-06, volume=1e-09, plane_angle=0.017453292519943295)
@@ -82,3 +85,19 @@ def test_the_map_conversion_property_sets_of_an_ifc2x3_site_are_its_georeference
 def test_a_file_without_georeferencing_has_none() -> None:
     model = ifcopenshell.open(str(SAMPLE_IFC / "pass-sps005-250612_wall_with_window.ifc"))
     assert RecordBuilder(model).file("IFC4")["georeference"] is None
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLE_IFC.glob("*.ifc")), ids=lambda path: path.stem)
+def test_the_inverse_index_gives_each_inverse_attribute_as_ifcopenshell_does(path: Path) -> None:
+    model = ifcopenshell.open(str(path))
+    index = InverseIndex(model)
+    compared = 0
+    for entity in model.by_type("IfcObjectDefinition"):
+        found = index.of(entity)
+        declaration = index.schema.declaration_by_name(entity.is_a())
+        for inverse in declaration.as_entity().all_inverse_attributes():
+            name = inverse.name()
+            expected = [relationship.id() for relationship in getattr(entity, name) or ()]
+            assert [relationship.id() for relationship in found.get(name, [])] == expected, (entity, name)
+            compared += len(expected)
+    assert compared > 0
