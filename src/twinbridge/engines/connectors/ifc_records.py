@@ -174,19 +174,14 @@ class RecordBuilder:
             }
         if kind == "root":
             return str(value.GlobalId)
-        if depth >= MAXIMUM_DEPTH or value.id() in path:
-            self._leave_out(owner, where, f"{value.is_a()} #{value.id()} refers back to itself")
+        entity_id = value.id()
+        if depth >= MAXIMUM_DEPTH or entity_id in path:
+            self._leave_out(owner, where, f"{ifc_class} #{entity_id} refers back to itself")
             return None
         return {
-            "type": value.is_a(),
-            "attributes": self.attributes(
-                value,
-                (),
-                owner=owner,
-                where=where,
-                keep_unset=False,
-                depth=depth + 1,
-                path=path | {value.id()},
+            "type": ifc_class,
+            "attributes": self._attributes(
+                value, ifc_class, (), owner, where, False, depth + 1, path | {entity_id}
             ),
         }
 
@@ -202,8 +197,21 @@ class RecordBuilder:
         path: frozenset[int] = frozenset(),
     ) -> dict[str, Any]:
         """An entity's explicit attributes by name, but `excluded`; unset ones are null, or left out."""
+        return self._attributes(entity, entity.is_a(), tuple(excluded), owner, where, keep_unset, depth, path)
+
+    def _attributes(
+        self,
+        entity: Any,
+        ifc_class: str,
+        excluded: tuple[str, ...],
+        owner: str | None,
+        where: str,
+        keep_unset: bool,
+        depth: int,
+        path: frozenset[int],
+    ) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for name, index, declared in self._kept_attributes(entity.is_a(), excluded):
+        for name, index, declared in self._kept_attributes(ifc_class, excluded):
             raw = entity.get_argument(index)
             if raw is None and not keep_unset:
                 continue
@@ -211,8 +219,10 @@ class RecordBuilder:
             result[name] = self._value(raw, declared, owner, label, depth, path)
         return result
 
-    def _kept_attributes(self, ifc_class: str, excluded: Iterable[str]) -> list[tuple[str, int, str | None]]:
-        key = (ifc_class, tuple(excluded))
+    def _kept_attributes(
+        self, ifc_class: str, excluded: tuple[str, ...]
+    ) -> list[tuple[str, int, str | None]]:
+        key = (ifc_class, excluded)
         kept = self._kept.get(key)
         if kept is None:
             kept = [item for item in explicit_attributes(self.schema, ifc_class) if item[0] not in key[1]]
