@@ -20,10 +20,7 @@ from twinbridge.engines.ifc.exporter import ExportSummary, ProgressCallback, exp
 from twinbridge.engines.imodel.errors import EngineError
 
 _PHASE_LABELS = {
-    "elements": "Reading elements",
-    "graphics": "Meshing elements",
-    "records": "Writing IFC records",
-    "properties": "Writing properties",
+    "graphics": "Exporting elements",
     "writing": "Writing IFC file",
 }
 

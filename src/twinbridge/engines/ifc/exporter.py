@@ -259,7 +259,7 @@ class _IfcBuilder:
         )
         self.recorded = RecordedWriter(content, self.create, self._root, scales.length)
         class_names, class_chains = self._read_classes({class_id for class_id, _, _, _ in census})
-        self.shared_guids = self._shared_federation_guids(selected)
+        self.shared_guids = self._shared_federation_guids()
         self._write_header()
         # The own site and building hold the native elements (and stand for the structure of an empty iModel).
         project_placement, body_context = self._create_project(units_record, bool(native_models) or not files)
@@ -345,16 +345,16 @@ class _IfcBuilder:
             census.append((str(record["classId"]), str(record["modelId"]), recorded, int(record["n"])))
         return census
 
-    def _shared_federation_guids(self, selected: list[str] | None) -> set[str]:
-        """The FederationGuids more than one exported element has (copies can share one); usually none."""
-        condition, params = self._model_filter(selected)
+    def _shared_federation_guids(self) -> set[str]:
+        """The FederationGuids more than one element has: none in a valid iModel (BisCore indexes them as
+        unique), but a damaged one must not make GlobalIds repeat. Read through that index (no table of every
+        guid), over every element: a guid shared with an element that is not exported is kept by the one
+        exported."""
         return {
             str(record["guid"])
             for record in self.imodel.query(
-                "SELECT FederationGuid guid FROM bis.GeometricElement3d"
-                f" WHERE FederationGuid IS NOT NULL AND {condition}"
-                " GROUP BY FederationGuid HAVING COUNT(*) > 1",
-                params or None,
+                "SELECT FederationGuid guid FROM bis.Element WHERE FederationGuid IS NOT NULL"
+                " GROUP BY FederationGuid HAVING COUNT(*) > 1"
             )
         }
 
