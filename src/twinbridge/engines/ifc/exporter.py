@@ -236,8 +236,7 @@ class _IfcBuilder:
         except ValueError:
             self.imodel_guid = uuid.uuid5(uuid.NAMESPACE_URL, str(imodel.path))
         self.owner_history: Any = None
-        self.directions: dict[tuple[float, float, float], Any] = {}
-        self.text_directions: dict[tuple[float, float, float], StepRef] = {}
+        self.directions: dict[tuple[float, float, float], StepRef] = {}
         self.definitions: dict[str, list[PropertyDefinition]] = {}
         self.aspect_classes: list[tuple[str, str, list[PropertyDefinition]]] | None = None
         self.summary = ExportSummary(destination, version.name, version.schema)
@@ -488,32 +487,9 @@ class _IfcBuilder:
             CreationDate=int(time.time()),
         )
 
-    def _axis_placement(
-        self, origin: tuple[float, float, float], yaw: float, pitch: float, roll: float
-    ) -> Any:
-        create = self.create
-        directions = axis_directions(yaw, pitch, roll)
-        location = create("IfcCartesianPoint", Coordinates=self._location(origin))
-        if directions is None:
-            return create("IfcAxis2Placement3D", Location=location)
-        axis, reference = directions
-        return create(
-            "IfcAxis2Placement3D",
-            Location=location,
-            Axis=self._direction(axis),
-            RefDirection=self._direction(reference),
-        )
-
     def _location(self, origin: tuple[float, float, float]) -> list[float]:
         """An iModel origin (metres) in the file's length unit."""
         return [round(value / self.scales.length, 9) + 0.0 for value in origin]
-
-    def _direction(self, ratios: tuple[float, float, float]) -> Any:
-        direction = self.directions.get(ratios)
-        if direction is None:
-            direction = self.create("IfcDirection", DirectionRatios=list(ratios))
-            self.directions[ratios] = direction
-        return direction
 
     def _create_project(self, units_record: Any, native: bool) -> tuple[Any, Any]:
         """Project, contexts, units, georeferencing and the recorded spatial structure; the own site and
@@ -522,7 +498,7 @@ class _IfcBuilder:
         recorded = self.recorded
         if self.version.owner_history:
             self._create_owner_history()
-        world = self._axis_placement((0.0, 0.0, 0.0), 0.0, 0.0, 0.0)
+        world = create("IfcAxis2Placement3D", Location=create("IfcCartesianPoint", Coordinates=[0.0] * 3))
         context_attributes: dict[str, Any] = {"Precision": 1.0e-5, **recorded.context_attributes()}
         context = create(
             "IfcGeometricRepresentationContext",
@@ -685,7 +661,7 @@ class _IfcBuilder:
                 ObjectPlacement=self.text(
                     "IfcLocalPlacement",
                     PlacementRelTo=storey_placements[row.model_id],
-                    RelativePlacement=self._text_axis_placement(row),
+                    RelativePlacement=self._axis_placement(row),
                 ),
                 Representation=None if row.shape is None else StepRef(row.shape),
                 Tag=f"0x{row.element_id:x}",
@@ -695,7 +671,8 @@ class _IfcBuilder:
 
         return make_product
 
-    def _text_axis_placement(self, row: _ElementRow) -> StepRef:
+    def _axis_placement(self, row: _ElementRow) -> StepRef:
+        """A native element's placement relative to its storey (whose placement is the world's)."""
         text = self.text
         location = text("IfcCartesianPoint", Coordinates=self._location(row.origin))
         directions = axis_directions(row.yaw, row.pitch, row.roll)
@@ -705,17 +682,17 @@ class _IfcBuilder:
         return text(
             "IfcAxis2Placement3D",
             Location=location,
-            Axis=self._text_direction(axis),
-            RefDirection=self._text_direction(reference),
+            Axis=self._direction(axis),
+            RefDirection=self._direction(reference),
         )
 
-    def _text_direction(self, ratios: tuple[float, float, float]) -> StepRef:
-        direction = self.text_directions.get(ratios)
+    def _direction(self, ratios: tuple[float, float, float]) -> StepRef:
+        direction = self.directions.get(ratios)
         if direction is None:
-            if len(self.text_directions) >= _SHARED_DIRECTIONS:
-                self.text_directions.clear()  # elements turned every which way: share the recent ones
+            if len(self.directions) >= _SHARED_DIRECTIONS:
+                self.directions.clear()  # elements turned every which way: share the recent ones
             direction = self.text("IfcDirection", DirectionRatios=list(ratios))
-            self.text_directions[ratios] = direction
+            self.directions[ratios] = direction
         return direction
 
     def _add_geometry(
