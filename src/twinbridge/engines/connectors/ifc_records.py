@@ -320,9 +320,6 @@ class RecordBuilder:
             "layers": layer_names(product, self.schema),
         }
 
-    def _type_of(self, product: Any) -> Any:
-        return type_of(product, self.schema)
-
     def _whole(self, inverses: dict[str, list[Any]]) -> Any:
         """What a product is part of (IfcRelAggregates) or else nested in (IfcRelNests): ifcopenshell's
         get_aggregate, then get_nest, from the product's inverses (IFC2X3 has both in Decomposes, and only
@@ -402,7 +399,7 @@ class RecordBuilder:
             "propertySets": self.own_property_sets(element),
             "classifications": self.classifications(element),
             # A space's IfcSpaceType (IfcSpatialElementType in IFC4), or null.
-            "type": _global_id(self._type_of(element)),
+            "type": _global_id(type_in(self.inverses.of(element), self.schema)),
         }
 
     def world_placement(self, placement: Any) -> dict[str, list[float]] | None:
@@ -564,20 +561,9 @@ _TYPED_VALUE = {"IfcPropertySingleValue": 2, "IfcPropertyListValue": 2, "IfcProp
 _QUANTITY_MEASURES: dict[tuple[str, str], str | None] = {}
 
 
-def type_of(product: Any, schema: str) -> Any:
-    """A product's type object (IfcRelDefinesByType): ifcopenshell.util.element.get_type, without asking the
-    file its schema for every product."""
-    if schema.upper() != "IFC2X3":
-        typed_by = getattr(product, "IsTypedBy", None)
-        return typed_by[0].RelatingType if typed_by else None
-    for relationship in getattr(product, "IsDefinedBy", None) or ():
-        if relationship.is_a("IfcRelDefinesByType"):
-            return relationship.RelatingType
-    return None
-
-
 def type_in(inverses: dict[str, list[Any]], schema: str) -> Any:
-    """`type_of`, from a product's inverses (InverseIndex.of)."""
+    """An object's type object (IfcRelDefinesByType), from its inverses (InverseIndex.of):
+    ifcopenshell.util.element.get_type, without asking the file its schema for every object."""
     if schema.upper() != "IFC2X3":
         typed_by = inverses.get("IsTypedBy")
         return typed_by[0].RelatingType if typed_by else None

@@ -58,6 +58,7 @@ from twinbridge.engines.ifc.recorded import (
 from twinbridge.engines.ifc.records import RECORD_KEY, RECORD_VERSION, UnitScales
 from twinbridge.engines.ifc.restore import RecordRestorer
 from twinbridge.engines.ifc.stepfragment import (
+    StepDirections,
     StepEntityFactory,
     StepFragment,
     StepGeometryWriter,
@@ -84,9 +85,6 @@ APPLICATION_VERSION = "0.1.0"
 _ELEMENT_CHUNK = 5000
 # Recorded elements per query of their IFC records.
 _RECORD_BATCH = 1000
-# Directions shared by the placements of native elements; past this many distinct ones (elements turned every
-# which way) the oldest are forgotten, so that the table does not grow with the model.
-_SHARED_DIRECTIONS = 10_000
 # Products per IfcRelContainedInSpatialStructure of a storey (see `_contain_products`).
 _CONTAINED_PER_RELATIONSHIP = 100_000
 # The colour of a shape kept in an IFC record (an opening's: the connector keeps no colour of it).
@@ -236,9 +234,7 @@ class _IfcBuilder:
         except ValueError:
             self.imodel_guid = uuid.uuid5(uuid.NAMESPACE_URL, str(imodel.path))
         self.owner_history: Any = None
-        self.directions: dict[tuple[float, float, float], StepRef] = {}
         self.definitions: dict[str, list[PropertyDefinition]] = {}
-        self.aspect_classes: list[tuple[str, str, list[PropertyDefinition]]] | None = None
         self.summary = ExportSummary(destination, version.name, version.schema)
 
     # ---- the steps
@@ -268,6 +264,7 @@ class _IfcBuilder:
         self.fragment = fragment
         try:
             self.text = StepEntityFactory(fragment, self.schema)
+            self.directions = StepDirections(self.text)
             self.property_writer = PropertyWriter(self.text, self.schema)
             self.recorded.owner_history = self.owner_history
             self.recorded.start_fragment(
@@ -283,6 +280,7 @@ class _IfcBuilder:
             )
             self.geometry_writer = geometry  # recorded shapes (openings') are written with it too
             self.categories = self._read_categories()
+            self.aspect_classes = self._aspect_classes() if native_models else []
             report = GraphicsExportReport()
             done = 0
             self.progress("graphics", 0, self.summary.elements)
@@ -324,11 +322,11 @@ class _IfcBuilder:
             selected.append(key)
         return selected
 
-    def _model_filter(self, selected: list[str] | None, column: str = "Model.Id") -> tuple[str, list[Any]]:
+    def _model_filter(self, selected: list[str] | None) -> tuple[str, list[Any]]:
         """An ECSQL condition (with its parameter) keeping the selected models' elements; none for all."""
         if selected is None:
             return "1 = 1", []
-        return f"InVirtualSet(?, {column})", [{"$ids": selected}]
+        return "InVirtualSet(?, Model.Id)", [{"$ids": selected}]
 
     def _census(self, selected: list[str] | None) -> list[tuple[str, str, bool, int]]:
         """(class id, model id, recorded, element count) of the exported elements, before any is read."""
@@ -486,10 +484,6 @@ class _IfcBuilder:
             ChangeAction="NOCHANGE",
             CreationDate=int(time.time()),
         )
-
-    def _location(self, origin: tuple[float, float, float]) -> list[float]:
-        """An iModel origin (metres) in the file's length unit."""
-        return [round(value / self.scales.length, 9) + 0.0 for value in origin]
 
     def _create_project(self, units_record: Any, native: bool) -> tuple[Any, Any]:
         """Project, contexts, units, georeferencing and the recorded spatial structure; the own site and
@@ -674,7 +668,10 @@ class _IfcBuilder:
     def _axis_placement(self, row: _ElementRow) -> StepRef:
         """A native element's placement relative to its storey (whose placement is the world's)."""
         text = self.text
-        location = text("IfcCartesianPoint", Coordinates=self._location(row.origin))
+        length = self.scales.length  # the iModel's metres in the file's length unit
+        location = text(
+            "IfcCartesianPoint", Coordinates=[round(value / length, 9) + 0.0 for value in row.origin]
+        )
         directions = axis_directions(row.yaw, row.pitch, row.roll)
         if directions is None:
             return text("IfcAxis2Placement3D", Location=location)
@@ -682,18 +679,9 @@ class _IfcBuilder:
         return text(
             "IfcAxis2Placement3D",
             Location=location,
-            Axis=self._direction(axis),
-            RefDirection=self._direction(reference),
+            Axis=self.directions(axis),
+            RefDirection=self.directions(reference),
         )
-
-    def _direction(self, ratios: tuple[float, float, float]) -> StepRef:
-        direction = self.directions.get(ratios)
-        if direction is None:
-            if len(self.directions) >= _SHARED_DIRECTIONS:
-                self.directions.clear()  # elements turned every which way: share the recent ones
-            direction = self.text("IfcDirection", DirectionRatios=list(ratios))
-            self.directions[ratios] = direction
-        return direction
 
     def _add_geometry(
         self, rows: list[_ElementRow], writer: StepGeometryWriter, report: GraphicsExportReport
@@ -894,8 +882,6 @@ class _IfcBuilder:
         """Each aspect of a native element (ElementUniqueAspect, ElementMultiAspect; not BisCore's, such as
         ExternalSourceAspect) as a property set named after its class, typed as class properties are; a
         second aspect of one class on an element is `<set name> 2`, and so on (set names are unique)."""
-        if self.aspect_classes is None:
-            self.aspect_classes = self._aspect_classes()
         element_ids = [f"0x{element_id:x}" for element_id in by_id]
         for class_name, set_name, definitions in self.aspect_classes:
             schema_name, _, short_name = class_name.partition(":")

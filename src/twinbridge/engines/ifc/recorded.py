@@ -30,7 +30,7 @@ from twinbridge.engines.ifc.restore import (
     nearest_entity,
     supertype_name,
 )
-from twinbridge.engines.ifc.stepfragment import StepRef
+from twinbridge.engines.ifc.stepfragment import StepDirections, StepRef
 
 # Spatial classes of IFC4.3 that older schemas lack: their nearest spatial structure element there.
 SPATIAL_REPLACEMENTS = {
@@ -185,7 +185,6 @@ class RecordedContent:
     defined: dict[int, list[Any]] = field(default_factory=dict)  # property set -> objects it defines
     types: dict[str, tuple[int, str] | None] = field(default_factory=dict)
     groups: dict[str, int | None] = field(default_factory=dict)
-    directions: dict[tuple[float, float, float], StepRef] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.structure.problems = self.not_carried
@@ -214,6 +213,7 @@ class RecordedWriter:
         self.root = root
         self.text: Any = None
         self.text_root: Callable[..., Any] | None = None
+        self.directions: StepDirections | None = None  # made with the fragment's factory
         self.length_factor = length_factor
         self.owner_history: Any = None
         # The export's model context and its subcontexts by (ContextIdentifier, ContextType): recorded
@@ -388,6 +388,7 @@ class RecordedWriter:
     def start_fragment(self, text: Any, text_root: Callable[..., Any], site: Any) -> None:
         self.text = text
         self.text_root = text_root
+        self.directions = StepDirections(text)
         content = self.content
         content.fragment = RecordRestorer(text, content.schema, content.scales, content.not_carried)
         for entity, property_sets, owner in content.spatial_property_sets:
@@ -621,6 +622,7 @@ class RecordedWriter:
             container.matrix if container else None, matrix, self.length_factor
         )
         text = self.text
+        assert self.directions is not None  # set by start_fragment, which comes before any element
         point = text("IfcCartesianPoint", Coordinates=list(location))
         if directions is None:
             axes = text("IfcAxis2Placement3D", Location=point)
@@ -628,8 +630,8 @@ class RecordedWriter:
             axes = text(
                 "IfcAxis2Placement3D",
                 Location=point,
-                Axis=self._direction(directions[0]),
-                RefDirection=self._direction(directions[1]),
+                Axis=self.directions(directions[0]),
+                RefDirection=self.directions(directions[1]),
             )
         placement: StepRef = text(
             "IfcLocalPlacement",
@@ -637,13 +639,6 @@ class RecordedWriter:
             RelativePlacement=axes,
         )
         return placement
-
-    def _direction(self, ratios: tuple[float, float, float]) -> StepRef:
-        direction = self.content.directions.get(ratios)
-        if direction is None:
-            direction = StepRef(self.text("IfcDirection", DirectionRatios=list(ratios)))
-            self.content.directions[ratios] = direction
-        return direction
 
     def _link_type(self, type_id: str, entity: str, product_id: int, owner: str) -> None:
         content = self.content

@@ -296,6 +296,28 @@ class StepRef(int):
     """The id of an entity written to a fragment (an int that encodes as #id)."""
 
 
+class StepDirections:
+    """IfcDirection entities written once per distinct direction and shared by the placements that use it.
+
+    Only the last `limit` distinct ones are remembered (the table is emptied when full), so that a model whose
+    elements are turned every which way does not grow it with its size; a forgotten direction is written
+    again when it comes back."""
+
+    def __init__(self, text: StepEntityFactory, limit: int = 10_000) -> None:
+        self.text = text
+        self.limit = limit
+        self._written: dict[tuple[float, float, float], StepRef] = {}
+
+    def __call__(self, ratios: tuple[float, float, float]) -> StepRef:
+        direction = self._written.get(ratios)
+        if direction is None:
+            if len(self._written) >= self.limit:
+                self._written.clear()
+            direction = self.text("IfcDirection", DirectionRatios=list(ratios))
+            self._written[ratios] = direction
+        return direction
+
+
 class StepUnknown:
     """A LOGICAL's third value, UNKNOWN (encodes as .U.)."""
 
