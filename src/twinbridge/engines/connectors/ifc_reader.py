@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import Any
 
 import ifcopenshell
 import ifcopenshell.geom
+import ifcopenshell.ifcopenshell_wrapper
 import ifcopenshell.util.element
 import numpy as np
 
@@ -35,6 +37,7 @@ from twinbridge.engines.connectors.ifc_records import (
     si_values,
     type_in,
 )
+from twinbridge.engines.connectors.ifc_schema import ec_type_of, merge_types, property_name
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import element_matrix, placement_matrix, rotation_matrix
 from twinbridge.engines.ifc.records import UnitScales
@@ -57,6 +60,7 @@ PropertyValue = bool | int | float | str
 _FILE_SCHEMA = re.compile(rb"FILE_SCHEMA\s*\(\s*\(\s*'([^']*)'")
 # ifcopenshell.geom has no type hints.
 _GEOM: Any = ifcopenshell.geom
+_WRAPPER: Any = ifcopenshell.ifcopenshell_wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class IfcProductRecord:
     name: str | None
     container: str
     container_key: str
+    # Its property and quantity sets, read with its IFC record (`IfcSource.batches`): a file's every value is
+    # never held at once (`IfcSource.property_types` has their types before).
     properties: dict[str, dict[str, PropertyValue]]
     attributes: dict[str, str]
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -115,6 +121,9 @@ class IfcSource:
     # The record builder of the file's open IfcOpenShell model (`builder.model`) until `batches` has taken
     # its products (None: the file is opened again then).
     builder: RecordBuilder | None = None
+    # The EC type of every property of the products of each IFC class (class -> `property_name` -> EC type),
+    # known before any product's values are kept, for the schema to be made first.
+    property_types: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def batches(
         self,
@@ -137,6 +146,7 @@ class IfcSource:
         builder = self.builder if self.builder is not None else RecordBuilder(open_ifc(self.path))
         model = builder.model
         self.builder = None
+        property_sets = PropertySetReader(model, builder.scales)
         pending = {
             record.step_id: record for record in self.products if record.meshed or record.shape_recorded
         }
@@ -147,6 +157,7 @@ class IfcSource:
                 batch = unmeshed[start : start + size]
                 for record in batch:
                     _placed_by_record(model, builder, record, keep_representation=True)
+                property_sets.read_into(batch)
                 yield batch
             batch = []
             for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
@@ -160,6 +171,7 @@ class IfcSource:
                     record.ifc = _record(builder, model.by_id(record.step_id))
                 batch.append(record)
                 if len(batch) >= size:
+                    property_sets.read_into(batch)
                     yield batch
                     batch = []
             for record in pending.values():  # the record keeps placement and representation, as for one
@@ -174,10 +186,11 @@ class IfcSource:
                 )
                 batch.append(record)
             if batch:
+                property_sets.read_into(batch)
                 yield batch
             self.issues += builder.issues
         finally:
-            del model, builder
+            del model, builder, property_sets
 
 
 def _placed_by_record(
@@ -228,7 +241,7 @@ def open_ifc(path: Path) -> ifcopenshell.file:
                 path, f"unsupported schema {name} (supported: {', '.join(SUPPORTED_SCHEMAS)})"
             )
     try:
-        model = ifcopenshell.open(str(path))
+        model = _parsed(path)
     except Exception as problem:  # IfcOpenShell raises several unrelated types for bad files
         raise SourceFileError(path, f"IfcOpenShell cannot parse the file: {problem}") from None
     schema = str(model.schema_identifier or model.schema).upper()
@@ -237,6 +250,33 @@ def open_ifc(path: Path) -> ifcopenshell.file:
             path, f"unsupported IFC schema {schema} (supported: {', '.join(SUPPORTED_SCHEMAS)})"
         )
     return model
+
+
+# Why IfcOpenShell could not open a file, by its open status.
+_OPEN_PROBLEMS = {
+    "READ_ERROR": "it cannot be read",
+    "NO_HEADER": "its header cannot be parsed",
+    "UNSUPPORTED_SCHEMA": "its schema is not supported",
+    "INVALID_SYNTAX": "its syntax is invalid",
+}
+
+
+def _parsed(path: Path) -> ifcopenshell.file:
+    """The file parsed as `ifcopenshell.open` does, but read a page at a time: `open` reads the whole file
+    into memory first, as much again as the file's size at the peak (310 MB more for 200,000 products)."""
+    model = _WRAPPER.file.create_uninitialized()
+    model.paged_reading(True)
+    model.initialize(str(path))
+    model.post_init()
+    status = model.good()
+    if not status:
+        name = next(
+            (name for name in _OPEN_PROBLEMS if status.value() == getattr(_WRAPPER.file_open_status, name)),
+            "",
+        )
+        raise ValueError(_OPEN_PROBLEMS.get(name, "it cannot be parsed"))
+    opened: ifcopenshell.file = model
+    return opened
 
 
 def importable_products(model: ifcopenshell.file) -> list[Any]:
@@ -396,6 +436,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
     property_sets = PropertySetReader(model, scales)
     issues: list[SyncIssue] = []
     records: list[IfcProductRecord] = []
+    property_types: dict[str, dict[str, str]] = {}
     products = importable_products(model)
     seen: set[str] = set()
     for product in products:
@@ -413,13 +454,21 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
         seen.add(global_id)
         inverses = builder.inverses.of(product)
         container, container_key = container_of(product, inverses)
+        ifc_class = sys.intern(product.is_a())
+        types = property_types.setdefault(ifc_class, {})
+        for set_name, values in property_sets.read(product, inverses).items():
+            for name, value in values.items():
+                key = property_name(set_name, name)
+                value_type = ec_type_of(value)
+                types[key] = merge_types(types[key], value_type) if key in types else value_type
+        property_sets.forget_occurrence_sets(when_over=_OCCURRENCE_SETS_KEPT)
         record = IfcProductRecord(
             global_id=global_id,
-            ifc_class=product.is_a(),
+            ifc_class=ifc_class,
             name=product.Name or None,
-            container=container,
-            container_key=container_key,
-            properties=property_sets.read(product, inverses),
+            container=sys.intern(container),
+            container_key=sys.intern(container_key),
+            properties={},
             attributes=_attributes(product),
             meshed=meshed(product),
             shape_recorded=shape_recorded(product),
@@ -449,6 +498,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
         time.monotonic() - started,
         file_record,
         builder=builder if keep_model else None,
+        property_types=property_types,
     )
 
 
@@ -516,6 +566,18 @@ class PropertySetReader:
         self.inverses = InverseIndex(model)
         self._sets: dict[int, dict[str, PropertyValue]] = {}  # by definition id
         self._type_sets: dict[int, list[tuple[str, dict[str, PropertyValue]]]] = {}  # by type object id
+
+    def read_into(self, records: Sequence[IfcProductRecord]) -> None:
+        """Reads the sets of the products of a batch into their records; the occurrences' sets are then
+        forgotten (a file's products mostly have sets of their own: kept, they were a file's every value)."""
+        for record in records:
+            record.properties = self.read(self.model.by_id(record.step_id))
+        self.forget_occurrence_sets()
+
+    def forget_occurrence_sets(self, when_over: int = 0) -> None:
+        """Forgets the converted sets of occurrences (a type's stay), once there are more than `when_over`."""
+        if len(self._sets) > when_over:
+            self._sets.clear()
 
     def read(
         self, product: Any, inverses: dict[str, list[Any]] | None = None
@@ -603,6 +665,16 @@ def _settings() -> Any:
     return settings
 
 
+# Converted property sets of occurrences kept while a file's products are read (`PropertySetReader`): those
+# shared by neighbouring products are converted once, and a file's every set is not held.
+_OCCURRENCE_SETS_KEPT = 2_000
+
+# Products meshed by one geometry iterator. An iterator keeps what it loaded for every product it meshed
+# (about 10 KB a product) until it is gone: one for a whole file of 200,000 products held 2 GB. With a few
+# thousand each, that memory stays flat and meshing is no slower (bench/README.md).
+PRODUCTS_PER_ITERATOR = 2_500
+
+
 def _tessellate(
     model: ifcopenshell.file,
     pending: dict[int, IfcProductRecord],
@@ -612,21 +684,38 @@ def _tessellate(
 ) -> Iterator[IfcProductRecord]:
     """Meshes the pending products, giving each back (taken out of `pending`) with its mesh; those left in
     `pending` at the end could not be meshed."""
-    if not pending:
-        return
+    step_ids = list(pending)
+    for start in range(0, len(step_ids), PRODUCTS_PER_ITERATOR):
+        part = step_ids[start : start + PRODUCTS_PER_ITERATOR]
+        yield from _tessellate_part(model, part, pending, issues, threads, check)
+
+
+def _tessellate_part(
+    model: ifcopenshell.file,
+    step_ids: list[int],
+    pending: dict[int, IfcProductRecord],
+    issues: list[SyncIssue],
+    threads: int | None,
+    check: Callable[[], None],
+) -> Iterator[IfcProductRecord]:
+    """`_tessellate` of some of the products, with one iterator."""
     # CGAL's simple kernel meshes extrusions and faceted shapes 10 to 20 times faster than Open CASCADE, with
     # the same points; what it cannot do (booleans, most curved surfaces) falls back to Open CASCADE. One
     # thread: the iterator's threads cost 2 to 4 times the CPU of one and were slower on a busy 2-core machine
     # (bench/README.md, bench_sync.py).
-    products = [model.by_id(step_id) for step_id in pending]
     iterator = _GEOM.iterator(
-        _settings(), model, threads or 1, include=products, geometry_library=GEOMETRY_LIBRARY
+        _settings(),
+        model,
+        threads or 1,
+        include=[model.by_id(step_id) for step_id in step_ids],
+        geometry_library=GEOMETRY_LIBRARY,
     )
-    del products
     try:
         initialized = iterator.initialize()
     except Exception as problem:
-        issues.append(SyncIssue("TessellationFailed", f"No product of the file could be meshed: {problem}"))
+        issues.append(
+            SyncIssue("TessellationFailed", f"{len(step_ids)} products could not be meshed: {problem}")
+        )
         return
     if not initialized:
         return

@@ -119,9 +119,6 @@ class RecordBuilder:
         self.scales = scales if scales is not None else UnitScales.of(model)
         self.issues: list[SyncIssue] = []
         self._left_out: set[tuple[str | None, str]] = set()
-        # Entity values by instance id: a material or classification shared by many products is made once
-        # (records are only serialized, never changed, so they may share it).
-        self._entities: dict[int, Any] = {}
         self._kept: dict[tuple[str, tuple[str, ...]], list[tuple[str, int, str | None]]] = {}
         # Per class name: "root" (referred to by GlobalId), "entity", or "defined type" (a wrapped value).
         self._kinds: dict[str, str] = {}

@@ -37,7 +37,6 @@ from twinbridge.engines.connectors.ifc_schema import (
     SCHEMA_NAME,
     DynamicSchema,
     convert,
-    ec_type_of,
     merge_types,
     property_name,
 )
@@ -501,13 +500,10 @@ class _Synchronizer:
         schema = DynamicSchema.from_rows(int(versions[0]["minor"]) if versions else None, rows)
         wanted: dict[str, dict[str, str]] = {}
         for source in sources:
-            for record in source.products:
-                types = wanted.setdefault(record.ifc_class, {})
-                for set_name, values in record.properties.items():
-                    for name, value in values.items():
-                        key = property_name(set_name, name)
-                        value_type = ec_type_of(value)
-                        types[key] = merge_types(types[key], value_type) if key in types else value_type
+            for class_name, file_types in source.property_types.items():
+                types = wanted.setdefault(class_name, {})
+                for key, value_type in file_types.items():
+                    types[key] = merge_types(types[key], value_type) if key in types else value_type
         for class_name, types in sorted(wanted.items()):
             schema.add_class(class_name)
             for key, value_type in types.items():
@@ -723,6 +719,7 @@ def _complete(spec: dict[str, Any], record: IfcProductRecord) -> dict[str, Any]:
 
 
 def _release(record: IfcProductRecord) -> None:
-    """Drops what a written (or unchanged) product held for its element: its mesh and its record."""
+    """Drops what a written (or unchanged) product held for its element: its mesh, record and properties."""
     record.mesh = []
     record.ifc = None
+    record.properties = {}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SAMPLES
-from twinbridge.engines.connectors import SourceFileError, synchronize_ifc
+from twinbridge.engines.connectors import SourceFileError, ifc_reader, synchronize_ifc
 from twinbridge.engines.connectors.ifc_reader import (
     container_of,
     importable_products,
@@ -19,6 +19,7 @@ from twinbridge.engines.connectors.ifc_reader import (
     placement_angles,
     read_ifc,
 )
+from twinbridge.engines.connectors.ifc_schema import ec_type_of, property_name
 from twinbridge.engines.ifc.placement import placement_matrix, rotation_matrix
 from twinbridge.engines.imodel import EnginePool
 
@@ -199,3 +200,51 @@ def test_a_mirrored_placement_has_no_yaw_pitch_and_roll() -> None:
     mirrored = rotation_matrix(30.0, 0.0, 0.0) @ np.diag([1.0, 1.0, -1.0])
     assert placement_angles(mirrored.tolist()) is None
     assert placement_angles((np.eye(3) * 2.0).tolist()) is None
+
+
+def _read_whole(path: Path) -> list[tuple[object, ...]]:
+    """What reading a file gives of each product, meshes as bytes."""
+    return [
+        (
+            record.global_id,
+            record.properties,
+            record.origin,
+            record.angles,
+            [(part.color, part.points.tobytes(), part.triangles.tobytes()) for part in record.mesh],
+            record.ifc,
+        )
+        for record in read_ifc(path, threads=1).products
+    ]
+
+
+def test_products_meshed_a_few_per_geometry_iterator_get_what_one_iterator_for_all_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = SAMPLES / "ifc" / "test.ifc"
+    one_iterator = _read_whole(path)
+    monkeypatch.setattr(ifc_reader, "PRODUCTS_PER_ITERATOR", 7)
+    assert _read_whole(path) == one_iterator
+    assert sum(1 for product in one_iterator if product[4]) > 7 * 5, "several iterators meshed the file"
+
+
+def test_property_values_are_read_with_each_batch_and_their_types_known_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ifc_reader, "_OCCURRENCE_SETS_KEPT", 3)
+    source = ifc_reader.read_products(WALL_WITH_WINDOW)
+    assert all(record.properties == {} for record in source.products), "no value held before its batch"
+    wall_types = source.property_types["IfcWall"]
+    assert wall_types, "the types of the wall's properties are known before its values are read"
+    for batch in source.batches(size=1):
+        for record in batch:
+            read = {
+                property_name(set_name, name): ec_type_of(value)
+                for set_name, values in record.properties.items()
+                for name, value in values.items()
+            }
+            assert read.items() <= source.property_types[record.ifc_class].items()
+    wall = next(record for record in source.products if record.ifc_class == "IfcWall")
+    assert "Pset_WallCommon" in wall.properties
+    assert {property_name("Pset_WallCommon", name) for name in wall.properties["Pset_WallCommon"]} <= set(
+        wall_types
+    )
