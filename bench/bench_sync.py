@@ -9,9 +9,10 @@ For each size (products: walls, slabs and columns with property sets, bench/ifc_
   and threads (the meshes taken as numpy views, nothing else), and floor b is the engine alone:
   `SnapshotWriter.upsert_elements` of the very element specs the sync wrote (captured during it), into a
   new snapshot with the same schema, models and categories, and saving it.
-Targets: ratio <= 1.5 and peak memory < 1.5 GB at 50k products. "read s" is the time to read the file's
-products (read_products: records, property sets, containers) and "mesh+write s" that of meshing them a batch
-at a time while the engine writes the previous batch, and saving (the connector's own report).
+Targets: ratio <= 1.5 and peak memory < 1.5 GB at 50k products (issue 13); under 2 GB at 200k (issue 18).
+"read s" is the time to read the file's products (read_products: records, property types, containers) and
+"mesh+write s" that of meshing them a batch at a time while the engine writes the previous batch, and saving
+(the connector's own report).
 
 Each size runs in a child process of its own, so that peak memory is that of one synchronization.
 
