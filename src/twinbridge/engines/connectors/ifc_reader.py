@@ -37,7 +37,7 @@ from twinbridge.engines.connectors.ifc_records import (
     si_values,
     type_in,
 )
-from twinbridge.engines.connectors.ifc_schema import ec_type_of, merge_types, property_name
+from twinbridge.engines.connectors.ifc_schema import ec_type_of, property_name, widen_type
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.ifc.placement import element_matrix, placement_matrix, rotation_matrix
 from twinbridge.engines.ifc.records import UnitScales
@@ -144,53 +144,62 @@ class IfcSource:
         canceled run's) stops the reading.
         """
         builder = self.builder if self.builder is not None else RecordBuilder(open_ifc(self.path))
-        model = builder.model
         self.builder = None
-        property_sets = PropertySetReader(model, builder.scales)
+        property_sets = PropertySetReader(builder.model, builder.scales)
+        try:
+            for batch in self._recorded_batches(builder, size, threads, check):
+                for record in batch:
+                    record.properties = property_sets.read(builder.model.by_id(record.step_id))
+                yield batch
+        finally:
+            del builder, property_sets
+
+    def _recorded_batches(
+        self,
+        builder: RecordBuilder,
+        size: int,
+        threads: int | None,
+        check: Callable[[], None] | None,
+    ) -> Iterator[list[IfcProductRecord]]:
+        """`batches` without the property values."""
+        model = builder.model
         pending = {
             record.step_id: record for record in self.products if record.meshed or record.shape_recorded
         }
-
-        try:
-            unmeshed = [record for record in self.products if not record.meshed and not record.shape_recorded]
-            for start in range(0, len(unmeshed), size):
-                batch = unmeshed[start : start + size]
-                for record in batch:
-                    _placed_by_record(model, builder, record, keep_representation=True)
-                property_sets.read_into(batch)
+        unmeshed = [record for record in self.products if not record.meshed and not record.shape_recorded]
+        for start in range(0, len(unmeshed), size):
+            batch = unmeshed[start : start + size]
+            for record in batch:
+                _placed_by_record(model, builder, record, keep_representation=True)
+            yield batch
+        batch = []
+        for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
+            if record.shape_recorded:  # an opening: its mesh goes into its record, relative to placement
+                element_frame = element_matrix(record.origin, *record.angles)
+                parts, record.mesh = record.mesh, []
+                placement = _placed_by_record(model, builder, record)
+                assert record.ifc is not None
+                record.ifc["shape"] = recorded_shape(parts, element_frame, placement)
+            else:
+                record.ifc = _record(builder, model.by_id(record.step_id))
+            batch.append(record)
+            if len(batch) >= size:
                 yield batch
-            batch = []
-            for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
-                if record.shape_recorded:  # an opening: its mesh goes into its record, relative to placement
-                    element_frame = element_matrix(record.origin, *record.angles)
-                    parts, record.mesh = record.mesh, []
-                    placement = _placed_by_record(model, builder, record)
-                    assert record.ifc is not None
-                    record.ifc["shape"] = recorded_shape(parts, element_frame, placement)
-                else:
-                    record.ifc = _record(builder, model.by_id(record.step_id))
-                batch.append(record)
-                if len(batch) >= size:
-                    property_sets.read_into(batch)
-                    yield batch
-                    batch = []
-            for record in pending.values():  # the record keeps placement and representation, as for one
-                _placed_by_record(model, builder, record, keep_representation=True)  # without geometry
-                self.issues.append(
-                    SyncIssue(
-                        "NoGeometry",
-                        f"{record.ifc_class} has no geometry that could be meshed; it was imported without "
-                        "any (its IFC record keeps its representation for export)",
-                        record.global_id,
-                    )
+                batch = []
+        for record in pending.values():  # the record keeps placement and representation, as for one
+            _placed_by_record(model, builder, record, keep_representation=True)  # without geometry
+            self.issues.append(
+                SyncIssue(
+                    "NoGeometry",
+                    f"{record.ifc_class} has no geometry that could be meshed; it was imported without "
+                    "any (its IFC record keeps its representation for export)",
+                    record.global_id,
                 )
-                batch.append(record)
-            if batch:
-                property_sets.read_into(batch)
-                yield batch
-            self.issues += builder.issues
-        finally:
-            del model, builder, property_sets
+            )
+            batch.append(record)
+        if batch:
+            yield batch
+        self.issues += builder.issues
 
 
 def _placed_by_record(
@@ -254,10 +263,10 @@ def open_ifc(path: Path) -> ifcopenshell.file:
 
 # Why IfcOpenShell could not open a file, by its open status.
 _OPEN_PROBLEMS = {
-    "READ_ERROR": "it cannot be read",
-    "NO_HEADER": "its header cannot be parsed",
-    "UNSUPPORTED_SCHEMA": "its schema is not supported",
-    "INVALID_SYNTAX": "its syntax is invalid",
+    _WRAPPER.file_open_status.READ_ERROR: "it cannot be read",
+    _WRAPPER.file_open_status.NO_HEADER: "its header cannot be parsed",
+    _WRAPPER.file_open_status.UNSUPPORTED_SCHEMA: "its schema is not supported",
+    _WRAPPER.file_open_status.INVALID_SYNTAX: "its syntax is invalid",
 }
 
 
@@ -270,11 +279,7 @@ def _parsed(path: Path) -> ifcopenshell.file:
     model.post_init()
     status = model.good()
     if not status:
-        name = next(
-            (name for name in _OPEN_PROBLEMS if status.value() == getattr(_WRAPPER.file_open_status, name)),
-            "",
-        )
-        raise ValueError(_OPEN_PROBLEMS.get(name, "it cannot be parsed"))
+        raise ValueError(_OPEN_PROBLEMS.get(status.value(), "it cannot be parsed"))
     opened: ifcopenshell.file = model
     return opened
 
@@ -458,10 +463,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
         types = property_types.setdefault(ifc_class, {})
         for set_name, values in property_sets.read(product, inverses).items():
             for name, value in values.items():
-                key = property_name(set_name, name)
-                value_type = ec_type_of(value)
-                types[key] = merge_types(types[key], value_type) if key in types else value_type
-        property_sets.forget_occurrence_sets(when_over=_OCCURRENCE_SETS_KEPT)
+                widen_type(types, property_name(set_name, name), ec_type_of(value))
         record = IfcProductRecord(
             global_id=global_id,
             ifc_class=ifc_class,
@@ -553,31 +555,24 @@ def _whole_of(product: Any) -> Any:
 
 
 class PropertySetReader:
-    """Property and quantity sets of products as flat EC values (`read`), each set converted once.
+    """Property and quantity sets of products as flat EC values (`read`), a shared set converted once.
 
     What ifcopenshell.util.element.get_psets gives, read without its per-call schema and type lookups,
     and with each definition's values converted to SI by that definition's own units: a type's sets are
     converted once for all its occurrences."""
+
+    SETS_KEPT = 2_000
 
     def __init__(self, model: ifcopenshell.file, scales: UnitScales) -> None:
         self.model = model
         self.scales = scales
         self.schema = str(model.schema_identifier)
         self.inverses = InverseIndex(model)
-        self._sets: dict[int, dict[str, PropertyValue]] = {}  # by definition id
+        # Converted sets by definition id, forgotten when there are more than `SETS_KEPT`: a file's products
+        # mostly have sets of their own, and kept, they were a file's every value. Those of the products
+        # read last (neighbours often share one) are converted once. A type's sets stay in `_type_sets`.
+        self._sets: dict[int, dict[str, PropertyValue]] = {}
         self._type_sets: dict[int, list[tuple[str, dict[str, PropertyValue]]]] = {}  # by type object id
-
-    def read_into(self, records: Sequence[IfcProductRecord]) -> None:
-        """Reads the sets of the products of a batch into their records; the occurrences' sets are then
-        forgotten (a file's products mostly have sets of their own: kept, they were a file's every value)."""
-        for record in records:
-            record.properties = self.read(self.model.by_id(record.step_id))
-        self.forget_occurrence_sets()
-
-    def forget_occurrence_sets(self, when_over: int = 0) -> None:
-        """Forgets the converted sets of occurrences (a type's stay), once there are more than `when_over`."""
-        if len(self._sets) > when_over:
-            self._sets.clear()
 
     def read(
         self, product: Any, inverses: dict[str, list[Any]] | None = None
@@ -629,6 +624,8 @@ class PropertySetReader:
                 simple = _simple_value(value)
                 if simple is not None:
                     converted[str(name)] = simple
+            if len(self._sets) >= self.SETS_KEPT:
+                self._sets.clear()
             self._sets[key] = converted
         return converted
 
@@ -664,10 +661,6 @@ def _settings() -> Any:
     settings.set("weld-vertices", True)
     return settings
 
-
-# Converted property sets of occurrences kept while a file's products are read (`PropertySetReader`): those
-# shared by neighbouring products are converted once, and a file's every set is not held.
-_OCCURRENCE_SETS_KEPT = 2_000
 
 # Products meshed by one geometry iterator. An iterator keeps what it loaded for every product it meshed
 # (about 10 KB a product) until it is gone: one for a whole file of 200,000 products held 2 GB. With a few

@@ -72,6 +72,12 @@ def merge_types(first: str, second: str) -> str:
     return "string"
 
 
+def widen_type(types: dict[str, str], key: str, value_type: str) -> None:
+    """Records a property's EC type in `types`, merged with the one it had there (values of a file, or of
+    several files, decide one type per property and class)."""
+    types[key] = merge_types(types[key], value_type) if key in types else value_type
+
+
 def convert(value: bool | int | float | str, ec_type: str) -> bool | int | float | str | None:
     """The value as the property's type, or None when it does not fit."""
     if ec_type == "string":

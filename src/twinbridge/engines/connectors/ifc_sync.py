@@ -37,8 +37,8 @@ from twinbridge.engines.connectors.ifc_schema import (
     SCHEMA_NAME,
     DynamicSchema,
     convert,
-    merge_types,
     property_name,
+    widen_type,
 )
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
 from twinbridge.engines.connectors.writer import UPSERT_BATCH, BackgroundWrites, SnapshotWriter
@@ -503,7 +503,7 @@ class _Synchronizer:
             for class_name, file_types in source.property_types.items():
                 types = wanted.setdefault(class_name, {})
                 for key, value_type in file_types.items():
-                    types[key] = merge_types(types[key], value_type) if key in types else value_type
+                    widen_type(types, key, value_type)
         for class_name, types in sorted(wanted.items()):
             schema.add_class(class_name)
             for key, value_type in types.items():

@@ -230,7 +230,7 @@ def test_products_meshed_a_few_per_geometry_iterator_get_what_one_iterator_for_a
 def test_property_values_are_read_with_each_batch_and_their_types_known_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ifc_reader, "_OCCURRENCE_SETS_KEPT", 3)
+    monkeypatch.setattr(ifc_reader.PropertySetReader, "SETS_KEPT", 3)
     source = ifc_reader.read_products(WALL_WITH_WINDOW)
     assert all(record.properties == {} for record in source.products), "no value held before its batch"
     wall_types = source.property_types["IfcWall"]
