@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     transfer_timeout: int = Field(default=1800, ge=1)
     transfer_min_rate: int = Field(default=32 * 1024, ge=0)
     min_free_disk: int = Field(default=1024**3, ge=0)
+    # Not in ARCHITECTURE.md's list: a run worker process whose resident memory is over this many bytes when
+    # a run ends is replaced by a fresh one (0: never). IfcOpenShell 0.9 keeps most of a file's memory after
+    # the file is closed (about 5 KB a product), so a worker that synchronized large files would only grow.
+    worker_max_memory: int = Field(default=1024**3, ge=0)
 
     # Callers.
     # Not in ARCHITECTURE.md's list: the largest request body an operation reads (uploads stream theirs to

@@ -5,6 +5,7 @@ Files downloaded from the server are opened and validated with IfcOpenShell.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -292,6 +293,31 @@ def test_run_over_the_time_limit_ends_timed_out_and_the_worker_recovers(
         assert run["result"] == "Success"
     finally:
         stop_server(server)
+
+
+def test_a_worker_over_its_memory_limit_after_a_run_is_replaced_and_the_next_run_completes(
+    environment: dict[str, str], cli: Cli, itwin_id: str, tmp_path: Path
+) -> None:
+    # One worker, and a limit every process is over: the worker is replaced after each run.
+    limits = {"TWINBRIDGE_WORKERS": "1", "TWINBRIDGE_WORKER_MAX_MEMORY": "1"}
+    server = start_server(environment, tmp_path / "serve.log", limits)
+    try:
+        headers = _headers(cli)
+        empty = _imodel(cli, itwin_id, SAMPLE_IMODELS / "213d69e0-9a83-4e3f-942d-694e94c9f905m.bim", "Empty")
+        runs = [
+            _wait_for_completion(_start_run(server, headers, _connection(server, headers, empty)), headers)
+            for _ in range(2)
+        ]
+        assert [run["result"] for run in runs] == ["Success", "Success"]
+        assert all(_output_of(run) for run in runs)
+    finally:
+        stop_server(server)
+    events = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+    recycled = [event for event in events if event["event"] == "run_worker_recycled"]
+    assert recycled
+    assert all(event["resident_memory_bytes"] > 1 for event in recycled)
+    finished_by = [event["worker_id"] for event in events if event["event"] == "run_finished"]
+    assert len(set(finished_by)) == len(finished_by) == 2, finished_by
 
 
 def test_run_interrupted_by_a_killed_server_resumes_after_restart(

@@ -73,6 +73,9 @@ def create_celery_app(settings: Settings, executors: ExecutorsFactory | None = N
         task_serializer="json",
         accept_content=["json"],
         worker_proc_alive_timeout=PROCESS_START_TIMEOUT_SECONDS,
+        # A pool process over TWINBRIDGE_WORKER_MAX_MEMORY after a task is replaced (Celery counts KiB), as
+        # the embedded workers are: IfcOpenShell keeps memory of the files a process has closed.
+        worker_max_memory_per_child=settings.worker_max_memory // 1024 or None,
         # The process's structured logging stays in charge of the root logger.
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,

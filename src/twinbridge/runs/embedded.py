@@ -10,6 +10,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from multiprocessing.context import SpawnProcess
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 logger = structlog.get_logger(__name__)
 
 TIMED_OUT_EXIT_CODE = 3
+# A worker that ends after a run because its memory grew over TWINBRIDGE_WORKER_MAX_MEMORY.
+RECYCLED_EXIT_CODE = 4
 SUPERVISE_SECONDS = 1.0
 PARENT_CHECK_SECONDS = 0.5
 WORKER_NICENESS = 10
@@ -51,24 +54,45 @@ def worker_process_main(
         wake.clear()
         return woken
 
-    async def main() -> None:
+    def worn_out() -> bool:
+        resident = resident_memory_bytes()
+        if settings.worker_max_memory and resident > settings.worker_max_memory:
+            logger.info(
+                "run_worker_recycled",
+                resident_memory_bytes=resident,
+                worker_max_memory=settings.worker_max_memory,
+            )
+            return True
+        return False
+
+    async def main() -> bool:
         runtime = Runtime.create(settings)
         worker = RunWorker(runtime, executors())
         try:
             await asyncio.to_thread(worker.context.warm_up)
-            await worker.run_forever(wait, stop.is_set)
+            return await worker.run_forever(wait, stop.is_set, worn_out)
         finally:
             await asyncio.to_thread(worker.context.release)
             await runtime.aclose()
 
     try:
-        asyncio.run(main())
+        if asyncio.run(main()):
+            sys.exit(RECYCLED_EXIT_CODE)  # the supervisor starts a fresh worker
     except RunTimedOut:
         # The timed-out run's thread cannot be stopped from outside; ending the process ends it (and its
         # engine, whose stdin closes). The supervisor starts a fresh worker.
         os._exit(TIMED_OUT_EXIT_CODE)
     except KeyboardInterrupt:
         pass
+
+
+def resident_memory_bytes() -> int:
+    """The process's resident memory now (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _exit_with_parent() -> None:
@@ -124,7 +148,10 @@ class EmbeddedWorkers:
         while not self.stopping.wait(SUPERVISE_SECONDS):
             for index, process in enumerate(self.processes):
                 if not process.is_alive() and not self.stopping.is_set():
-                    logger.warning("run_worker_replaced", exit_code=process.exitcode, pid=process.pid)
+                    if process.exitcode == RECYCLED_EXIT_CODE:
+                        logger.info("run_worker_replaced", reason="memory", pid=process.pid)
+                    else:
+                        logger.warning("run_worker_replaced", exit_code=process.exitcode, pid=process.pid)
                     self.processes[index] = self._spawn()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -284,7 +284,14 @@ class RunWorker:
                 return 0.0
             return max((run.lease_expires_at - utc_now()).total_seconds(), 0.0)
 
-    async def run_forever(self, wake: Callable[[float], bool], should_stop: Callable[[], bool]) -> None:
+    async def run_forever(
+        self,
+        wake: Callable[[float], bool],
+        should_stop: Callable[[], bool],
+        worn_out: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Executes runs until `should_stop`; returns True when it stopped because `worn_out` said so after a
+        run (its process is then to be replaced), False otherwise."""
         while not should_stop():
             try:
                 executed = await self.run_once()
@@ -293,8 +300,11 @@ class RunWorker:
             except Exception:  # a broken run must not stop the worker; the run's own handler recorded it
                 logger.exception("worker_loop_error", worker_id=self.context.worker_id)
                 executed = False
+            if executed and worn_out is not None and worn_out():
+                return True
             if not executed:
                 await asyncio.to_thread(wake, IDLE_POLL_SECONDS)
+        return False
 
 
 def _is_engine_crash(failure: BaseException) -> bool:

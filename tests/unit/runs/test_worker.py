@@ -97,3 +97,28 @@ async def test_a_run_whose_engine_crashed_waits_to_be_retried_then_fails_after_i
     error = run.jobs[0].tasks[0].error
     assert error is not None
     assert error["errorCode"] == "RunInterrupted"
+
+
+async def test_a_worker_worn_out_after_a_run_stops_and_says_so(runtime: Runtime, run_id: str) -> None:
+    executed: list[str] = []
+
+    async def execute(context: WorkerContext, run_id: str) -> None:
+        executed.append(run_id)
+
+    worker = RunWorker(runtime, RunExecutors(execute={RunKind.EXPORT: execute}, on_timeout={}))
+    asked: list[bool] = []
+
+    def worn_out() -> bool:
+        asked.append(True)
+        return True
+
+    # Never asked to stop: only being worn out after the run ends the loop.
+    assert await worker.run_forever(lambda _timeout: False, lambda: False, worn_out) is True
+    assert executed == [run_id]
+    assert asked == [True]  # asked once, after the run, not while idle
+
+
+async def test_a_worker_asked_to_stop_says_it_was_not_worn_out(runtime: Runtime, run_id: str) -> None:
+    worker = _worker_raising(runtime, ValueError("never executed"))
+    assert await worker.run_forever(lambda _timeout: False, lambda: True, lambda: True) is False
+    assert (await _run(runtime, run_id)).state == "Queued"
