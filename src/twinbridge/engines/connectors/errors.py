@@ -16,3 +16,7 @@ class SourceFileError(ConnectorError):
         super().__init__(f"{path}: {problem}")
         self.path = path
         self.problem = problem
+
+    def __reduce__(self) -> tuple[type[SourceFileError], tuple[Path, str]]:
+        # Raised in a reading process (reading_process.py), it comes back pickled.
+        return (SourceFileError, (self.path, self.problem))

@@ -39,6 +39,7 @@ from twinbridge.engines.connectors.ifc_records import (
 )
 from twinbridge.engines.connectors.ifc_schema import ec_type_of, property_name, widen_type
 from twinbridge.engines.connectors.issues import SkippedItem, SyncIssue
+from twinbridge.engines.connectors.reading_process import read_in_process
 from twinbridge.engines.ifc.placement import element_matrix, placement_matrix, rotation_matrix
 from twinbridge.engines.ifc.records import UnitScales
 
@@ -118,9 +119,6 @@ class IfcSource:
     read_seconds: float = 0.0
     # The file's IFC record (docs/ifc-connector.md), its RepositoryLink's `jsonProperties.ifc`.
     record: dict[str, Any] = field(default_factory=dict)
-    # The record builder of the file's open IfcOpenShell model (`builder.model`) until `batches` has taken
-    # its products (None: the file is opened again then).
-    builder: RecordBuilder | None = None
     # The EC type of every property of the products of each IFC class (class -> `property_name` -> EC type),
     # known before any product's values are kept, for the schema to be made first.
     property_types: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -132,74 +130,100 @@ class IfcSource:
         threads: int | None = None,
         check: Callable[[], None] | None = None,
     ) -> Iterator[list[IfcProductRecord]]:
-        """The products, `size` at a time, each with its IFC record and its mesh (origin and angles those of
-        its placement): first those without geometry, then the others as the geometry iterator meshes them. A
-        product the iterator could not mesh comes last, without a mesh, its record keeping its placement,
-        with a `NoGeometry` issue. The file is closed when the last batch has been taken.
+        """The products, `size` at a time, each with its IFC record, its property values and its mesh (origin
+        and angles those of its placement). The products are taken `PRODUCTS_PER_READER` at a time, each such
+        window by a reading process of its own (reading_process.py); of a window, first those without
+        geometry, then the others as the geometry iterator meshes them, then those it could not mesh,
+        without a mesh, their records keeping their placement, each with a `NoGeometry` issue.
 
-        The records are made here, not by `read_products`, so that a file's every record is never held at
-        once, and so that a synchronization makes them while the engine writes the previous batch.
+        The batches are copies of the records of `products`, which stay as they are. The records are made
+        here, not by `read_products`, so that a file's every record is never held at once, and so that a
+        synchronization makes them while the engine writes the previous batch.
 
-        `check` is called before each product is meshed (the longest part of reading); what it raises (a
+        `check` is called before each batch is given, and while a batch is awaited; what it raises (a
         canceled run's) stops the reading.
         """
-        builder = self.builder if self.builder is not None else RecordBuilder(open_ifc(self.path))
-        self.builder = None
-        property_sets = PropertySetReader(builder.model, builder.scales)
-        try:
-            for batch in self._recorded_batches(builder, size, threads, check):
-                for record in batch:
-                    record.properties = property_sets.read(builder.model.by_id(record.step_id))
-                yield batch
-        finally:
-            del builder, property_sets
-
-    def _recorded_batches(
-        self,
-        builder: RecordBuilder,
-        size: int,
-        threads: int | None,
-        check: Callable[[], None] | None,
-    ) -> Iterator[list[IfcProductRecord]]:
-        """`batches` without the property values."""
-        model = builder.model
-        pending = {
-            record.step_id: record for record in self.products if record.meshed or record.shape_recorded
-        }
-        unmeshed = [record for record in self.products if not record.meshed and not record.shape_recorded]
-        for start in range(0, len(unmeshed), size):
-            batch = unmeshed[start : start + size]
-            for record in batch:
-                _placed_by_record(model, builder, record, keep_representation=True)
-            yield batch
-        batch = []
-        for record in _tessellate(model, pending, self.issues, threads, check or _go_on):
-            if record.shape_recorded:  # an opening: its mesh goes into its record, relative to placement
-                element_frame = element_matrix(record.origin, *record.angles)
-                parts, record.mesh = record.mesh, []
-                placement = _placed_by_record(model, builder, record)
-                assert record.ifc is not None
-                record.ifc["shape"] = recorded_shape(parts, element_frame, placement)
-            else:
-                record.ifc = _record(builder, model.by_id(record.step_id))
-            batch.append(record)
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        for record in pending.values():  # the record keeps placement and representation, as for one
-            _placed_by_record(model, builder, record, keep_representation=True)  # without geometry
-            self.issues.append(
-                SyncIssue(
-                    "NoGeometry",
-                    f"{record.ifc_class} has no geometry that could be meshed; it was imported without "
-                    "any (its IFC record keeps its representation for export)",
-                    record.global_id,
-                )
+        check = check or _go_on
+        for start in range(0, len(self.products), PRODUCTS_PER_READER):
+            window = self.products[start : start + PRODUCTS_PER_READER]
+            made = read_in_process(
+                self.path, _made_batches, self.path, window, size, threads, PRODUCTS_PER_ITERATOR, check=check
             )
-            batch.append(record)
-        if batch:
+            for kind, value in made:
+                check()
+                if kind == "batch":
+                    yield value
+                else:
+                    self.issues += value
+
+
+def _made_batches(
+    path: Path,
+    records: list[IfcProductRecord],
+    size: int,
+    threads: int | None,
+    products_per_iterator: int,
+) -> Iterator[tuple[str, Any]]:
+    """In a reading process: ("batch", records) for each batch of `IfcSource.batches`, then ("issues", the
+    issues of making them)."""
+    # IfcOpenShell's lazy loading is not safe with several meshing threads (they parse entities at once:
+    # a crash, measured on test.ifc): with threads, the file is parsed whole.
+    builder = RecordBuilder(open_ifc(path, lazy=(threads or 1) == 1))
+    property_sets = PropertySetReader(builder.model, builder.scales)
+    issues: list[SyncIssue] = []
+    for batch in _recorded_batches(builder, records, issues, size, threads, products_per_iterator):
+        for record in batch:
+            record.properties = property_sets.read(builder.model.by_id(record.step_id))
+        yield "batch", batch
+        for record in batch:  # sent: the window's records would hold every batch made
+            record.properties, record.ifc, record.mesh = {}, None, []
+    yield "issues", issues + builder.issues
+
+
+def _recorded_batches(
+    builder: RecordBuilder,
+    records: list[IfcProductRecord],
+    issues: list[SyncIssue],
+    size: int,
+    threads: int | None,
+    products_per_iterator: int,
+) -> Iterator[list[IfcProductRecord]]:
+    """`_made_batches` without the property values."""
+    model = builder.model
+    pending = {record.step_id: record for record in records if record.meshed or record.shape_recorded}
+    unmeshed = [record for record in records if not record.meshed and not record.shape_recorded]
+    for start in range(0, len(unmeshed), size):
+        batch = unmeshed[start : start + size]
+        for record in batch:
+            _placed_by_record(model, builder, record, keep_representation=True)
+        yield batch
+    batch = []
+    for record in _tessellate(model, pending, issues, threads, products_per_iterator):
+        if record.shape_recorded:  # an opening: its mesh goes into its record, relative to placement
+            element_frame = element_matrix(record.origin, *record.angles)
+            parts, record.mesh = record.mesh, []
+            placement = _placed_by_record(model, builder, record)
+            assert record.ifc is not None
+            record.ifc["shape"] = recorded_shape(parts, element_frame, placement)
+        else:
+            record.ifc = _record(builder, model.by_id(record.step_id))
+        batch.append(record)
+        if len(batch) >= size:
             yield batch
-        self.issues += builder.issues
+            batch = []
+    for record in pending.values():  # the record keeps placement and representation, as for one
+        _placed_by_record(model, builder, record, keep_representation=True)  # without geometry
+        issues.append(
+            SyncIssue(
+                "NoGeometry",
+                f"{record.ifc_class} has no geometry that could be meshed; it was imported without "
+                "any (its IFC record keeps its representation for export)",
+                record.global_id,
+            )
+        )
+        batch.append(record)
+    if batch:
+        yield batch
 
 
 def _placed_by_record(
@@ -229,8 +253,8 @@ def _record(builder: RecordBuilder, product: Any, placement: Any = None) -> dict
     return record
 
 
-def open_ifc(path: Path) -> ifcopenshell.file:
-    """Open an IFC-SPF file, or raise `SourceFileError` saying what is wrong with it."""
+def open_ifc(path: Path, *, lazy: bool = True) -> ifcopenshell.file:
+    """Open an IFC-SPF file, or raise `SourceFileError` saying what is wrong with it. `lazy`: see `_parsed`."""
     if not path.exists():
         raise SourceFileError(path, "the file does not exist")
     if not path.is_file():
@@ -250,7 +274,7 @@ def open_ifc(path: Path) -> ifcopenshell.file:
                 path, f"unsupported schema {name} (supported: {', '.join(SUPPORTED_SCHEMAS)})"
             )
     try:
-        model = _parsed(path)
+        model = _parsed(path, lazy)
     except Exception as problem:  # IfcOpenShell raises several unrelated types for bad files
         raise SourceFileError(path, f"IfcOpenShell cannot parse the file: {problem}") from None
     schema = str(model.schema_identifier or model.schema).upper()
@@ -270,11 +294,16 @@ _OPEN_PROBLEMS = {
 }
 
 
-def _parsed(path: Path) -> ifcopenshell.file:
-    """The file parsed as `ifcopenshell.open` does, but read a page at a time: `open` reads the whole file
-    into memory first, as much again as the file's size at the peak (310 MB more for 200,000 products)."""
+def _parsed(path: Path, lazy: bool) -> ifcopenshell.file:
+    """The file opened lazily: IfcOpenShell indexes it in one pass and parses an entity when it is first
+    read, so that a reading process that reads some of the products holds those (`PRODUCTS_PER_READER`).
+    Without `lazy`, every entity is parsed at once, the file read a page at a time (`ifcopenshell.open`
+    reads the whole file into memory first)."""
     model = _WRAPPER.file.create_uninitialized()
-    model.paged_reading(True)
+    if lazy:
+        model.lazy_loading(True)
+    else:
+        model.paged_reading(True)
     model.initialize(str(path))
     model.post_init()
     status = model.good()
@@ -339,7 +368,7 @@ def record_space_shapes(model: ifcopenshell.file, file_record: dict[str, Any]) -
                 global_id, "IfcSpace", None, "", "", {}, {}, step_id=int(space.id())
             )
     issues: list[SyncIssue] = []
-    for record in _tessellate(model, pending, issues, None, _go_on):
+    for record in _tessellate(model, pending, issues, None, PRODUCTS_PER_ITERATOR):
         entry = entries[record.global_id]
         frame = element_matrix(record.origin, *record.angles)
         entry["shape"] = recorded_shape(record.mesh, frame, entry.get("placement"))
@@ -415,38 +444,115 @@ def read_ifc(
     unique_global_ids: bool = True,
     check: Callable[[], None] | None = None,
 ) -> IfcSource:
-    """The file read whole: `read_products`, then every product meshed (`IfcSource.batches`)."""
-    source = read_products(path, unique_global_ids=unique_global_ids)
-    for _batch in source.batches(threads=threads, check=check):
-        pass
+    """The file read whole: `read_products`, then every product meshed (`IfcSource.batches`), the source's
+    products being the records made, in their order."""
+    source = read_products(path, unique_global_ids=unique_global_ids, check=check)
+    made = {
+        record.step_id: record for batch in source.batches(threads=threads, check=check) for record in batch
+    }
+    source.products = [made[record.step_id] for record in source.products]
     return source
 
 
-def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: bool = True) -> IfcSource:
-    """The importable products of an IFC file with their containers and property sets, and the file's
-    record; their IFC records and meshes come after, a batch at a time (`IfcSource.batches`), so that a
-    synchronization writes each batch before the next is made instead of holding them all.
+# Products read by one reading process (reading_process.py) before the next one reads on. IfcOpenShell
+# parses a file's entities as they are first read (the file opened lazily) and keeps them parsed, so a
+# process holds the file's index (about 3 KB a product) and what its window's products read, not the whole
+# parsed file; starting one costs about 0.6 s per 50,000 products of the file (indexing it again).
+PRODUCTS_PER_READER = 50_000
 
-    With `keep_model`, the source keeps the file open for `batches`; without, it opens it again then (a
-    synchronization of several files holds one file's model at a time).
+
+@dataclass
+class _Survey:
+    """What is read of a file once: its products to import, its record, what it leaves out."""
+
+    schema: str
+    product_ids: list[int]
+    record: dict[str, Any]
+    issues: list[SyncIssue]  # the spaces' and the file record's
+    skipped: list[SkippedItem]
+
+
+@dataclass
+class _Window:
+    """Some of a file's products read: their records, issues and property types."""
+
+    records: list[IfcProductRecord]
+    issues: list[SyncIssue]
+    property_types: dict[str, dict[str, str]]
+
+
+def read_products(
+    path: Path, *, unique_global_ids: bool = True, check: Callable[[], None] | None = None
+) -> IfcSource:
+    """The importable products of an IFC file with their containers and property types, and the file's
+    record; their IFC records, property values and meshes come after, a batch at a time
+    (`IfcSource.batches`), so that a synchronization writes each batch before the next is made instead of
+    holding them all. The file is read by reading processes (reading_process.py): this process never holds
+    it.
 
     With `unique_global_ids` (GlobalIds are the products' provenance), a product whose GlobalId another one
-    had before it is left out with a `DuplicateGlobalId` issue; without, every product is read.
+    had before it is left out with a `DuplicateGlobalId` issue; without, every product is read. What `check`
+    raises while the file is read (a canceled run's) stops the reading.
     """
     started = time.monotonic()
+    (survey,) = read_in_process(path, _surveyed, path, check=check)
+    records: list[IfcProductRecord] = []
+    issues: list[SyncIssue] = []
+    property_types: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
+    for start in range(0, len(survey.product_ids), PRODUCTS_PER_READER):
+        window_ids = survey.product_ids[start : start + PRODUCTS_PER_READER]
+        (window,) = read_in_process(
+            path, _read_window, path, window_ids, seen if unique_global_ids else None, check=check
+        )
+        records += window.records
+        issues += window.issues
+        for ifc_class, types in window.property_types.items():
+            kept = property_types.setdefault(ifc_class, {})
+            for key, ec_type in types.items():
+                widen_type(kept, key, ec_type)
+        if unique_global_ids:
+            seen.update(record.global_id for record in window.records)
+    issues += survey.issues + not_carried(survey.skipped)
+    return IfcSource(
+        path,
+        survey.schema,
+        records,
+        issues,
+        survey.skipped,
+        time.monotonic() - started,
+        survey.record,
+        property_types=property_types,
+    )
+
+
+def _surveyed(path: Path) -> Iterator[_Survey]:
+    """In a reading process: the file's `_Survey`."""
     model = open_ifc(path)
     schema = str(model.schema_identifier or model.schema).upper()
+    builder = RecordBuilder(model)
+    products = importable_products(model)
+    file_record = builder.file(schema)
+    issues = record_space_shapes(model, file_record)
+    skipped = skipped_products(model, products)
+    product_ids = [int(product.id()) for product in products]
+    yield _Survey(schema, product_ids, file_record, issues + builder.issues, skipped)
+
+
+def _read_window(path: Path, step_ids: list[int], seen: set[str] | None) -> Iterator[_Window]:
+    """In a reading process: the records of some products (`step_ids`); with `seen` (the GlobalIds of the
+    products read before), one whose GlobalId was seen is left out with a `DuplicateGlobalId` issue."""
+    model = open_ifc(path)
     scales = UnitScales.of(model)
-    builder = RecordBuilder(model, scales)
+    inverse_index = InverseIndex(model)
     property_sets = PropertySetReader(model, scales)
     issues: list[SyncIssue] = []
     records: list[IfcProductRecord] = []
     property_types: dict[str, dict[str, str]] = {}
-    products = importable_products(model)
-    seen: set[str] = set()
-    for product in products:
+    for step_id in step_ids:
+        product: Any = model.by_id(step_id)
         global_id = str(product.GlobalId)
-        if unique_global_ids and global_id in seen:
+        if seen is not None and global_id in seen:
             issues.append(
                 SyncIssue(
                     "DuplicateGlobalId",
@@ -456,8 +562,9 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
                 )
             )
             continue
-        seen.add(global_id)
-        inverses = builder.inverses.of(product)
+        if seen is not None:
+            seen.add(global_id)
+        inverses = inverse_index.of(product)
         container, container_key = container_of(product, inverses)
         ifc_class = sys.intern(product.is_a())
         types = property_types.setdefault(ifc_class, {})
@@ -486,22 +593,7 @@ def read_products(path: Path, *, unique_global_ids: bool = True, keep_model: boo
                 )
             )
         records.append(record)
-    file_record = builder.file(schema)
-    issues += record_space_shapes(model, file_record)
-    skipped = skipped_products(model, products)
-    issues += builder.issues + not_carried(skipped)
-    builder.issues = []  # those of the products' records are added when they are made
-    return IfcSource(
-        path,
-        schema,
-        records,
-        issues,
-        skipped,
-        time.monotonic() - started,
-        file_record,
-        builder=builder if keep_model else None,
-        property_types=property_types,
-    )
+    yield _Window(records, issues, property_types)
 
 
 def placement_of(
@@ -673,14 +765,14 @@ def _tessellate(
     pending: dict[int, IfcProductRecord],
     issues: list[SyncIssue],
     threads: int | None,
-    check: Callable[[], None],
+    products_per_iterator: int,
 ) -> Iterator[IfcProductRecord]:
-    """Meshes the pending products, giving each back (taken out of `pending`) with its mesh; those left in
-    `pending` at the end could not be meshed."""
+    """Meshes the pending products, `products_per_iterator` with one iterator, giving each back (taken out
+    of `pending`) with its mesh; those left in `pending` at the end could not be meshed."""
     step_ids = list(pending)
-    for start in range(0, len(step_ids), PRODUCTS_PER_ITERATOR):
-        part = step_ids[start : start + PRODUCTS_PER_ITERATOR]
-        yield from _tessellate_part(model, part, pending, issues, threads, check)
+    for start in range(0, len(step_ids), products_per_iterator):
+        part = step_ids[start : start + products_per_iterator]
+        yield from _tessellate_part(model, part, pending, issues, threads)
 
 
 def _tessellate_part(
@@ -689,7 +781,6 @@ def _tessellate_part(
     pending: dict[int, IfcProductRecord],
     issues: list[SyncIssue],
     threads: int | None,
-    check: Callable[[], None],
 ) -> Iterator[IfcProductRecord]:
     """`_tessellate` of some of the products, with one iterator."""
     # CGAL's simple kernel meshes extrusions and faceted shapes 10 to 20 times faster than Open CASCADE, with
@@ -713,7 +804,6 @@ def _tessellate_part(
     if not initialized:
         return
     while True:
-        check()
         record = None
         try:
             shape = iterator.get()

@@ -121,9 +121,9 @@ def federation_guid(global_id: str) -> str | None:
 def release_freed_memory() -> None:
     """Gives the memory the C library keeps after frees back to the system (glibc's malloc_trim).
 
-    IfcOpenShell frees a file's model (hundreds of MB for a large file) when reading ends, but the C heap
-    keeps those pages, and Python's allocator takes new ones for the element specs that follow, so a
-    synchronization's peak was the two together. Elsewhere than glibc this does nothing."""
+    What a file's batches held (element specs, meshes) is freed when its writing ends, but the C heap keeps
+    those pages, and a worker process would keep its largest synchronization's memory until it ends.
+    Elsewhere than glibc this does nothing."""
     gc.collect()
     with contextlib.suppress(AttributeError, OSError):
         ctypes.CDLL(None).malloc_trim(0)
@@ -193,15 +193,14 @@ def synchronize_ifc(
             raise ConnectorError("the output must not be the base version (it is never edited in place)")
         if base.stat().st_size == 0:
             base = None
-    # Every file is read (its products, not their meshes) before the engine does anything; only the last
-    # one's IfcOpenShell model stays open for meshing, the others are opened again when their turn comes.
+    # Every file is read (its products, not their meshes) before the engine does anything, by reading
+    # processes (reading_process.py): this process never holds a file's IfcOpenShell model.
     sources = []
-    for index, path in enumerate(paths):
+    for path in paths:
         pool.raise_if_interrupted()
-        last = index == len(paths) - 1
-        sources.append(read_products(path, unique_global_ids=not ignore_global_ids, keep_model=last))
-        if not last:
-            release_freed_memory()
+        sources.append(
+            read_products(path, unique_global_ids=not ignore_global_ids, check=pool.raise_if_interrupted)
+        )
     report = SyncReport(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.name}.partial")
@@ -475,7 +474,7 @@ class _Synchronizer:
                 writes.upsert(written)
         file_report.issues[:0] = plan.source.issues[:issues_read]
         file_report.issues += plan.source.issues[issues_read:]
-        release_freed_memory()  # the file's IfcOpenShell model is gone: its memory goes back to the system
+        release_freed_memory()  # what the file's batches held goes back to the system
 
     # ---- reading the iModel
 

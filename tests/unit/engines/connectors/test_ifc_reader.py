@@ -202,7 +202,7 @@ def test_a_mirrored_placement_has_no_yaw_pitch_and_roll() -> None:
     assert placement_angles((np.eye(3) * 2.0).tolist()) is None
 
 
-def _read_whole(path: Path) -> list[tuple[object, ...]]:
+def _given(records: list[ifc_reader.IfcProductRecord]) -> list[tuple[object, ...]]:
     """What reading a file gives of each product, meshes as bytes."""
     return [
         (
@@ -213,8 +213,12 @@ def _read_whole(path: Path) -> list[tuple[object, ...]]:
             [(part.color, part.points.tobytes(), part.triangles.tobytes()) for part in record.mesh],
             record.ifc,
         )
-        for record in read_ifc(path, threads=1).products
+        for record in records
     ]
+
+
+def _read_whole(path: Path) -> list[tuple[object, ...]]:
+    return _given(read_ifc(path, threads=1).products)
 
 
 def test_products_meshed_a_few_per_geometry_iterator_get_what_one_iterator_for_all_gives(
@@ -227,14 +231,12 @@ def test_products_meshed_a_few_per_geometry_iterator_get_what_one_iterator_for_a
     assert sum(1 for product in one_iterator if product[4]) > 7 * 5, "several iterators meshed the file"
 
 
-def test_property_values_are_read_with_each_batch_and_their_types_known_before(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(ifc_reader.PropertySetReader, "SETS_KEPT", 3)
+def test_property_values_are_read_with_each_batch_and_their_types_known_before() -> None:
     source = ifc_reader.read_products(WALL_WITH_WINDOW)
     assert all(record.properties == {} for record in source.products), "no value held before its batch"
     wall_types = source.property_types["IfcWall"]
     assert wall_types, "the types of the wall's properties are known before its values are read"
+    made = []
     for batch in source.batches(size=1):
         for record in batch:
             read = {
@@ -243,8 +245,50 @@ def test_property_values_are_read_with_each_batch_and_their_types_known_before(
                 for name, value in values.items()
             }
             assert read.items() <= source.property_types[record.ifc_class].items()
-    wall = next(record for record in source.products if record.ifc_class == "IfcWall")
+            made.append(record)
+    assert all(record.properties == {} for record in source.products), "the batches are copies"
+    wall = next(record for record in made if record.ifc_class == "IfcWall")
     assert "Pset_WallCommon" in wall.properties
     assert {property_name("Pset_WallCommon", name) for name in wall.properties["Pset_WallCommon"]} <= set(
         wall_types
     )
+
+
+def test_a_file_read_a_few_products_per_reading_process_gives_what_one_process_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path = SAMPLES / "ifc" / "test.ifc"
+    one_process = read_ifc(path, threads=1)
+    monkeypatch.setattr(ifc_reader, "PRODUCTS_PER_READER", 9)
+    several = read_ifc(path, threads=1)
+    assert len(one_process.products) > 9 * 5, "several processes read the file"
+    assert _given(several.products) == _given(one_process.products)
+    assert several.issues == one_process.issues
+    assert several.property_types == one_process.property_types
+    assert several.record == one_process.record
+
+
+def test_a_global_id_repeated_in_a_later_reading_process_is_left_out_with_an_issue(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    model = ifcopenshell.open(str(WALL_WITH_WINDOW))
+    products = importable_products(model)
+    products[-1].GlobalId = products[0].GlobalId
+    path = tmp_path / "duplicate.ifc"
+    model.write(str(path))
+    monkeypatch.setattr(ifc_reader, "PRODUCTS_PER_READER", 1)  # each product read by a process of its own
+    source = ifc_reader.read_products(path)
+    assert [record.global_id for record in source.products].count(products[0].GlobalId) == 1
+    assert len(source.products) == len(products) - 1
+    (duplicate,) = [issue for issue in source.issues if issue.code == "DuplicateGlobalId"]
+    assert duplicate.global_id == products[0].GlobalId
+    assert f"#{products[-1].id()}" in duplicate.message
+    every = ifc_reader.read_products(path, unique_global_ids=False)
+    assert len(every.products) == len(products)
+
+
+def test_a_file_meshed_with_several_threads_gives_what_one_thread_gives() -> None:
+    path = SAMPLES / "ifc" / "test.ifc"
+    one_thread = _read_whole(path)
+    several = read_ifc(path, threads=2)  # the file parsed whole: lazy loading is not safe with threads
+    assert _given(several.products) == one_thread
