@@ -254,7 +254,7 @@ def _record(builder: RecordBuilder, product: Any, placement: Any = None) -> dict
 
 
 def open_ifc(path: Path, *, lazy: bool = True) -> ifcopenshell.file:
-    """Open an IFC-SPF file, or raise `SourceFileError` saying what is wrong with it. `lazy`: see `_parsed`."""
+    """Open an IFC-SPF file (`lazy`: see `_parsed`), or raise `SourceFileError` saying what is wrong."""
     if not path.exists():
         raise SourceFileError(path, "the file does not exist")
     if not path.is_file():

@@ -9,7 +9,7 @@ after the other.
 
 The processes come from a fork server that has imported the reader once (a fresh interpreter would import
 IfcOpenShell and numpy again for each window, about a second). What a process makes goes back pickled
-through a pipe, one item at a time: it waits while the reader has not taken the previous one.
+through a pipe, an item at a time, at most `READ_AHEAD` items ahead of the reader.
 """
 
 from __future__ import annotations
