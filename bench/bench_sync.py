@@ -47,6 +47,7 @@ from ifc_generator import generate_ifc
 from twinbridge.engines.connectors import ifc_reader, reading_process, synchronize_ifc
 from twinbridge.engines.connectors.writer import SnapshotWriter
 from twinbridge.engines.imodel import EnginePool
+from twinbridge.engines.imodel.process import high_water_mark_bytes
 
 DEFAULT_SIZES = (1_000, 10_000, 50_000)
 WARM_UP_PRODUCTS = 20
@@ -59,12 +60,7 @@ def python_peak_bytes() -> int:
 def fork_server_peak_bytes() -> int:
     """The RSS high-water mark of the fork server of the reading processes (0 when none was started)."""
     process_id = getattr(forkserver._forkserver, "_forkserver_pid", None)
-    if not process_id:
-        return 0
-    for line in Path(f"/proc/{process_id}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
+    return (high_water_mark_bytes(process_id) or 0) if process_id else 0
 
 
 def generated_file(cache: Path, products: int) -> Path:

@@ -147,7 +147,7 @@ class IfcSource:
         for start in range(0, len(self.products), PRODUCTS_PER_READER):
             window = self.products[start : start + PRODUCTS_PER_READER]
             made = read_in_process(
-                self.path, _made_batches, self.path, window, size, threads, PRODUCTS_PER_ITERATOR, check=check
+                self.path, _made_batches, window, size, threads, PRODUCTS_PER_ITERATOR, check=check
             )
             for kind, value in made:
                 check()
@@ -169,7 +169,7 @@ def _made_batches(
     # IfcOpenShell's lazy loading is not safe with several meshing threads (they parse entities at once:
     # a crash, measured on test.ifc): with threads, the file is parsed whole.
     builder = RecordBuilder(open_ifc(path, lazy=(threads or 1) == 1))
-    property_sets = PropertySetReader(builder.model, builder.scales)
+    property_sets = PropertySetReader(builder.model, builder.scales, builder.inverses)
     issues: list[SyncIssue] = []
     for batch in _recorded_batches(builder, records, issues, size, threads, products_per_iterator):
         for record in batch:
@@ -495,7 +495,7 @@ def read_products(
     raises while the file is read (a canceled run's) stops the reading.
     """
     started = time.monotonic()
-    (survey,) = read_in_process(path, _surveyed, path, check=check)
+    (survey,) = read_in_process(path, _surveyed, check=check)
     records: list[IfcProductRecord] = []
     issues: list[SyncIssue] = []
     property_types: dict[str, dict[str, str]] = {}
@@ -503,7 +503,7 @@ def read_products(
     for start in range(0, len(survey.product_ids), PRODUCTS_PER_READER):
         window_ids = survey.product_ids[start : start + PRODUCTS_PER_READER]
         (window,) = read_in_process(
-            path, _read_window, path, window_ids, seen if unique_global_ids else None, check=check
+            path, _read_window, window_ids, seen if unique_global_ids else None, check=check
         )
         records += window.records
         issues += window.issues
@@ -543,9 +543,7 @@ def _read_window(path: Path, step_ids: list[int], seen: set[str] | None) -> Iter
     """In a reading process: the records of some products (`step_ids`); with `seen` (the GlobalIds of the
     products read before), one whose GlobalId was seen is left out with a `DuplicateGlobalId` issue."""
     model = open_ifc(path)
-    scales = UnitScales.of(model)
-    inverse_index = InverseIndex(model)
-    property_sets = PropertySetReader(model, scales)
+    property_sets = PropertySetReader(model, UnitScales.of(model))
     issues: list[SyncIssue] = []
     records: list[IfcProductRecord] = []
     property_types: dict[str, dict[str, str]] = {}
@@ -564,7 +562,7 @@ def _read_window(path: Path, step_ids: list[int], seen: set[str] | None) -> Iter
             continue
         if seen is not None:
             seen.add(global_id)
-        inverses = inverse_index.of(product)
+        inverses = property_sets.inverses.of(product)
         container, container_key = container_of(product, inverses)
         ifc_class = sys.intern(product.is_a())
         types = property_types.setdefault(ifc_class, {})
@@ -655,11 +653,13 @@ class PropertySetReader:
 
     SETS_KEPT = 2_000
 
-    def __init__(self, model: ifcopenshell.file, scales: UnitScales) -> None:
+    def __init__(
+        self, model: ifcopenshell.file, scales: UnitScales, inverses: InverseIndex | None = None
+    ) -> None:
         self.model = model
         self.scales = scales
         self.schema = str(model.schema_identifier)
-        self.inverses = InverseIndex(model)
+        self.inverses = inverses if inverses is not None else InverseIndex(model)
         # Converted sets by definition id, forgotten when there are more than `SETS_KEPT`: a file's products
         # mostly have sets of their own, and kept, they were a file's every value. Those of the products
         # read last (neighbours often share one) are converted once. A type's sets stay in `_type_sets`.

@@ -9,15 +9,13 @@ after the other.
 
 The processes come from a fork server that has imported the reader once (a fresh interpreter would import
 IfcOpenShell and numpy again for each window, about a second). What a process makes goes back pickled
-through a pipe, an item at a time, at most `READ_AHEAD` items ahead of the reader.
+through a pipe, an item at a time: the process makes the next one while the reader uses the last.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
-import pickle
-import queue
 import resource
 import threading
 from collections.abc import Callable, Iterator
@@ -35,8 +33,7 @@ logger = logging.getLogger(__name__)
 # and for `twinbridge serve` that is the whole CLI) and the reader.
 PRELOADED_MODULES = ["__main__", "twinbridge.engines.connectors.ifc_reader"]
 
-# Messages taken from a reading process's pipe ahead of the reader (each a batch of records, about 0.3 MB).
-READ_AHEAD = 8
+# How often `check` is called while a reading process has sent nothing.
 CHECK_SECONDS = 0.2
 
 _lock = threading.Lock()
@@ -45,9 +42,20 @@ _largest_peak_bytes = 0
 
 
 def _forkserver() -> ForkServerContext:
+    """The fork server's context, made once; this process is made able to start processes first."""
     global _context
     with _lock:
         if _context is None:
+            current = multiprocessing.current_process()
+            if current.daemon:
+                # A worker of `serve` and a Celery pool process are daemonic (they end with their parent),
+                # and multiprocessing lets no daemonic process start one. Reading processes end with their
+                # reading (and are killed with it, in `read_in_process`), which is what the rule is for.
+                current.daemon = False
+            if type(current.authkey) is not AuthenticationString:
+                # A Celery pool process is billiard's, and so is its key: multiprocessing sends its own kind
+                # only (to the fork server, with each process it asks for).
+                vars(current)["_config"]["authkey"] = AuthenticationString(bytes(current.authkey))
             context = multiprocessing.get_context("forkserver")
             assert isinstance(context, ForkServerContext)
             context.set_forkserver_preload(PRELOADED_MODULES)
@@ -66,52 +74,33 @@ def read_in_process(
     *arguments: Any,
     check: Callable[[], None] | None = None,
 ) -> Iterator[Any]:
-    """What `produce(*arguments)` yields, made in a new process. What it raises is raised here (a
+    """What `produce(path, *arguments)` yields, made in a new process. What it raises is raised here (a
     SourceFileError as it is); a process that dies without a word (IfcOpenShell crashed on the file) raises
     SourceFileError for `path`. A caller that stops early ends the process, and so does what `check` raises
-    (a canceled run's): it is called every `CHECK_SECONDS` while the process has sent nothing.
-
-    A thread takes what the process sends as it comes, up to `READ_AHEAD` items ahead of the caller: the
-    process goes on making the next ones while the caller is busy (a synchronization waiting for its
-    engine), instead of waiting with each one until it is taken."""
+    (a canceled run's): it is called every `CHECK_SECONDS` while the process has sent nothing."""
     global _largest_peak_bytes
     context = _forkserver()
-    current = multiprocessing.current_process()
-    if current.daemon:
-        # A worker of `serve` and a Celery pool process are daemonic (they end with their parent), and
-        # multiprocessing lets no daemonic process start one. Its reading processes end with their reading
-        # (and are killed with it, below), which is what the rule is for.
-        current.daemon = False
-    if type(current.authkey) is not AuthenticationString:
-        # A Celery pool process is billiard's, and so is its key: multiprocessing sends its own kind only
-        # (to the fork server, with each process it asks for).
-        vars(current)["_config"]["authkey"] = AuthenticationString(bytes(current.authkey))
     receiving, sending = context.Pipe(duplex=False)
     process = context.Process(
-        target=_produce_into, args=(sending, produce, arguments), name="twinbridge-ifc-reader", daemon=True
+        target=_produce_into,
+        args=(sending, produce, (path, *arguments)),
+        name="twinbridge-ifc-reader",
+        daemon=True,
     )
     process.start()
     sending.close()
-    received: queue.Queue[bytes | None] = queue.Queue(READ_AHEAD)
-    stopping = threading.Event()
-    taking = threading.Thread(
-        target=_take, args=(receiving, received, stopping), name="twinbridge-ifc-reader-pipe", daemon=True
-    )
-    taking.start()
     try:
         while True:
-            try:
-                message = received.get(timeout=CHECK_SECONDS)
-            except queue.Empty:
+            while not receiving.poll(CHECK_SECONDS):
                 if check is not None:
                     check()
-                continue
-            if message is None:
+            try:
+                kind, value = receiving.recv()
+            except EOFError:
                 process.join()
                 raise SourceFileError(
                     path, f"IfcOpenShell stopped while reading the file (exit code {process.exitcode})"
-                )
-            kind, value = pickle.loads(message)
+                ) from None
             if kind == "item":
                 yield value
             elif kind == "done":
@@ -120,30 +109,10 @@ def read_in_process(
             else:
                 raise value
     finally:
-        stopping.set()
+        receiving.close()
         if process.is_alive():
             process.kill()
         process.join()
-        taking.join()  # the pipe's end came with the process's
-        receiving.close()
-
-
-def _take(receiving: Connection, received: queue.Queue[bytes | None], stopping: threading.Event) -> None:
-    """Puts each message of the pipe in `received`, then None when the pipe ends."""
-    while True:
-        message: bytes | None
-        try:
-            message = receiving.recv_bytes()
-        except (EOFError, OSError):
-            message = None
-        while not stopping.is_set():
-            try:
-                received.put(message, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        if message is None or stopping.is_set():
-            return
 
 
 def _produce_into(

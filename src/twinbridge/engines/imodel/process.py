@@ -127,6 +127,17 @@ def _forget_spawner_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_spawner_after_fork)
 
 
+def high_water_mark_bytes(process_id: int) -> int | None:
+    """A process's resident-set high-water mark (VmHWM); None when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{process_id}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 class _EndOfStream:
     """Queued by the reader thread when stdout closes (the process exited)."""
 
@@ -264,13 +275,7 @@ class EngineProcess:
         """The process's resident-set high-water mark (VmHWM), for benchmarks and metrics."""
         if not self.alive or self.pid is None:
             return None
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-        except OSError:
-            return None
-        return None
+        return high_water_mark_bytes(self.pid)
 
     # ---- commands
 

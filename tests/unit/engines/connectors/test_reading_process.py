@@ -20,7 +20,7 @@ from twinbridge.engines.connectors.reading_process import largest_peak_bytes, re
 SOURCE = Path("model.ifc")
 
 
-def _process_ids(count: int) -> Iterator[int]:
+def _process_ids(path: Path, count: int) -> Iterator[int]:
     for _ in range(count):
         yield os.getpid()
 
@@ -30,7 +30,7 @@ def _raises_after_one(path: Path) -> Iterator[int]:
     raise SourceFileError(path, "its syntax is invalid")
 
 
-def _raises_unpicklable() -> Iterator[int]:
+def _raises_unpicklable(path: Path) -> Iterator[int]:
     class Local(Exception):
         pass
 
@@ -38,12 +38,12 @@ def _raises_unpicklable() -> Iterator[int]:
     yield 0
 
 
-def _dies() -> Iterator[int]:
+def _dies(path: Path) -> Iterator[int]:
     os.kill(os.getpid(), signal.SIGKILL)
     yield 0
 
 
-def _endless() -> Iterator[int]:
+def _endless(path: Path) -> Iterator[int]:
     while True:
         yield os.getpid()
 
@@ -63,7 +63,7 @@ def test_each_reading_is_a_process_of_its_own() -> None:
 
 
 def test_a_source_file_error_in_a_reading_process_is_raised_as_it_is() -> None:
-    reading = read_in_process(SOURCE, _raises_after_one, SOURCE)
+    reading = read_in_process(SOURCE, _raises_after_one)
     assert next(reading) == 1
     with pytest.raises(SourceFileError) as raised:
         next(reading)
@@ -126,7 +126,7 @@ def test_a_celery_pool_process_reads_a_file_in_processes_of_its_own(tmp_path: Pa
     assert completed.stdout.strip().splitlines()[-1] == "2"  # the wall and the window; the opening has none
 
 
-def _silent(process_id_file: str) -> Iterator[int]:
+def _silent(path: Path, process_id_file: str) -> Iterator[int]:
     Path(process_id_file).write_text(str(os.getpid()))
     while True:
         time.sleep(1)
